@@ -1,0 +1,431 @@
+/**
+ * MAESTRO v3: download (resumable, with a progress bar), sha256 verification, extraction with npm:fflate into a
+ * temporary directory renamed into place, and the metadata CSV/JSON as typed records.
+ *
+ * @module
+ */
+import { unzipSync } from "fflate";
+import { basename, dirname, join } from "node:path";
+import { Progress } from "../progress.ts";
+import { downloadWithResume, sha256File } from "./_download.ts";
+import { parseCsv } from "./_csv.ts";
+
+export { DownloadError } from "./_download.ts";
+
+/** The official MAESTRO v3 MIDI zip. */
+export const MAESTRO_URL =
+  "https://storage.googleapis.com/magentadata/datasets/maestro/v3.0.0/maestro-v3.0.0-midi.zip";
+/** Its sha256 (the checksum MusPy's loader uses). */
+export const MAESTRO_SHA256 = "70470ee253295c8d2c71e6d9d4a815189e35c89624b76d22fce5a019d5dde12c";
+/** Its size in bytes. */
+export const MAESTRO_SIZE = 58_416_533;
+/** The folder inside the zip. */
+export const MAESTRO_DIR = "maestro-v3.0.0";
+/** The marker written into an extracted dataset once it is verified and complete. */
+export const FETCH_MARKER = ".etude-fetch.json";
+
+/** A MAESTRO split. */
+export type Split = "train" | "validation" | "test";
+/** The three splits, in file order. */
+export const SPLITS: readonly Split[] = ["train", "validation", "test"];
+
+/** One row of `maestro-v3.0.0.csv`. */
+export interface MaestroRecord {
+  canonicalComposer: string;
+  canonicalTitle: string;
+  split: Split;
+  year: number;
+  /** Relative to the dataset root, e.g. `2018/MIDI-Unprocessed_….midi`. */
+  midiFilename: string;
+  audioFilename: string;
+  /** Seconds. */
+  duration: number;
+}
+
+/** A fetch failure (checksum, zip, layout); one-line message. */
+export class FetchError extends Error {
+  override name = "FetchError";
+}
+
+const COLUMNS = [
+  "canonical_composer",
+  "canonical_title",
+  "split",
+  "year",
+  "midi_filename",
+  "audio_filename",
+  "duration",
+] as const;
+
+function toRecord(get: (col: (typeof COLUMNS)[number]) => unknown, where: string): MaestroRecord {
+  const str = (c: (typeof COLUMNS)[number]) => {
+    const v = get(c);
+    if (typeof v !== "string" && typeof v !== "number") {
+      throw new FetchError(`${where}: missing field ${c}`);
+    }
+    return String(v);
+  };
+  const split = str("split");
+  if (split !== "train" && split !== "validation" && split !== "test") {
+    throw new FetchError(`${where}: split: expected train, validation or test, got ${JSON.stringify(split)}`);
+  }
+  const year = Number(str("year"));
+  if (!Number.isInteger(year)) {
+    throw new FetchError(`${where}: year: expected an integer, got ${str("year")}`);
+  }
+  const duration = Number(str("duration"));
+  if (!Number.isFinite(duration) || duration < 0) {
+    throw new FetchError(`${where}: duration: expected seconds >= 0, got ${str("duration")}`);
+  }
+  const midiFilename = str("midi_filename");
+  if (!/\.midi?$/i.test(midiFilename)) {
+    throw new FetchError(
+      `${where}: midi_filename: expected a .midi path, got ${JSON.stringify(midiFilename)}`,
+    );
+  }
+  return {
+    canonicalComposer: str("canonical_composer"),
+    canonicalTitle: str("canonical_title"),
+    split,
+    year,
+    midiFilename,
+    audioFilename: str("audio_filename"),
+    duration,
+  };
+}
+
+/**
+ * Parses `maestro-v3.0.0.csv` text into records (columns found by header name, quoted fields honoured).
+ *
+ * @example
+ * ```ts
+ * import { parseMaestroCsv } from "./maestro.ts";
+ * const rows = parseMaestroCsv(
+ *   "canonical_composer,canonical_title,split,year,midi_filename,audio_filename,duration\n" +
+ *     'Chopin,"Ballade No. 1, Op. 23",train,2004,2004/a.midi,2004/a.wav,12.5\n',
+ * );
+ * rows[0].canonicalTitle; // "Ballade No. 1, Op. 23"
+ * ```
+ */
+export function parseMaestroCsv(text: string, source = "maestro-v3.0.0.csv"): MaestroRecord[] {
+  const rows = parseCsv(text, source);
+  if (rows.length === 0) throw new FetchError(`${source}: empty file`);
+  const header = rows[0].fields.map((h) => h.trim());
+  const idx = new Map(header.map((h, i) => [h, i]));
+  for (const c of COLUMNS) {
+    if (!idx.has(c)) throw new FetchError(`${source}:1: missing column ${c}`);
+  }
+  return rows.slice(1).map((r) => toRecord((c) => r.fields[idx.get(c)!], `${source}:${r.line}`));
+}
+
+/**
+ * Parses `maestro-v3.0.0.json` (column-oriented: `{ column: { "0": value, … } }`) into records.
+ *
+ * @example
+ * ```ts
+ * import { parseMaestroJson } from "./maestro.ts";
+ * const json = JSON.stringify({
+ *   canonical_composer: { "0": "Bach" }, canonical_title: { "0": "Prelude" }, split: { "0": "test" },
+ *   year: { "0": 2006 }, midi_filename: { "0": "2006/x.midi" }, audio_filename: { "0": "2006/x.wav" },
+ *   duration: { "0": 61.2 },
+ * });
+ * parseMaestroJson(json)[0].year; // 2006
+ * ```
+ */
+export function parseMaestroJson(text: string, source = "maestro-v3.0.0.json"): MaestroRecord[] {
+  let obj: Record<string, Record<string, unknown>>;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    throw new FetchError(`${source}: invalid JSON: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const col = obj?.midi_filename;
+  if (!col || typeof col !== "object") throw new FetchError(`${source}: missing column midi_filename`);
+  const keys = Object.keys(col).sort((a, b) => Number(a) - Number(b));
+  return keys.map((k) => toRecord((c) => obj[c]?.[k], `${source}: row ${k}`));
+}
+
+/**
+ * Reads a MAESTRO root's metadata: `maestro-v3.0.0.csv` if present, else `maestro-v3.0.0.json` (any
+ * `maestro-*.csv` / `.json` in the root is accepted, so other versions work too).
+ *
+ * @example
+ * ```ts ignore
+ * import { readMaestroMetadata } from "./maestro.ts";
+ * const records = await readMaestroMetadata("data/maestro-v3.0.0");
+ * records.filter((r) => r.split === "test").length; // 177
+ * ```
+ */
+export async function readMaestroMetadata(root: string): Promise<MaestroRecord[]> {
+  const path = await findMaestroMetadata(root);
+  if (!path) throw new FetchError(`${root}: no maestro-*.csv or maestro-*.json metadata file`);
+  const text = await Deno.readTextFile(path);
+  return path.endsWith(".csv") ? parseMaestroCsv(text, path) : parseMaestroJson(text, path);
+}
+
+/**
+ * The metadata file of a MAESTRO root (CSV preferred), or undefined when `root` is not a MAESTRO root.
+ *
+ * @example
+ * ```ts ignore
+ * import { findMaestroMetadata } from "./maestro.ts";
+ * await findMaestroMetadata("data/maestro-v3.0.0"); // "data/maestro-v3.0.0/maestro-v3.0.0.csv"
+ * ```
+ */
+export async function findMaestroMetadata(root: string): Promise<string | undefined> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(root)) if (e.isFile) names.push(e.name);
+  } catch {
+    return undefined;
+  }
+  names.sort();
+  const pick = (ext: string) =>
+    names.find((n) => n === `${MAESTRO_DIR}${ext}`) ??
+      names.find((n) => /^maestro-v[\d.]+/.test(n) && n.endsWith(ext));
+  const name = pick(".csv") ?? pick(".json");
+  return name ? join(root, name) : undefined;
+}
+
+/** Options for {@link fetchMaestro}. */
+export interface FetchMaestroOptions {
+  /** Where the zip and the extracted dataset go (default `data`). */
+  out?: string;
+  /** Download URL (a mirror); default {@link MAESTRO_URL}. */
+  url?: string;
+  /** Use this already-downloaded zip instead of downloading. */
+  zip?: string;
+  /** Expected sha256 (hex); default {@link MAESTRO_SHA256}; `null` skips verification. */
+  sha256?: string | null;
+  /** Show progress bars on stderr (default: when stderr is a terminal). */
+  progress?: boolean;
+  /** The fetch to use (default `globalThis.fetch`). */
+  fetch?: typeof fetch;
+  /** Status lines ("downloading…", "verified…"); default: none. */
+  log?: (line: string) => void;
+}
+
+/** What {@link fetchMaestro} did. */
+export interface FetchMaestroResult {
+  /** `present`: a verified dataset was already there and nothing was done. */
+  status: "present" | "extracted";
+  /** The extracted dataset root, e.g. `data/maestro-v3.0.0`. */
+  root: string;
+  /** The zip used. */
+  zip: string;
+  /** Whether anything was downloaded in this call. */
+  downloaded: boolean;
+  /** Bytes kept from an earlier interrupted download. */
+  resumedFrom: number;
+  /** Files extracted (this call) or recorded in the marker (`present`). */
+  files: number;
+  /** The metadata records, when this call extracted. */
+  records?: MaestroRecord[];
+  /** The zip's sha256. */
+  sha256: string;
+}
+
+interface Marker {
+  sha256: string;
+  source: string;
+  files: number;
+  records: number;
+  extractedAt: string;
+}
+
+async function readMarker(root: string): Promise<Marker | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(join(root, FETCH_MARKER)));
+  } catch {
+    return undefined;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Downloads (resuming), verifies and extracts MAESTRO into `out`; a second call finds the marker and does nothing.
+ * On a checksum mismatch the downloaded zip is deleted; on any failure the temporary extraction directory is removed,
+ * so `out` never holds a half-extracted dataset.
+ *
+ * @example
+ * ```ts ignore
+ * import { fetchMaestro } from "./maestro.ts";
+ * const r = await fetchMaestro({ out: "data" });
+ * r.root; // "data/maestro-v3.0.0"
+ * ```
+ */
+export async function fetchMaestro(opts: FetchMaestroOptions = {}): Promise<FetchMaestroResult> {
+  const out = opts.out ?? "data";
+  const url = opts.url ?? MAESTRO_URL;
+  const expected = opts.sha256 === undefined ? MAESTRO_SHA256 : opts.sha256?.toLowerCase() ?? null;
+  if (expected !== null && !/^[0-9a-f]{64}$/.test(expected)) {
+    throw new FetchError(`--sha256: expected 64 hex digits, got ${JSON.stringify(opts.sha256)}`);
+  }
+  const log = opts.log ?? (() => {});
+  const zipName = opts.zip ? basename(opts.zip) : basename(new URL(url).pathname) || "dataset.zip";
+  const stem = zipName.replace(/-midi\.zip$|\.zip$/i, "");
+  // Done before? The marker is written inside the temp dir before the rename, so it only exists when complete.
+  for (const cand of [join(out, stem), join(out, MAESTRO_DIR)]) {
+    const m = await readMarker(cand);
+    if (m && (expected === null || m.sha256 === expected)) {
+      log(`${cand} is already extracted and verified (sha256 ${m.sha256.slice(0, 12)}…); nothing to do`);
+      return {
+        status: "present",
+        root: cand,
+        zip: opts.zip ?? join(out, zipName),
+        downloaded: false,
+        resumedFrom: 0,
+        files: m.files,
+        sha256: m.sha256,
+      };
+    }
+  }
+  await Deno.mkdir(out, { recursive: true });
+  let zipPath = opts.zip ?? join(out, zipName);
+  let downloaded = false;
+  let resumedFrom = 0;
+  if (!opts.zip && !(await exists(zipPath))) {
+    log(`downloading ${url}`);
+    const bar = new Progress("download", MAESTRO_SIZE, { unit: "B", force: opts.progress });
+    const r = await downloadWithResume(url, zipPath, {
+      fetch: opts.fetch,
+      onProgress: (done, total) => {
+        if (Number.isFinite(total)) bar.total = total;
+        bar.update(done);
+      },
+    });
+    if (opts.progress !== false) bar.done();
+    downloaded = true;
+    resumedFrom = r.resumedFrom;
+    if (r.restarted) log("the server did not honour the Range request; the download restarted from byte 0");
+    else if (r.resumedFrom > 0) log(`resumed from byte ${r.resumedFrom}`);
+  } else if (opts.zip && !(await exists(zipPath))) {
+    throw new FetchError(`--zip ${zipPath}: no such file`);
+  }
+  const sha = await sha256File(zipPath);
+  if (expected !== null && sha !== expected) {
+    if (!opts.zip) await Deno.remove(zipPath).catch(() => {});
+    throw new FetchError(
+      `${zipPath}: sha256 ${sha} does not match the expected ${expected}` +
+        (opts.zip ? "" : " (the download was deleted; run again to download it afresh)"),
+    );
+  }
+  log(expected === null ? `sha256 ${sha} (not checked)` : `sha256 verified (${sha.slice(0, 12)}…)`);
+  zipPath = opts.zip ?? zipPath;
+  const tmp = join(out, `.etude-extract-${crypto.randomUUID().slice(0, 8)}`);
+  try {
+    const { files, top } = await extractZip(zipPath, tmp, { progress: opts.progress });
+    const inner = top ? join(tmp, top) : tmp;
+    const rootName = top ?? stem;
+    const metaPath = await findMaestroMetadata(inner);
+    if (!metaPath) throw new FetchError(`${zipPath}: no maestro-*.csv or maestro-*.json inside ${rootName}/`);
+    const records = await readMaestroMetadata(inner);
+    const missing: string[] = [];
+    for (const r of records) if (!(await exists(join(inner, r.midiFilename)))) missing.push(r.midiFilename);
+    if (missing.length) {
+      throw new FetchError(
+        `${zipPath}: ${missing.length} MIDI files named in ${basename(metaPath)} are missing, e.g. ${
+          missing[0]
+        }`,
+      );
+    }
+    const marker: Marker = {
+      sha256: sha,
+      source: opts.zip ? zipPath : url,
+      files,
+      records: records.length,
+      extractedAt: new Date().toISOString(),
+    };
+    await Deno.writeTextFile(join(inner, FETCH_MARKER), JSON.stringify(marker, null, 2) + "\n");
+    const root = join(out, rootName);
+    if (await exists(root)) {
+      throw new FetchError(
+        `${root} already exists but holds no verified fetch of this zip; remove it or choose another --out`,
+      );
+    }
+    await Deno.rename(inner, root);
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    log(`extracted ${files} files into ${root} (${records.length} pieces in the metadata)`);
+    return { status: "extracted", root, zip: zipPath, downloaded, resumedFrom, files, records, sha256: sha };
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Extracts a zip with fflate into `dest` (created), checking every entry path stays inside it. Reads the central
+ * directory first (a truncated or corrupt zip fails before anything is written), then inflates in batches.
+ * Returns the number of files and the single top-level folder if all entries share one.
+ *
+ * @example
+ * ```ts ignore
+ * import { extractZip } from "./maestro.ts";
+ * const { files, top } = await extractZip("data/maestro-v3.0.0-midi.zip", "/tmp/x");
+ * ```
+ */
+export async function extractZip(
+  zipPath: string,
+  dest: string,
+  opts: { progress?: boolean } = {},
+): Promise<{ files: number; top?: string }> {
+  const data = await Deno.readFile(zipPath);
+  const entries: { name: string; size: number }[] = [];
+  try {
+    unzipSync(data, {
+      filter: (f) => {
+        entries.push({ name: f.name, size: f.originalSize });
+        return false;
+      },
+    });
+  } catch (e) {
+    throw new FetchError(`${zipPath}: not a readable zip (truncated or corrupt): ${(e as Error).message}`);
+  }
+  const files = entries.filter((e) => !e.name.endsWith("/"));
+  if (files.length === 0) throw new FetchError(`${zipPath}: the zip holds no files`);
+  for (const f of files) {
+    if (
+      f.name.startsWith("/") || f.name.includes("\\") || f.name.split("/").some((p) => p === ".." || p === "")
+    ) {
+      throw new FetchError(`${zipPath}: unsafe entry path ${JSON.stringify(f.name)}`);
+    }
+  }
+  const tops = new Set(files.map((f) => f.name.split("/")[0]));
+  const top = tops.size === 1 && files.every((f) => f.name.includes("/")) ? [...tops][0] : undefined;
+  await Deno.mkdir(dest, { recursive: true });
+  const bar = new Progress("extract", files.length, { unit: "files", force: opts.progress });
+  const BATCH = 64;
+  for (let i = 0; i < files.length; i += BATCH) {
+    const want = new Map(files.slice(i, i + BATCH).map((f) => [f.name, f.size]));
+    let got: Record<string, Uint8Array>;
+    try {
+      got = unzipSync(data, { filter: (f) => want.has(f.name) });
+    } catch (e) {
+      throw new FetchError(
+        `${zipPath}: corrupt zip entry near ${[...want.keys()][0]}: ${(e as Error).message}`,
+      );
+    }
+    for (const [name, size] of want) {
+      const bytes = got[name];
+      if (!bytes || bytes.length !== size) {
+        throw new FetchError(`${zipPath}: entry ${name} did not inflate to its recorded ${size} bytes`);
+      }
+      const path = join(dest, name);
+      await Deno.mkdir(dirname(path), { recursive: true });
+      await Deno.writeFile(path, bytes);
+    }
+    bar.update(Math.min(files.length, i + BATCH));
+  }
+  if (opts.progress !== false) bar.done();
+  return { files: files.length, top };
+}
+
+export { downloadWithResume, sha256File };
