@@ -1,0 +1,302 @@
+/**
+ * Negative log-likelihood of token shards: per token (nats), per note and per second of music, perplexity, for any
+ * model given as a logits function, and for a smoothed bigram model trained on the train shard (the floor every
+ * model must beat).
+ *
+ * Shards are `data/prepared/<name>/{train,validation,test}.bin`: little-endian Uint16 ids (Uint32 when the meta says
+ * so), each piece `BOS … EOS`; ids 0–3 are PAD, BOS, EOS, MASK. Scored positions: every token after BOS up to and
+ * including EOS, given everything before it in the piece (within the model's context).
+ *
+ * @module
+ */
+
+/** Special token ids shared by every tokeniser. */
+export const PAD = 0, BOS = 1, EOS = 2, MASK = 3;
+
+/**
+ * Reads a shard file as ids (`bytesPerId` 2 → Uint16, 4 → Uint32), checking the size is a whole number of ids.
+ *
+ * @example
+ * ```ts
+ * import { readShard } from "./nll.ts";
+ * const ids = await readShard("data/prepared/piano/test.bin").catch(() => new Uint16Array());
+ * ```
+ */
+export async function readShard(path: string, bytesPerId: 2 | 4 = 2): Promise<Uint16Array | Uint32Array> {
+  const bytes = await Deno.readFile(path);
+  if (bytes.byteLength % bytesPerId !== 0) {
+    throw new Error(`${path}: ${bytes.byteLength} bytes is not a whole number of ${bytesPerId}-byte ids`);
+  }
+  const n = bytes.byteLength / bytesPerId;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytesPerId === 2) {
+    const out = new Uint16Array(n);
+    for (let i = 0; i < n; i++) out[i] = dv.getUint16(i * 2, true);
+    return out;
+  }
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = dv.getUint32(i * 4, true);
+  return out;
+}
+
+/**
+ * Splits a shard into pieces, each starting with BOS and ending with EOS (a BOS without EOS before the next BOS, or
+ * at the end, closes the piece there; ids outside any piece are dropped; PAD is dropped).
+ *
+ * @example
+ * ```ts
+ * import { splitPieces } from "./nll.ts";
+ * splitPieces(new Uint16Array([1, 5, 6, 2, 1, 7, 2])); // [[1, 5, 6, 2], [1, 7, 2]]
+ * ```
+ */
+export function splitPieces(ids: ArrayLike<number>): number[][] {
+  const pieces: number[][] = [];
+  let cur: number[] | null = null;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (id === PAD) continue;
+    if (id === BOS) {
+      if (cur && cur.length > 1) pieces.push(cur);
+      cur = [BOS];
+    } else if (cur) {
+      cur.push(id);
+      if (id === EOS) {
+        pieces.push(cur);
+        cur = null;
+      }
+    }
+  }
+  if (cur && cur.length > 1) pieces.push(cur);
+  return pieces;
+}
+
+/** A bigram language model: `logProb(prev, next)` in nats. */
+export interface BigramModel {
+  readonly vocabSize: number;
+  readonly smoothing: "add-k" | "kneser-ney";
+  logProb(prev: number, next: number): number;
+}
+
+/** Options for {@link trainBigram}. */
+export interface BigramOptions {
+  /** `kneser-ney` (interpolated, absolute discount; default) or `add-k`. */
+  smoothing?: "add-k" | "kneser-ney";
+  /** Add-k constant (default 1: add-one). */
+  k?: number;
+  /** Kneser-Ney discount (default 0.75). */
+  discount?: number;
+}
+
+/**
+ * Trains a bigram model on pieces (transitions inside each piece only). Kneser-Ney: P(w|v) = max(c(v,w) − d, 0)/c(v)
+ * + d·N1+(v•)/c(v) · Pcont(w), with Pcont(w) = (N1+(•w) + 1)/(N1+(••) + V) (add-one so no id has probability 0);
+ * an unseen context uses Pcont. Add-k: (c(v,w) + k)/(c(v) + kV).
+ *
+ * @example
+ * ```ts
+ * import { trainBigram } from "./nll.ts";
+ * const m = trainBigram([[1, 4, 5, 4, 5, 2]], 8);
+ * m.logProb(4, 5) > m.logProb(4, 6); // true
+ * ```
+ */
+export function trainBigram(
+  pieces: readonly ArrayLike<number>[],
+  vocabSize: number,
+  opts: BigramOptions = {},
+): BigramModel {
+  const V = vocabSize;
+  const smoothing = opts.smoothing ?? "kneser-ney";
+  const counts = new Map<number, number>(); // prev * V + next
+  const ctx = new Float64Array(V);
+  for (const p of pieces) {
+    for (let i = 1; i < p.length; i++) {
+      const a = p[i - 1], b = p[i];
+      if (a >= V || b >= V) throw new Error(`bigram: id ${Math.max(a, b)} outside the vocabulary of ${V}`);
+      const key = a * V + b;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      ctx[a]++;
+    }
+  }
+  if (smoothing === "add-k") {
+    const k = opts.k ?? 1;
+    return {
+      vocabSize: V,
+      smoothing,
+      logProb: (a, b) => Math.log(((counts.get(a * V + b) ?? 0) + k) / (ctx[a] + k * V)),
+    };
+  }
+  const d = opts.discount ?? 0.75;
+  const followers = new Float64Array(V); // N1+(v•)
+  const preceders = new Float64Array(V); // N1+(•w)
+  for (const key of counts.keys()) {
+    followers[Math.floor(key / V)]++;
+    preceders[key % V]++;
+  }
+  const types = counts.size;
+  const pcont = (w: number) => (preceders[w] + 1) / (types + V);
+  return {
+    vocabSize: V,
+    smoothing,
+    logProb: (a, b) => {
+      const pc = pcont(b);
+      if (ctx[a] === 0) return Math.log(pc);
+      const c = counts.get(a * V + b) ?? 0;
+      return Math.log(Math.max(c - d, 0) / ctx[a] + (d * followers[a] / ctx[a]) * pc);
+    },
+  };
+}
+
+/** Summed NLL over scored tokens. */
+export interface NllTotals {
+  /** Σ −log p (nats) over the scored tokens. */
+  nll: number;
+  /** Number of scored tokens. */
+  tokens: number;
+  /** Number of pieces scored. */
+  pieces: number;
+}
+
+/**
+ * Total bigram NLL of pieces (every token after BOS).
+ *
+ * @example
+ * ```ts
+ * import { bigramNll, trainBigram } from "./nll.ts";
+ * const m = trainBigram([[1, 4, 2]], 8);
+ * bigramNll(m, [[1, 4, 2]]).tokens; // 2
+ * ```
+ */
+export function bigramNll(model: BigramModel, pieces: readonly ArrayLike<number>[]): NllTotals {
+  let nll = 0, tokens = 0;
+  for (const p of pieces) {
+    for (let i = 1; i < p.length; i++) {
+      nll -= model.logProb(p[i - 1], p[i]);
+      tokens++;
+    }
+  }
+  return { nll, tokens, pieces: pieces.length };
+}
+
+/** A model as a function: logits `[ids.length × vocab]` (row t predicts token t + 1) for ids (length ≤ context). */
+export type LogitsFn = (ids: readonly number[]) => Promise<Float32Array> | Float32Array;
+
+/**
+ * Log-softmax of one row, returning −log p(target).
+ *
+ * @example
+ * ```ts
+ * import { tokenNll } from "./nll.ts";
+ * tokenNll(new Float32Array([0, 0, 0, 0]), 0, 4, 2); // log 4
+ * ```
+ */
+export function tokenNll(logits: Float32Array, row: number, vocab: number, target: number): number {
+  const off = row * vocab;
+  let max = -Infinity;
+  for (let j = 0; j < vocab; j++) max = Math.max(max, logits[off + j]);
+  let s = 0;
+  for (let j = 0; j < vocab; j++) s += Math.exp(logits[off + j] - max);
+  return Math.log(s) + max - logits[off + target];
+}
+
+/** Options for {@link modelNll}. */
+export interface ModelNllOptions {
+  /** Vocabulary size (row width of the logits). */
+  vocab: number;
+  /** Longest sequence the model takes. */
+  context: number;
+  /** Tokens kept as context when a long piece slides to its next window (default context ÷ 2). */
+  overlap?: number;
+  /** Stop before the next piece once this many tokens are scored (whole pieces; default all). */
+  maxTokens?: number;
+  /** Called after each window with tokens scored so far. */
+  onProgress?: (tokens: number) => void;
+}
+
+/**
+ * Total model NLL over pieces. A piece longer than the context is scored in windows of `context` tokens that
+ * overlap by `overlap`; each token is scored once, with at least `overlap` tokens of context after the first window.
+ * The first `pieces` (returned count) are scored whole, so notes and seconds can be counted on exactly those.
+ *
+ * @example
+ * ```ts
+ * import { modelNll } from "./nll.ts";
+ * const uniform = (ids: readonly number[]) => new Float32Array(ids.length * 8);
+ * const r = await modelNll(uniform, [[1, 4, 5, 2]], { vocab: 8, context: 16 });
+ * r.nll / r.tokens; // log 8
+ * ```
+ */
+export async function modelNll(
+  logitsFn: LogitsFn,
+  pieces: readonly ArrayLike<number>[],
+  opts: ModelNllOptions,
+): Promise<NllTotals> {
+  const { vocab, context } = opts;
+  const overlap = Math.min(opts.overlap ?? Math.floor(context / 2), context - 1);
+  const limit = opts.maxTokens ?? Infinity;
+  let nll = 0, tokens = 0, scoredPieces = 0;
+  for (const p of pieces) {
+    if (tokens >= limit) break;
+    const ids = Array.from(p);
+    let scoredUpTo = 0; // index of the last token already scored (BOS = 0 is never scored)
+    let start = 0;
+    while (scoredUpTo < ids.length - 1) {
+      const win = ids.slice(start, start + context);
+      const logits = await logitsFn(win);
+      if (logits.length < win.length * vocab) {
+        throw new Error(`logits: expected ${win.length} × ${vocab} values, got ${logits.length}`);
+      }
+      for (let t = 0; t < win.length - 1; t++) {
+        const target = start + t + 1;
+        if (target <= scoredUpTo) continue;
+        nll += tokenNll(logits, t, vocab, win[t + 1]);
+        tokens++;
+        scoredUpTo = target;
+      }
+      opts.onProgress?.(tokens);
+      if (start + context >= ids.length) break;
+      start += context - overlap;
+    }
+    scoredPieces++;
+  }
+  return { nll, tokens, pieces: scoredPieces };
+}
+
+/** NLL summary in every unit `deno task eval` reports. */
+export interface NllReport {
+  tokens: number;
+  notes: number;
+  seconds: number;
+  /** nats per token. */
+  perToken: number;
+  /** nats per note (comparable across tokenisers). */
+  perNote: number;
+  /** nats per second of music. */
+  perSecond: number;
+  /** exp(perToken). */
+  perplexity: number;
+  /** bits per token. */
+  bitsPerToken: number;
+}
+
+/**
+ * Turns NLL totals plus the notes and seconds of music in the scored pieces into per-token/note/second figures.
+ *
+ * @example
+ * ```ts
+ * import { nllReport } from "./nll.ts";
+ * nllReport({ nll: 100, tokens: 50, pieces: 1 }, 20, 10).perNote; // 5
+ * ```
+ */
+export function nllReport(t: NllTotals, notes: number, seconds: number): NllReport {
+  const perToken = t.tokens > 0 ? t.nll / t.tokens : NaN;
+  return {
+    tokens: t.tokens,
+    notes,
+    seconds,
+    perToken,
+    perNote: notes > 0 ? t.nll / notes : NaN,
+    perSecond: seconds > 0 ? t.nll / seconds : NaN,
+    perplexity: Math.exp(perToken),
+    bitsPerToken: perToken / Math.LN2,
+  };
+}
