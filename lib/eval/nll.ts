@@ -3,72 +3,12 @@
  * model given as a logits function, and for a smoothed bigram model trained on the train shard (the floor every
  * model must beat).
  *
- * Shards are `data/prepared/<name>/{train,validation,test}.bin`: little-endian Uint16 ids (Uint32 when the meta says
- * so), each piece `BOS … EOS`; ids 0–3 are PAD, BOS, EOS, MASK. Scored positions: every token after BOS up to and
- * including EOS, given everything before it in the piece (within the model's context).
+ * Pieces are what `lib/data/shards.ts` `openShards` returns: each `BOS … EOS` (ids 0–3 are PAD, BOS, EOS, MASK).
+ * Scored positions: every token after BOS up to and including EOS, given everything before it in the piece (within
+ * the model's context).
  *
  * @module
  */
-
-/** Special token ids shared by every tokeniser. */
-export const PAD = 0, BOS = 1, EOS = 2, MASK = 3;
-
-/**
- * Reads a shard file as ids (`bytesPerId` 2 → Uint16, 4 → Uint32), checking the size is a whole number of ids.
- *
- * @example
- * ```ts
- * import { readShard } from "./nll.ts";
- * const ids = await readShard("data/prepared/piano/test.bin").catch(() => new Uint16Array());
- * ```
- */
-export async function readShard(path: string, bytesPerId: 2 | 4 = 2): Promise<Uint16Array | Uint32Array> {
-  const bytes = await Deno.readFile(path);
-  if (bytes.byteLength % bytesPerId !== 0) {
-    throw new Error(`${path}: ${bytes.byteLength} bytes is not a whole number of ${bytesPerId}-byte ids`);
-  }
-  const n = bytes.byteLength / bytesPerId;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytesPerId === 2) {
-    const out = new Uint16Array(n);
-    for (let i = 0; i < n; i++) out[i] = dv.getUint16(i * 2, true);
-    return out;
-  }
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = dv.getUint32(i * 4, true);
-  return out;
-}
-
-/**
- * Splits a shard into pieces, each starting with BOS and ending with EOS (a BOS without EOS before the next BOS, or
- * at the end, closes the piece there; ids outside any piece are dropped; PAD is dropped).
- *
- * @example
- * ```ts
- * import { splitPieces } from "./nll.ts";
- * splitPieces(new Uint16Array([1, 5, 6, 2, 1, 7, 2])); // [[1, 5, 6, 2], [1, 7, 2]]
- * ```
- */
-export function splitPieces(ids: ArrayLike<number>): number[][] {
-  const pieces: number[][] = [];
-  let cur: number[] | null = null;
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i];
-    if (id === PAD) continue;
-    if (id === BOS) {
-      if (cur && cur.length > 1) pieces.push(cur);
-      cur = [BOS];
-    } else if (cur) {
-      cur.push(id);
-      if (id === EOS) {
-        pieces.push(cur);
-        cur = null;
-      }
-    }
-  }
-  if (cur && cur.length > 1) pieces.push(cur);
-  return pieces;
-}
 
 /** A bigram language model: `logProb(prev, next)` in nats. */
 export interface BigramModel {

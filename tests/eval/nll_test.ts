@@ -1,39 +1,11 @@
-import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../_assert.ts";
-import {
-  bigramNll,
-  modelNll,
-  nllReport,
-  readShard,
-  splitPieces,
-  tokenNll,
-  trainBigram,
-} from "../../lib/eval/nll.ts";
+import { assert, assertAlmostEquals, assertEquals } from "../_assert.ts";
+import { bigramNll, modelNll, nllReport, tokenNll, trainBigram } from "../../lib/eval/nll.ts";
 
 /** Deterministic LCG so the test data is fixed. */
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
   return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
-
-Deno.test("readShard reads little-endian Uint16 and rejects odd sizes; splitPieces cuts at BOS/EOS", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const ids = new Uint16Array([1, 300, 5, 2, 1, 7, 2, 0, 0]);
-    const bytes = new Uint8Array(ids.length * 2);
-    const dv = new DataView(bytes.buffer);
-    ids.forEach((v, i) => dv.setUint16(i * 2, v, true));
-    await Deno.writeFile(`${dir}/a.bin`, bytes);
-    const back = await readShard(`${dir}/a.bin`);
-    assertEquals(Array.from(back), Array.from(ids));
-    assertEquals(splitPieces(back), [[1, 300, 5, 2], [1, 7, 2]]);
-    await Deno.writeFile(`${dir}/b.bin`, bytes.subarray(0, 5));
-    await assertRejects(() => readShard(`${dir}/b.bin`), /not a whole number/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-  // a piece cut off without EOS is kept; junk before the first BOS is dropped
-  assertEquals(splitPieces([9, 9, 1, 4, 5, 1, 6, 2]), [[1, 4, 5], [1, 6, 2]]);
-});
 
 Deno.test("bigram NLL of a deterministic cycle is near 0; of uniform random ids near log V", () => {
   const V = 64;
