@@ -1,0 +1,264 @@
+/**
+ * Checkpoint directories: `model.safetensors` (F32, Hugging Face Llama names and layouts for the Transformer),
+ * `config.json` (LlamaConfig fields + an `etude` block), `tokenizer.json`, and for resumable runs
+ * `optimizer.safetensors` (AdamW `m.<name>` / `v.<name>`). Free of tfjs: the WebGPU engine loads these directly.
+ *
+ * @module
+ */
+import { writeFileAtomic } from "../atomic.ts";
+import { decodeSafetensors, encodeSafetensors, toFloat32 } from "../safetensors.ts";
+import {
+  countParams,
+  type ModelConfig,
+  tensorShapes,
+  type TrainConfig,
+  validateModelConfig,
+} from "./config.ts";
+
+/** Where training stands; stored in `config.json` → `etude.state` so `--resume` continues exactly. */
+export interface TrainState {
+  /** Epochs fully completed. */
+  epoch: number;
+  /** Optimizer steps taken in total. */
+  step: number;
+  /** Batches already taken inside the current (incomplete) epoch. */
+  stepInEpoch: number;
+  /** Steps per epoch for the schedule (fixed at the start of the run). */
+  stepsPerEpoch: number;
+  bestValLoss: number | null;
+  bestEpoch: number;
+  epochsWithoutImprovement: number;
+  /** Validation loss after each completed epoch. */
+  valLosses: number[];
+  train: TrainConfig;
+  /** Set once training ended (early stop or all epochs done). */
+  finished: boolean;
+  /** Backend the run used. */
+  backend?: string;
+}
+
+/** The `etude` block of `config.json`. */
+export interface EtudeBlock {
+  preset: string;
+  arch: "transformer" | "lstm";
+  seqLen: number;
+  tokenizer: string | null;
+  params: number;
+  /** The full model config (what `lib/model` rebuilds the model from). */
+  model: ModelConfig;
+  state: TrainState | null;
+}
+
+/** `config.json`: LlamaConfig fields for the Transformer (a minimal header for the LSTM) plus `etude`. */
+export interface CheckpointConfigJson {
+  architectures: string[];
+  model_type: string;
+  vocab_size: number;
+  hidden_size?: number;
+  intermediate_size?: number;
+  num_hidden_layers?: number;
+  num_attention_heads?: number;
+  num_key_value_heads?: number;
+  rms_norm_eps?: number;
+  rope_theta?: number;
+  max_position_embeddings?: number;
+  tie_word_embeddings?: boolean;
+  hidden_act?: string;
+  bos_token_id: number;
+  eos_token_id: number;
+  pad_token_id: number;
+  torch_dtype: "float32";
+  etude: EtudeBlock;
+}
+
+/** What {@link loadCheckpoint} returns. */
+export interface LoadedCheckpoint {
+  config: CheckpointConfigJson;
+  model: ModelConfig;
+  weights: Record<string, Float32Array>;
+  shapes: Record<string, number[]>;
+  tokenizerJson: unknown | null;
+  state: TrainState | null;
+}
+
+/**
+ * Builds `config.json` for a model (HF LlamaConfig for the Transformer).
+ *
+ * @example
+ * ```ts
+ * import { getPreset } from "./config.ts";
+ * import { checkpointConfigJson } from "./checkpoint.ts";
+ * checkpointConfigJson(getPreset("v8").model).hidden_size; // 512
+ * ```
+ */
+export function checkpointConfigJson(
+  model: ModelConfig,
+  state: TrainState | null = null,
+  tokenizer: string | null = model.tokenizer,
+): CheckpointConfigJson {
+  const etude: EtudeBlock = {
+    preset: model.preset,
+    arch: model.arch,
+    seqLen: model.seqLen,
+    tokenizer,
+    params: countParams(model),
+    model,
+    state,
+  };
+  const common = { bos_token_id: 1, eos_token_id: 2, pad_token_id: 0, torch_dtype: "float32" as const };
+  if (model.arch === "transformer") {
+    return {
+      architectures: ["LlamaForCausalLM"],
+      model_type: "llama",
+      vocab_size: model.vocabSize,
+      hidden_size: model.dim,
+      intermediate_size: model.ffn,
+      num_hidden_layers: model.layers,
+      num_attention_heads: model.heads,
+      num_key_value_heads: model.heads,
+      rms_norm_eps: model.normEps,
+      rope_theta: model.ropeTheta,
+      max_position_embeddings: model.maxPositions,
+      tie_word_embeddings: true,
+      hidden_act: "silu",
+      ...common,
+      etude,
+    };
+  }
+  return {
+    architectures: ["EtudeLSTM"],
+    model_type: "etude-lstm",
+    vocab_size: model.vocabSize,
+    ...common,
+    etude,
+  };
+}
+
+/** Inputs of {@link saveCheckpoint}. */
+export interface SaveCheckpointInput {
+  config: ModelConfig;
+  weights: Record<string, Float32Array>;
+  tokenizerJson?: unknown;
+  state?: TrainState | null;
+  /** AdamW moments, written to `optimizer.safetensors` when given. */
+  optimizer?: { m: Record<string, Float32Array>; v: Record<string, Float32Array>; step: number };
+}
+
+/**
+ * Writes a checkpoint directory atomically file by file (weights first, `config.json` last).
+ *
+ * @example
+ * ```ts
+ * import { getPreset, applyOverrides, tensorShapes } from "./config.ts";
+ * import { saveCheckpoint } from "./checkpoint.ts";
+ * const { model } = applyOverrides(getPreset("v8"), { layers: 1, dim: 8, heads: 2, ffn: 16, vocab: 8 });
+ * const weights = Object.fromEntries(
+ *   Object.entries(tensorShapes(model)).map(([k, s]) => [k, new Float32Array(s.reduce((a, b) => a * b, 1))]),
+ * );
+ * await saveCheckpoint("/tmp/etude_ckpt", { config: model, weights });
+ * ```
+ */
+export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): Promise<void> {
+  const shapes = tensorShapes(input.config);
+  const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
+  for (const [name, shape] of Object.entries(shapes)) {
+    const data = input.weights[name];
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (!data || data.length !== n) {
+      throw new Error(
+        `saveCheckpoint: tensor ${name} has ${data?.length ?? 0} values, expected ${n} for [${shape}]`,
+      );
+    }
+    tensors[name] = { dtype: "F32", shape, data };
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  await writeFileAtomic(`${dir}/model.safetensors`, encodeSafetensors(tensors, { format: "pt" }));
+  if (input.optimizer) {
+    const opt: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
+    for (const [name, shape] of Object.entries(shapes)) {
+      opt[`m.${name}`] = { dtype: "F32", shape, data: input.optimizer.m[name] };
+      opt[`v.${name}`] = { dtype: "F32", shape, data: input.optimizer.v[name] };
+    }
+    await writeFileAtomic(
+      `${dir}/optimizer.safetensors`,
+      encodeSafetensors(opt, { step: String(input.optimizer.step) }),
+    );
+  }
+  if (input.tokenizerJson !== undefined && input.tokenizerJson !== null) {
+    await writeFileAtomic(`${dir}/tokenizer.json`, JSON.stringify(input.tokenizerJson));
+  }
+  const tokKind = (input.tokenizerJson as { kind?: string } | undefined)?.kind ?? input.config.tokenizer;
+  const cfg = checkpointConfigJson(input.config, input.state ?? null, tokKind);
+  await writeFileAtomic(`${dir}/config.json`, JSON.stringify(cfg, null, 2) + "\n");
+}
+
+/**
+ * Reads a checkpoint directory written by {@link saveCheckpoint}; checks every tensor's name and shape against the
+ * config and throws a one-line error naming the file and tensor otherwise.
+ *
+ * @example
+ * ```ts
+ * import { loadCheckpoint } from "./checkpoint.ts";
+ * const { model, weights } = await loadCheckpoint("/tmp/etude_ckpt");
+ * ```
+ */
+export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  let config: CheckpointConfigJson;
+  try {
+    config = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+  } catch (e) {
+    throw new Error(`${dir}/config.json: ${(e as Error).message}`);
+  }
+  const model = config.etude?.model;
+  if (!model) throw new Error(`${dir}/config.json: missing etude.model (not an etude checkpoint)`);
+  validateModelConfig(model);
+  const file = `${dir}/model.safetensors`;
+  const { tensors } = decodeSafetensors(await Deno.readFile(file));
+  const expected = tensorShapes(model);
+  const weights: Record<string, Float32Array> = {};
+  for (const [name, shape] of Object.entries(expected)) {
+    const t = tensors[name];
+    if (!t) throw new Error(`${file}: missing tensor ${name}`);
+    if (t.shape.join(",") !== shape.join(",")) {
+      throw new Error(`${file}: tensor ${name} has shape [${t.shape}], expected [${shape}]`);
+    }
+    weights[name] = toFloat32(t);
+  }
+  let tokenizerJson: unknown = null;
+  try {
+    tokenizerJson = JSON.parse(await Deno.readTextFile(`${dir}/tokenizer.json`));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      throw new Error(`${dir}/tokenizer.json: ${(e as Error).message}`);
+    }
+  }
+  return { config, model, weights, shapes: expected, tokenizerJson, state: config.etude.state ?? null };
+}
+
+/**
+ * Reads `optimizer.safetensors` (AdamW moments and step) from a checkpoint directory, or null when absent.
+ *
+ * @example
+ * ```ts
+ * import { loadOptimizerState } from "./checkpoint.ts";
+ * const opt = await loadOptimizerState("/tmp/etude_ckpt");
+ * ```
+ */
+export async function loadOptimizerState(
+  dir: string,
+): Promise<{ m: Record<string, Float32Array>; v: Record<string, Float32Array>; step: number } | null> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(`${dir}/optimizer.safetensors`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  const { tensors, metadata } = decodeSafetensors(bytes);
+  const m: Record<string, Float32Array> = {}, v: Record<string, Float32Array> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    if (name.startsWith("m.")) m[name.slice(2)] = toFloat32(t);
+    else if (name.startsWith("v.")) v[name.slice(2)] = toFloat32(t);
+  }
+  return { m, v, step: Number(metadata.step ?? 0) };
+}

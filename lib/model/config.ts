@@ -1,0 +1,387 @@
+/**
+ * Model configurations as plain objects: the presets `v2`…`v8` from DESIGN.md, CLI overrides, and analytic
+ * parameter counts. No tfjs here, so the engine and the CLI can read configs without loading a backend.
+ *
+ * @module
+ */
+
+/** Which tokeniser a model was trained with (mirrors `TokenizerKind`). */
+export type ModelTokenizerKind = "pitch" | "remi" | "remi-bpe";
+
+/** A Llama-style decoder: pre-norm RMSNorm, RoPE attention, SwiGLU, tied output. */
+export interface TransformerConfig {
+  arch: "transformer";
+  preset: string;
+  tokenizer: ModelTokenizerKind;
+  vocabSize: number;
+  /** Hidden size `d`. */
+  dim: number;
+  layers: number;
+  heads: number;
+  /** SwiGLU hidden size. */
+  ffn: number;
+  /** Training window length (tokens). */
+  seqLen: number;
+  /** Context the positional encoding is declared for (`max_position_embeddings`). */
+  maxPositions: number;
+  ropeTheta: number;
+  normEps: number;
+}
+
+/** A stacked LSTM: float input (id ÷ (vocab − 1), the seed's v2–v5) or learned embeddings (v6). */
+export interface LstmConfig {
+  arch: "lstm";
+  preset: string;
+  tokenizer: ModelTokenizerKind;
+  vocabSize: number;
+  /** `"float"`: one scalar input per step; `"embedding"`: a learned `embedDim` vector per id. */
+  input: "float" | "embedding";
+  embedDim: number;
+  /** Hidden size of each stacked layer. */
+  hidden: number[];
+  seqLen: number;
+}
+
+/** Either model. */
+export type ModelConfig = TransformerConfig | LstmConfig;
+
+/** Optimisation settings (the training recipe of DESIGN.md). */
+export interface TrainConfig {
+  /** Peak learning rate. */
+  lr: number;
+  /** Final learning rate as a fraction of `lr` at the end of the cosine. */
+  minLrFrac: number;
+  batch: number;
+  epochs: number;
+  /** Linear warmup steps (0 = plain cosine annealing). */
+  warmup: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  adamEps: number;
+  /** Global gradient-norm clip. */
+  clip: number;
+  /** Epochs without validation improvement before stopping. */
+  patience: number;
+  /** Window stride in tokens (defaults to `seqLen`, i.e. no overlap). */
+  stride: number;
+  seed: number;
+}
+
+/** A preset: a model and its training recipe. */
+export interface Preset {
+  model: ModelConfig;
+  train: TrainConfig;
+}
+
+const TRAIN_TRANSFORMER: TrainConfig = {
+  lr: 3e-4,
+  minLrFrac: 0.1,
+  batch: 8,
+  epochs: 100,
+  warmup: 500,
+  weightDecay: 0.1,
+  beta1: 0.9,
+  beta2: 0.95,
+  adamEps: 1e-8,
+  clip: 1.0,
+  patience: 10,
+  stride: 128,
+  seed: 1,
+};
+
+const TRAIN_LSTM: TrainConfig = {
+  ...TRAIN_TRANSFORMER,
+  lr: 2e-3,
+  minLrFrac: 0.0,
+  batch: 64,
+  warmup: 0,
+  weightDecay: 0.01,
+  beta2: 0.999,
+  stride: 50,
+};
+
+function lstm(preset: string, vocabSize: number, hidden: number[], input: "float" | "embedding"): Preset {
+  const tokenizer: ModelTokenizerKind = input === "float" ? "pitch" : "remi";
+  return {
+    model: {
+      arch: "lstm",
+      preset,
+      tokenizer,
+      vocabSize,
+      input,
+      embedDim: input === "float" ? 1 : 256,
+      hidden,
+      seqLen: 100,
+    },
+    train: { ...TRAIN_LSTM },
+  };
+}
+
+function transformer(preset: string, vocabSize: number): Preset {
+  return {
+    model: {
+      arch: "transformer",
+      preset,
+      tokenizer: "remi-bpe",
+      vocabSize,
+      dim: 512,
+      layers: 8,
+      heads: 8,
+      ffn: 2048,
+      seqLen: 256,
+      maxPositions: 512,
+      ropeTheta: 10000,
+      normEps: 1e-5,
+    },
+    train: { ...TRAIN_TRANSFORMER },
+  };
+}
+
+/**
+ * The presets of DESIGN.md. v2–v4: the seed's vocabularies were data-dependent (59 … 1,279; v3's is not stated, 629
+ * picked) and its LSTM size unstated: 3 × 256 picked. v6's LSTM size unstated: embeddings 256 + 2 × 512 picked.
+ * At train time the vocabulary always comes from the data's `tokenizer.json`.
+ */
+export const PRESETS: Readonly<Record<string, Preset>> = {
+  v2: lstm("v2", 59, [256, 256, 256], "float"),
+  v3: lstm("v3", 629, [256, 256, 256], "float"),
+  v4: lstm("v4", 1279, [256, 256, 256], "float"),
+  v5: lstm("v5", 629, [512, 512, 512], "float"),
+  v6: lstm("v6", 362, [512, 512], "embedding"),
+  v7: transformer("v7", 512),
+  v8: transformer("v8", 1024),
+};
+
+/**
+ * A deep copy of a preset, so callers can override fields freely.
+ *
+ * @example
+ * ```ts
+ * import { getPreset } from "./config.ts";
+ * const { model, train } = getPreset("v8");
+ * ```
+ */
+export function getPreset(name: string): Preset {
+  const p = PRESETS[name];
+  if (!p) {
+    throw new Error(
+      `unknown preset ${JSON.stringify(name)}: expected one of ${Object.keys(PRESETS).join(", ")}`,
+    );
+  }
+  return structuredClone(p);
+}
+
+/** CLI-style overrides (all optional); unknown-to-the-arch fields are rejected by {@link applyOverrides}. */
+export interface Overrides {
+  layers?: number;
+  dim?: number;
+  heads?: number;
+  ffn?: number;
+  seqLen?: number;
+  vocab?: number;
+  hidden?: number[];
+  embedDim?: number;
+  lr?: number;
+  batch?: number;
+  epochs?: number;
+  warmup?: number;
+  weightDecay?: number;
+  patience?: number;
+  stride?: number;
+  seed?: number;
+}
+
+/**
+ * Applies overrides to a preset (returns a new preset) and validates the result.
+ *
+ * @example
+ * ```ts
+ * import { applyOverrides, getPreset } from "./config.ts";
+ * const tiny = applyOverrides(getPreset("v8"), { layers: 2, dim: 64, heads: 4, ffn: 128, seqLen: 32 });
+ * ```
+ */
+export function applyOverrides(preset: Preset, o: Overrides): Preset {
+  const p = structuredClone(preset);
+  const m = p.model;
+  if (o.vocab !== undefined) m.vocabSize = o.vocab;
+  if (o.seqLen !== undefined) m.seqLen = o.seqLen;
+  if (m.arch === "transformer") {
+    if (o.layers !== undefined) m.layers = o.layers;
+    if (o.dim !== undefined) m.dim = o.dim;
+    if (o.heads !== undefined) m.heads = o.heads;
+    if (o.ffn !== undefined) m.ffn = o.ffn;
+    if (o.hidden || o.embedDim !== undefined) {
+      throw new Error("--hidden/--embed-dim apply to LSTM presets only");
+    }
+    if (m.seqLen > m.maxPositions) m.maxPositions = m.seqLen;
+  } else {
+    if (o.hidden) m.hidden = o.hidden;
+    if (o.layers !== undefined || o.dim !== undefined) {
+      const h = o.dim ?? m.hidden[0];
+      m.hidden = Array.from({ length: o.layers ?? m.hidden.length }, () => h);
+    }
+    if (o.embedDim !== undefined) m.embedDim = o.embedDim;
+    if (o.heads !== undefined || o.ffn !== undefined) {
+      throw new Error("--heads/--ffn apply to Transformer presets only");
+    }
+  }
+  const t = p.train;
+  for (const k of ["lr", "batch", "epochs", "warmup", "weightDecay", "patience", "stride", "seed"] as const) {
+    if (o[k] !== undefined) t[k] = o[k]!;
+  }
+  if (o.seqLen !== undefined && o.stride === undefined) t.stride = Math.min(t.stride, m.seqLen);
+  validateModelConfig(m);
+  return p;
+}
+
+/**
+ * Throws a one-line error when a config is inconsistent (e.g. `dim` not divisible by `heads`, odd head size).
+ *
+ * @example
+ * ```ts
+ * import { getPreset, validateModelConfig } from "./config.ts";
+ * validateModelConfig(getPreset("v7").model);
+ * ```
+ */
+export function validateModelConfig(m: ModelConfig): void {
+  const posInt = (name: string, v: number) => {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new Error(`model config ${name}: expected a positive integer, got ${v}`);
+    }
+  };
+  posInt("vocabSize", m.vocabSize);
+  posInt("seqLen", m.seqLen);
+  if (m.vocabSize < 4) {
+    throw new Error(`model config vocabSize: expected ≥ 4 (PAD BOS EOS MASK), got ${m.vocabSize}`);
+  }
+  if (m.arch === "transformer") {
+    for (const k of ["dim", "layers", "heads", "ffn", "maxPositions"] as const) posInt(k, m[k]);
+    if (m.dim % m.heads !== 0) {
+      throw new Error(`model config: dim ${m.dim} is not divisible by heads ${m.heads}`);
+    }
+    if ((m.dim / m.heads) % 2 !== 0) {
+      throw new Error(`model config: head size ${m.dim / m.heads} must be even (RoPE)`);
+    }
+  } else {
+    if (m.hidden.length < 1) throw new Error("model config hidden: expected at least one LSTM layer");
+    m.hidden.forEach((h, i) => posInt(`hidden[${i}]`, h));
+    posInt("embedDim", m.embedDim);
+  }
+}
+
+/**
+ * Tensor names and shapes of a model, in checkpoint order (HF Llama names for the Transformer; see
+ * `lib/model/lstm.ts` for the LSTM names).
+ *
+ * @example
+ * ```ts
+ * import { getPreset, tensorShapes } from "./config.ts";
+ * tensorShapes(getPreset("v8").model)["model.embed_tokens.weight"]; // [1024, 512]
+ * ```
+ */
+export function tensorShapes(m: ModelConfig): Record<string, number[]> {
+  const s: Record<string, number[]> = {};
+  if (m.arch === "transformer") {
+    const { vocabSize: v, dim: d, ffn: f } = m;
+    s["model.embed_tokens.weight"] = [v, d];
+    for (let i = 0; i < m.layers; i++) {
+      const p = `model.layers.${i}.`;
+      s[p + "input_layernorm.weight"] = [d];
+      for (const n of ["q", "k", "v", "o"]) s[`${p}self_attn.${n}_proj.weight`] = [d, d];
+      s[p + "post_attention_layernorm.weight"] = [d];
+      s[p + "mlp.gate_proj.weight"] = [f, d];
+      s[p + "mlp.up_proj.weight"] = [f, d];
+      s[p + "mlp.down_proj.weight"] = [d, f];
+    }
+    s["model.norm.weight"] = [d];
+  } else {
+    let inp = m.input === "float" ? 1 : m.embedDim;
+    if (m.input === "embedding") s["embed.weight"] = [m.vocabSize, m.embedDim];
+    m.hidden.forEach((h, i) => {
+      s[`lstm.weight_ih_l${i}`] = [4 * h, inp];
+      s[`lstm.weight_hh_l${i}`] = [4 * h, h];
+      s[`lstm.bias_l${i}`] = [4 * h];
+      inp = h;
+    });
+    s["head.weight"] = [m.vocabSize, inp];
+    s["head.bias"] = [m.vocabSize];
+  }
+  return s;
+}
+
+/**
+ * The exact parameter count (tied output counted once).
+ *
+ * @example
+ * ```ts
+ * import { countParams, getPreset } from "./config.ts";
+ * countParams(getPreset("v8").model); // 34087424
+ * ```
+ */
+export function countParams(m: ModelConfig): number {
+  let n = 0;
+  for (const shape of Object.values(tensorShapes(m))) n += shape.reduce((a, b) => a * b, 1);
+  return n;
+}
+
+/**
+ * A rough training-memory estimate in bytes: weights + grads + AdamW m and v (4 copies of fp32 params) plus the
+ * activations tfjs keeps for backprop at the given batch size.
+ *
+ * @example
+ * ```ts
+ * import { estimateTrainMemory, getPreset } from "./config.ts";
+ * const bytes = estimateTrainMemory(getPreset("v8").model, 8);
+ * ```
+ */
+export function estimateTrainMemory(
+  m: ModelConfig,
+  batch: number,
+): { params: number; activations: number; total: number } {
+  const params = countParams(m) * 4 * 4;
+  const tokens = batch * m.seqLen;
+  let floats: number;
+  if (m.arch === "transformer") {
+    // per layer: ~14 d-wide tensors (norms, q k v, rope, attn out, residuals), 4 ffn-wide (gate, up, silu, product),
+    // and 3 T×T score tensors per head (scores, masked, softmax)
+    const perLayer = tokens * (14 * m.dim + 4 * m.ffn) + 3 * batch * m.heads * m.seqLen * m.seqLen;
+    floats = m.layers * perLayer + 3 * tokens * m.vocabSize + 4 * tokens * m.dim;
+  } else {
+    floats = m.hidden.reduce((a, h) => a + tokens * h * 12, 0) + 3 * tokens * m.vocabSize;
+  }
+  const activations = floats * 4;
+  return { params, activations, total: params + activations };
+}
+
+/**
+ * A human-readable architecture summary (one line per block type) for `--dry-run`.
+ *
+ * @example
+ * ```ts
+ * import { describeModel, getPreset } from "./config.ts";
+ * console.log(describeModel(getPreset("v7").model));
+ * ```
+ */
+export function describeModel(m: ModelConfig): string {
+  if (m.arch === "transformer") {
+    return [
+      `Transformer (Llama-style) preset ${m.preset}, tokenizer ${m.tokenizer}`,
+      `  embed_tokens   [${m.vocabSize}, ${m.dim}] (tied output projection)`,
+      `  ${m.layers} × block: RMSNorm → causal MHA (${m.heads} heads × ${
+        m.dim / m.heads
+      }, RoPE θ=${m.ropeTheta})` +
+      ` → residual; RMSNorm → SwiGLU ${m.dim}→${m.ffn}→${m.dim} → residual`,
+      `  final RMSNorm (eps ${m.normEps}); seq len ${m.seqLen} (max positions ${m.maxPositions})`,
+    ].join("\n");
+  }
+  return [
+    `LSTM preset ${m.preset}, tokenizer ${m.tokenizer}, vocab ${m.vocabSize}`,
+    `  input: ${
+      m.input === "float"
+        ? "one float per step (id ÷ (vocab − 1))"
+        : `embedding [${m.vocabSize}, ${m.embedDim}]`
+    }`,
+    `  LSTM layers [${m.hidden.join(", ")}] → linear head → ${m.vocabSize} logits; seq len ${m.seqLen}`,
+  ].join("\n");
+}
