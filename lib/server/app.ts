@@ -1,0 +1,484 @@
+/**
+ * The etude web app as a value: a Hono app over one generation entry. `createApp(opts)` returns it; serve it with
+ * `Deno.serve(app.fetch)` or test it with `app.request()`.
+ *
+ * Routes: `GET /` (the page), `GET /page.js`, `GET /api/params`, `GET /api/models`, `GET /healthz`,
+ * `POST /api/generate` (→ `audio/midi`, JSON with `Accept: application/json`, WAV with `?format=wav`),
+ * `GET|POST /api/generate/stream` (Server-Sent Events: `queued`, `notes`, `done`, `error`), `POST /api/render`
+ * (MIDI → WAV).
+ *
+ * Hardening: parameters validated (400 `{error, field, allowed}`), body limit (413), malformed MIDI prompt (400),
+ * one bounded queue in front of the GPU (503 + `Retry-After`), per-request timeout (504), client disconnect aborts
+ * the job, unknown model (404), and no stack traces to clients (500 `{error: "internal error"}`).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { join } from "node:path";
+import type { Note, Score } from "../score.ts";
+import { renderWav } from "../audio/wav.ts";
+import { GenerationQueue, QueueFullError, type QueueOptions, QueueTimeoutError } from "./queue.ts";
+import {
+  decodeBase64,
+  encodeBase64,
+  type GenerateParams,
+  PARAM_LIMITS,
+  ParamError,
+  parseGenerateParams,
+} from "./params.ts";
+import { listModels, type ModelInfo } from "./models.ts";
+import { PAGE_HTML, PAGE_JS } from "./page.ts";
+
+/** What the app passes to the generation entry (a subset of `lib/infer/generate.ts`'s `GenerateOptions`). */
+export interface AppGenerateOptions<M> {
+  model: M;
+  prompt?: Score;
+  maxTokens?: number;
+  bars?: number;
+  seconds?: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  grammar: boolean;
+  onNotes?: (notes: Note[], sequence: number) => void;
+  signal?: AbortSignal;
+}
+
+/** What the app needs back from the generation entry (a subset of `GenerateResult`). */
+export interface AppGenerateResult {
+  scores: Score[];
+  ids: number[][];
+  tokens: number;
+  tokensPerSecond: number;
+  adapter: string;
+}
+
+/** Options for {@linkcode createApp}. */
+export interface AppOptions<M extends { dispose?: () => void }> {
+  /** Directory whose subdirectories are model checkpoints (`models/`). */
+  modelsDir: string;
+  /** The generation entry (`generate` from lib/infer/generate.ts). */
+  generate: (opts: AppGenerateOptions<M>) => Promise<AppGenerateResult>;
+  /** Loads a checkpoint directory (`loadModel` from lib/infer/generate.ts). */
+  loadModel: (dir: string) => Promise<M>;
+  /** MIDI bytes → Score; throws on malformed input (`readMidi` from lib/midi.ts). */
+  readMidi: (bytes: Uint8Array, opts?: { name?: string }) => Score;
+  /** Score → MIDI bytes (`writeMidi` from lib/midi.ts). */
+  writeMidi: (score: Score) => Uint8Array;
+  /** The queue, or options for a new one (default: 1 running, 4 waiting, 120 s timeout). */
+  queue?: GenerationQueue | QueueOptions;
+  /** Largest accepted request body in bytes (default 2 MiB). */
+  maxBodyBytes?: number;
+  /** Models kept loaded at once (default 2); the least recently used is disposed. */
+  maxLoadedModels?: number;
+  /** Where server-side errors are logged (default `console.error`). */
+  log?: (message: string) => void;
+}
+
+/** The app plus its queue (for health checks and tests). */
+export interface EtudeApp {
+  app: Hono;
+  queue: GenerationQueue;
+  /** Disposes loaded models. */
+  close(): void;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 413 | 415,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+type Format = "midi" | "json" | "wav";
+
+/**
+ * Creates the app. The generation entry, the checkpoint loader and MIDI I/O are injected, so the app holds no
+ * logic of its own beyond HTTP.
+ *
+ * @example
+ * ```ts
+ * import { createApp } from "./app.ts";
+ * import { emptyScore } from "../score.ts";
+ * const { app } = createApp({
+ *   modelsDir: "models",
+ *   loadModel: async (_dir) => ({}),
+ *   generate: async () => ({ scores: [emptyScore()], ids: [[]], tokens: 0, tokensPerSecond: 0, adapter: "none" }),
+ *   readMidi: () => emptyScore(),
+ *   writeMidi: () => new Uint8Array(),
+ * });
+ * const res = await app.request("/healthz");
+ * ```
+ */
+export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M>): EtudeApp {
+  const queue = opts.queue instanceof GenerationQueue ? opts.queue : new GenerationQueue(opts.queue);
+  const maxBody = opts.maxBodyBytes ?? 2 * 1024 * 1024;
+  const maxLoaded = Math.max(1, opts.maxLoadedModels ?? 2);
+  const log = opts.log ?? ((m: string) => console.error(m));
+  const loaded = new Map<string, Promise<M>>();
+  const started = Date.now();
+
+  function getModel(name: string): Promise<M> {
+    let p = loaded.get(name);
+    if (p) {
+      loaded.delete(name);
+      loaded.set(name, p); // most recently used last
+      return p;
+    }
+    p = opts.loadModel(join(opts.modelsDir, name));
+    loaded.set(name, p);
+    p.catch(() => loaded.delete(name));
+    while (loaded.size > maxLoaded) {
+      const [oldest, op] = loaded.entries().next().value!;
+      loaded.delete(oldest);
+      op.then((m) => m.dispose?.(), () => {});
+    }
+    return p;
+  }
+
+  async function requireModel(name: string): Promise<ModelInfo> {
+    const info = (await listModels(opts.modelsDir)).find((m) => m.name === name);
+    if (!info) throw new HttpError(404, `model not found: ${name}`, { field: "model" });
+    return info;
+  }
+
+  async function readBody(c: Context): Promise<Uint8Array> {
+    const len = Number(c.req.header("content-length") ?? "0");
+    if (len > maxBody) throw new HttpError(413, `request body over ${maxBody} bytes`, { limit: maxBody });
+    const body = c.req.raw.body;
+    if (!body) return new Uint8Array();
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    const reader = body.getReader();
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > maxBody) {
+        await reader.cancel().catch(() => {});
+        throw new HttpError(413, `request body over ${maxBody} bytes`, { limit: maxBody });
+      }
+      parts.push(value);
+    }
+    const out = new Uint8Array(total);
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  }
+
+  /** Parameters + prompt bytes from a JSON body, a multipart form, or the query string. */
+  async function readRequest(
+    c: Context,
+  ): Promise<{ params: GenerateParams; prompt?: Uint8Array; format?: string }> {
+    const query = c.req.query();
+    let raw: Record<string, unknown> = { ...query };
+    let prompt: Uint8Array | undefined;
+    if (c.req.method === "POST") {
+      const type = (c.req.header("content-type") ?? "").toLowerCase();
+      const bytes = await readBody(c);
+      if (type.startsWith("multipart/form-data")) {
+        let form: FormData;
+        try {
+          form = await new Request("http://x/", {
+            method: "POST",
+            headers: { "content-type": type },
+            body: bytes as Uint8Array<ArrayBuffer>,
+          })
+            .formData();
+        } catch {
+          throw new ParamError("body", "multipart/form-data", "body: malformed multipart form");
+        }
+        for (const [k, v] of form.entries()) {
+          if (typeof v === "string") raw[k] = v;
+          else if (k === "prompt") prompt = new Uint8Array(await v.arrayBuffer());
+          else raw[k] = "(file)";
+        }
+      } else if (type.startsWith("application/json") || (bytes.length > 0 && type === "")) {
+        let body: unknown;
+        try {
+          body = bytes.length ? JSON.parse(new TextDecoder().decode(bytes)) : {};
+        } catch {
+          throw new ParamError("body", "a JSON object", "body: malformed JSON");
+        }
+        if (body === null || typeof body !== "object" || Array.isArray(body)) {
+          throw new ParamError("body", "a JSON object", "body: expected a JSON object of parameters");
+        }
+        raw = { ...raw, ...(body as Record<string, unknown>) };
+      } else if (bytes.length > 0) {
+        throw new HttpError(415, `unsupported content-type ${JSON.stringify(type)}`, {
+          allowed: "application/json, multipart/form-data",
+        });
+      }
+    }
+    const format = raw.format;
+    const params = parseGenerateParams(raw);
+    if (params.promptBase64) prompt = decodeBase64(params.promptBase64, "prompt");
+    return { params, prompt, format: typeof format === "string" ? format : undefined };
+  }
+
+  function parsePrompt(bytes: Uint8Array | undefined): Score | undefined {
+    if (!bytes || bytes.length === 0) return undefined;
+    try {
+      return opts.readMidi(bytes, { name: "prompt" });
+    } catch (e) {
+      const msg = (e as Error).message?.split("\n")[0] ?? "unreadable";
+      throw new ParamError("prompt", "a valid MIDI file", `prompt: not a valid MIDI file (${msg})`);
+    }
+  }
+
+  function pickFormat(c: Context, explicit?: string): Format {
+    if (explicit !== undefined) {
+      if (explicit === "midi" || explicit === "json" || explicit === "wav") return explicit;
+      throw new ParamError(
+        "format",
+        "midi, json, wav",
+        `format: expected midi, json or wav, got ${explicit}`,
+      );
+    }
+    const accept = (c.req.header("accept") ?? "").toLowerCase();
+    if (accept.includes("application/json")) return "json";
+    if (accept.includes("audio/wav") || accept.includes("audio/x-wav")) return "wav";
+    return "midi";
+  }
+
+  function runGeneration(
+    params: GenerateParams,
+    prompt: Score | undefined,
+    signal: AbortSignal,
+    onNotes?: (notes: Note[], sequence: number) => void,
+  ): Promise<AppGenerateResult> {
+    return queue.run(async (jobSignal) => {
+      const model = await getModel(params.model);
+      jobSignal.throwIfAborted();
+      return await opts.generate({
+        model,
+        prompt,
+        maxTokens: params.maxTokens,
+        bars: params.bars,
+        seconds: params.seconds,
+        temperature: params.temperature,
+        topK: params.topK,
+        topP: params.topP,
+        seed: params.seed,
+        grammar: params.grammar,
+        onNotes,
+        signal: jobSignal,
+      });
+    }, { signal });
+  }
+
+  function resultJson(params: GenerateParams, r: AppGenerateResult) {
+    const score = r.scores[0];
+    const midi = opts.writeMidi(score);
+    return {
+      model: params.model,
+      seed: params.seed,
+      ticksPerBeat: score.ticksPerBeat,
+      tempos: score.tempos,
+      timeSignatures: score.timeSignatures,
+      notes: score.notes,
+      ids: r.ids[0] ?? [],
+      tokens: r.tokens,
+      tokensPerSecond: r.tokensPerSecond,
+      adapter: r.adapter,
+      midiBase64: encodeBase64(midi),
+    };
+  }
+
+  /** Maps an error to a JSON response; unexpected errors are logged and answered generically. */
+  function errorResponse(c: Context, e: unknown): Response {
+    if (e instanceof ParamError) return c.json({ error: e.message, field: e.field, allowed: e.allowed }, 400);
+    if (e instanceof HttpError) return c.json({ error: e.message, ...e.extra }, e.status);
+    if (e instanceof QueueFullError) {
+      c.header("Retry-After", String(e.retryAfterSeconds));
+      return c.json({ error: "generation queue is full", retryAfter: e.retryAfterSeconds }, 503);
+    }
+    if (e instanceof QueueTimeoutError) return c.json({ error: e.message }, 504);
+    const err = e as { name?: string; field?: string; message?: string };
+    if (err?.name === "GenerateParamError") {
+      return c.json(
+        { error: err.message ?? "bad parameter", field: err.field ?? "unknown", allowed: "" },
+        400,
+      );
+    }
+    if (err?.name === "AbortError" || c.req.raw.signal.aborted) {
+      return c.json({ error: "request cancelled" }, 499 as 400);
+    }
+    log(`etude server: ${c.req.method} ${c.req.path}: ${(e as Error)?.stack ?? String(e)}`);
+    return c.json({ error: "internal error" }, 500);
+  }
+
+  const app = new Hono();
+
+  app.use("*", async (c, next) => {
+    await next();
+    c.header("X-Content-Type-Options", "nosniff");
+  });
+
+  app.onError((e, c) => errorResponse(c, e));
+  app.notFound((c) => c.json({ error: `not found: ${c.req.method} ${c.req.path}` }, 404));
+
+  app.get("/", (c) => {
+    c.header(
+      "Content-Security-Policy",
+      "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' blob:",
+    );
+    return c.html(PAGE_HTML);
+  });
+  app.get("/page.js", (c) => {
+    c.header("Content-Type", "text/javascript; charset=utf-8");
+    return c.body(PAGE_JS);
+  });
+  app.get(
+    "/healthz",
+    (c) => c.json({ ok: true, uptimeSeconds: (Date.now() - started) / 1000, queue: queue.stats() }),
+  );
+  app.get("/api/params", (c) => c.json(PARAM_LIMITS));
+  app.get("/api/models", async (c) => {
+    const models = await listModels(opts.modelsDir);
+    return c.json({
+      models,
+      default: models.find((m) => m.name === "default")?.name ?? models[0]?.name ?? null,
+    });
+  });
+
+  app.post("/api/generate", async (c) => {
+    const { params, prompt, format } = await readRequest(c);
+    const fmt = pickFormat(c, format);
+    await requireModel(params.model);
+    const promptScore = parsePrompt(prompt);
+    const r = await runGeneration(params, promptScore, c.req.raw.signal);
+    const headers = {
+      "X-Etude-Seed": String(params.seed),
+      "X-Etude-Tokens": String(r.tokens),
+      "X-Etude-Tokens-Per-Second": r.tokensPerSecond.toFixed(2),
+      "X-Etude-Adapter": r.adapter.replace(/[^\x20-\x7e]/g, "?"),
+    };
+    for (const [k, v] of Object.entries(headers)) c.header(k, v);
+    if (fmt === "json") return c.json(resultJson(params, r));
+    if (fmt === "wav") {
+      c.header("Content-Type", "audio/wav");
+      c.header("Content-Disposition", `attachment; filename="etude-${params.seed}.wav"`);
+      return c.body(renderWav(r.scores[0]) as Uint8Array<ArrayBuffer>);
+    }
+    c.header("Content-Type", "audio/midi");
+    c.header("Content-Disposition", `attachment; filename="etude-${params.seed}.mid"`);
+    return c.body(opts.writeMidi(r.scores[0]) as Uint8Array<ArrayBuffer>);
+  });
+
+  const stream = async (c: Context) => {
+    const { params, prompt } = await readRequest(c);
+    await requireModel(params.model);
+    const promptScore = parsePrompt(prompt);
+    const st = queue.stats();
+    if (st.running >= queue.concurrency && st.waiting >= queue.maxWaiting) {
+      throw new QueueFullError(queue.retryAfterSeconds());
+    }
+    const cancel = new AbortController();
+    const signal = AbortSignal.any([c.req.raw.signal, cancel.signal]);
+    const enc = new TextEncoder();
+    let closed = false;
+    let ping: ReturnType<typeof setInterval> | undefined;
+    const body = new ReadableStream<Uint8Array>({
+      start(ctl) {
+        const send = (event: string, data: unknown) => {
+          if (closed) return;
+          try {
+            ctl.enqueue(enc.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+          } catch {
+            closed = true;
+          }
+        };
+        const finish = () => {
+          if (closed) return;
+          closed = true;
+          clearInterval(ping);
+          try {
+            ctl.close();
+          } catch { /* already closed */ }
+        };
+        ping = setInterval(() => {
+          if (!closed) ctl.enqueue(enc.encode(`: ping\n\n`));
+        }, 15_000);
+        send("queued", { seed: params.seed, model: params.model, ...queue.stats() });
+        runGeneration(params, promptScore, signal, (notes, sequence) => send("notes", { sequence, notes }))
+          .then((r) => send("done", resultJson(params, r)))
+          .catch((e) => {
+            if (signal.aborted && !(e instanceof QueueTimeoutError)) return;
+            const res = errorResponse(c, e);
+            return res.json().then((j) => send("error", { status: res.status, ...j }));
+          })
+          .finally(finish);
+      },
+      cancel() {
+        closed = true;
+        clearInterval(ping);
+        cancel.abort(new DOMException("client went away", "AbortError"));
+      },
+    });
+    return new Response(body, {
+      headers: {
+        "Content-Type": "text/event-stream; charset=utf-8",
+        "Cache-Control": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "X-Etude-Seed": String(params.seed),
+      },
+    });
+  };
+  app.get("/api/generate/stream", stream);
+  app.post("/api/generate/stream", stream);
+
+  app.post("/api/render", async (c) => {
+    const type = (c.req.header("content-type") ?? "").toLowerCase();
+    const bytes = await readBody(c);
+    let midi = bytes;
+    if (type.startsWith("application/json")) {
+      let body: { midi?: unknown };
+      try {
+        body = JSON.parse(new TextDecoder().decode(bytes));
+      } catch {
+        throw new ParamError("body", "a JSON object", "body: malformed JSON");
+      }
+      if (typeof body?.midi !== "string") {
+        throw new ParamError(
+          "midi",
+          "a base64-encoded MIDI file",
+          "midi: expected a base64-encoded MIDI file",
+        );
+      }
+      midi = decodeBase64(body.midi, "midi");
+    }
+    const channels = c.req.query("channels") ?? "1";
+    if (channels !== "1" && channels !== "2") {
+      throw new ParamError("channels", "1 or 2", "channels: expected 1 or 2");
+    }
+    let score: Score;
+    try {
+      if (midi.length === 0) throw new Error("empty body");
+      score = opts.readMidi(midi, { name: "upload" });
+    } catch (e) {
+      const msg = (e as Error).message?.split("\n")[0] ?? "unreadable";
+      throw new ParamError("midi", "a valid MIDI file", `midi: not a valid MIDI file (${msg})`);
+    }
+    c.header("Content-Type", "audio/wav");
+    c.header("Content-Disposition", `attachment; filename="etude.wav"`);
+    return c.body(renderWav(score, { channels: Number(channels) as 1 | 2 }) as Uint8Array<ArrayBuffer>);
+  });
+
+  return {
+    app,
+    queue,
+    close() {
+      for (const p of loaded.values()) p.then((m) => m.dispose?.(), () => {});
+      loaded.clear();
+    },
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * The etude web server: a Hono app (a value) over the one generation entry, its bounded generation queue, parameter
+ * validation and the model registry.
+ *
+ * @example
+ * ```ts
+ * import { GenerationQueue } from "./mod.ts";
+ * const q = new GenerationQueue({ maxWaiting: 8 });
+ * ```
+ *
+ * @module
+ */
+export {
+  type AppGenerateOptions,
+  type AppGenerateResult,
+  type AppOptions,
+  createApp,
+  type EtudeApp,
+} from "./app.ts";
+export {
+  GenerationQueue,
+  QueueFullError,
+  type QueueOptions,
+  type QueueStats,
+  QueueTimeoutError,
+} from "./queue.ts";
+export { type GenerateParams, PARAM_LIMITS, ParamError, parseGenerateParams } from "./params.ts";
+export { listModels, type ModelInfo } from "./models.ts";

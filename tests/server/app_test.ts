@@ -1,0 +1,406 @@
+/**
+ * The HTTP layer of the server: routes, validation, limits, queue, SSE and cancellation, with the generation entry
+ * replaced by the TEST DOUBLE in _double.ts (the real engine is exercised in e2e_test.ts).
+ */
+import { assert, assertEquals } from "../_assert.ts";
+import { createApp } from "../../lib/server/app.ts";
+import { encodeBase64 } from "../../lib/server/params.ts";
+import { readMidi, writeMidi } from "../../lib/midi.ts";
+import { emptyScore, type Note } from "../../lib/score.ts";
+import { type DoubleCall, doubleGenerate, doubleLoadModel, makeModelsDir } from "./_double.ts";
+
+const modelsDir = makeModelsDir();
+
+function setup(
+  { gen = {}, queue = {}, maxBodyBytes, maxLoadedModels }: {
+    gen?: Parameters<typeof doubleGenerate>[1];
+    queue?: { maxWaiting?: number; timeoutMs?: number };
+    maxBodyBytes?: number;
+    maxLoadedModels?: number;
+  } = {},
+) {
+  const calls: DoubleCall[] = [];
+  const loads: string[] = [];
+  const logs: string[] = [];
+  const etude = createApp({
+    modelsDir,
+    generate: doubleGenerate(calls, gen),
+    loadModel: doubleLoadModel(loads),
+    readMidi,
+    writeMidi,
+    queue,
+    maxBodyBytes,
+    maxLoadedModels,
+    log: (m) => logs.push(m),
+  });
+  return { ...etude, calls, loads, logs };
+}
+
+const post = (body: unknown, headers: Record<string, string> = {}) => ({
+  method: "POST",
+  headers: { "content-type": "application/json", ...headers },
+  body: JSON.stringify(body),
+});
+
+function promptMidi(): Uint8Array {
+  const s = emptyScore(480);
+  s.notes.push({ pitch: 48, velocity: 90, start: 0, duration: 960 }, {
+    pitch: 55,
+    velocity: 70,
+    start: 960,
+    duration: 480,
+  });
+  return writeMidi(s);
+}
+
+/** Parses an SSE body into events. */
+async function readSse(res: Response): Promise<{ event: string; data: Record<string, unknown> }[]> {
+  const text = await res.text();
+  const out: { event: string; data: Record<string, unknown> }[] = [];
+  for (const block of text.split("\n\n")) {
+    let event = "message", data = "";
+    for (const line of block.split("\n")) {
+      if (line.startsWith("event: ")) event = line.slice(7);
+      else if (line.startsWith("data: ")) data += line.slice(6);
+    }
+    if (data) out.push({ event, data: JSON.parse(data) });
+  }
+  return out;
+}
+
+Deno.test("app: GET / serves the page with a CSP, /page.js its script, unknown paths 404 JSON", async () => {
+  const { app } = setup();
+  const page = await app.request("/");
+  assertEquals(page.status, 200);
+  assert(page.headers.get("content-type")!.startsWith("text/html"));
+  assert(page.headers.get("content-security-policy")!.includes("default-src 'self'"));
+  const html = await page.text();
+  for (const id of ['id="roll"', 'id="temperature"', 'id="topK"', 'id="topP"', 'id="model"', 'id="prompt"']) {
+    assert(html.includes(id), `page lacks ${id}`);
+  }
+  const js = await app.request("/page.js");
+  assertEquals(js.status, 200);
+  assert(js.headers.get("content-type")!.startsWith("text/javascript"));
+  assert((await js.text()).includes("/api/generate/stream"));
+  const nf = await app.request("/nope");
+  assertEquals(nf.status, 404);
+  assertEquals((await nf.json()).error, "not found: GET /nope");
+});
+
+Deno.test("app: /healthz, /api/params and /api/models (complete model dirs only, default first)", async () => {
+  const { app } = setup();
+  const h = await (await app.request("/healthz")).json();
+  assertEquals(h.ok, true);
+  assertEquals(h.queue.running, 0);
+  const p = await (await app.request("/api/params")).json();
+  assertEquals([p.temperature.default, p.topK.default, p.topP.default], [0.8, 50, 0.95]);
+  const m = await (await app.request("/api/models")).json();
+  assertEquals(m.default, "default");
+  assertEquals(m.models.map((x: { name: string }) => x.name), ["default", "tiny"]);
+  assertEquals(m.models[0].tokenizer, "remi");
+  assertEquals(m.models[0].layers, 2);
+});
+
+Deno.test("app: POST /api/generate answers audio/midi by default, JSON on Accept, WAV on ?format=wav", async () => {
+  const { app, calls, loads } = setup();
+  const res = await app.request(
+    "/api/generate",
+    post({ seed: 7, temperature: 1.2, topK: 10, topP: 0.9, bars: 4 }),
+  );
+  assertEquals(res.status, 200);
+  assertEquals(res.headers.get("content-type"), "audio/midi");
+  assertEquals(res.headers.get("x-etude-seed"), "7");
+  assertEquals(res.headers.get("content-disposition"), 'attachment; filename="etude-7.mid"');
+  const score = readMidi(new Uint8Array(await res.arrayBuffer()));
+  assertEquals(score.notes.length, 12);
+  assertEquals(score.notes[0].pitch, 60);
+  const o = calls[0].opts;
+  assertEquals([o.seed, o.temperature, o.topK, o.topP, o.bars, o.maxTokens, o.grammar], [
+    7,
+    1.2,
+    10,
+    0.9,
+    4,
+    undefined,
+    true,
+  ]);
+  assertEquals(loads.length, 1);
+  assert(loads[0].endsWith("/default"));
+
+  const j = await app.request(
+    "/api/generate",
+    post({ seed: 8, model: "tiny" }, { accept: "application/json" }),
+  );
+  assertEquals(j.status, 200);
+  const body = await j.json();
+  assertEquals([body.seed, body.model, body.tokens, body.tokensPerSecond, body.adapter], [
+    8,
+    "tiny",
+    12,
+    123.4,
+    "test double",
+  ]);
+  assertEquals(body.ids.length, 12);
+  assertEquals(readMidi(Uint8Array.from(atob(body.midiBase64), (c) => c.charCodeAt(0))).notes, body.notes);
+
+  const w = await app.request("/api/generate?format=wav", post({ seed: 9 }));
+  assertEquals(w.headers.get("content-type"), "audio/wav");
+  const wav = new Uint8Array(await w.arrayBuffer());
+  assertEquals(new TextDecoder().decode(wav.subarray(0, 4)), "RIFF");
+  assertEquals(new TextDecoder().decode(wav.subarray(8, 12)), "WAVE");
+});
+
+Deno.test("app: every bad parameter is a 400 naming the field and what is allowed", async () => {
+  const { app, calls } = setup();
+  const cases: [Record<string, unknown>, string][] = [
+    [{ temperature: 0 }, "temperature"],
+    [{ temperature: 3 }, "temperature"],
+    [{ topK: 501 }, "topK"],
+    [{ topK: 1.5 }, "topK"],
+    [{ topP: 0 }, "topP"],
+    [{ topP: 1.01 }, "topP"],
+    [{ seed: -5 }, "seed"],
+    [{ tokens: 0 }, "tokens"],
+    [{ bars: 1000 }, "bars"],
+    [{ seconds: 10000 }, "seconds"],
+    [{ tokens: 5, bars: 5 }, "bars"],
+    [{ grammar: "perhaps" }, "grammar"],
+    [{ model: "../../etc" }, "model"],
+    [{ prompt: 5 }, "prompt"],
+    [{ format: "mp3" }, "format"],
+    [{ colour: "blue" }, "colour"],
+  ];
+  for (const [body, field] of cases) {
+    const res = await app.request("/api/generate", post(body));
+    assertEquals(res.status, 400, JSON.stringify(body));
+    const j = await res.json();
+    assertEquals(j.field, field, JSON.stringify(body));
+    assert(typeof j.error === "string" && j.error.startsWith(field), j.error);
+    assert(typeof j.allowed === "string" && j.allowed.length > 0);
+  }
+  // The same validation on the streaming route's query string.
+  const res = await app.request("/api/generate/stream?top_p=7");
+  assertEquals(res.status, 400);
+  assertEquals((await res.json()).field, "top_p");
+  // Malformed bodies.
+  const bad = await app.request("/api/generate", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{",
+  });
+  assertEquals([bad.status, (await bad.json()).field], [400, "body"]);
+  const arr = await app.request("/api/generate", post([1, 2]));
+  assertEquals([arr.status, (await arr.json()).field], [400, "body"]);
+  const txt = await app.request("/api/generate", {
+    method: "POST",
+    headers: { "content-type": "text/plain" },
+    body: "hi",
+  });
+  assertEquals(txt.status, 415);
+  assertEquals(calls.length, 0);
+});
+
+Deno.test("app: unknown model is a 404 JSON; generate never runs", async () => {
+  const { app, calls } = setup();
+  for (const name of ["nosuch", "broken"]) {
+    const res = await app.request("/api/generate", post({ model: name }));
+    assertEquals(res.status, 404);
+    assertEquals(await res.json(), { error: `model not found: ${name}`, field: "model" });
+  }
+  assertEquals((await app.request("/api/generate/stream?model=nosuch")).status, 404);
+  assertEquals(calls.length, 0);
+});
+
+Deno.test("app: bodies over the limit are 413, whether declared or streamed", async () => {
+  const { app, calls } = setup({ maxBodyBytes: 1000 });
+  const big = JSON.stringify({ prompt: "A".repeat(2000) });
+  const declared = await app.request("/api/generate", {
+    method: "POST",
+    headers: { "content-type": "application/json", "content-length": String(big.length) },
+    body: big,
+  });
+  assertEquals(declared.status, 413);
+  assertEquals((await declared.json()).limit, 1000);
+  const chunks = new ReadableStream({
+    start(c) {
+      for (let i = 0; i < 4; i++) c.enqueue(new TextEncoder().encode("x".repeat(400)));
+      c.close();
+    },
+  });
+  const streamed = await app.request("/api/generate", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: chunks,
+  });
+  assertEquals(streamed.status, 413);
+  assertEquals(calls.length, 0);
+});
+
+Deno.test("app: a MIDI prompt arrives as base64 JSON or multipart; malformed MIDI is a 400", async () => {
+  const { app, calls } = setup();
+  const midi = promptMidi();
+  const ok = await app.request("/api/generate", post({ prompt: encodeBase64(midi), seed: 1 }));
+  assertEquals(ok.status, 200);
+  assertEquals(calls[0].opts.prompt!.notes.map((n: Note) => n.pitch), [48, 55]);
+
+  const form = new FormData();
+  form.set("temperature", "0.5");
+  form.set("prompt", new File([midi as Uint8Array<ArrayBuffer>], "p.mid", { type: "audio/midi" }));
+  const mp = await app.request("/api/generate", { method: "POST", body: form });
+  assertEquals(mp.status, 200);
+  assertEquals(calls[1].opts.temperature, 0.5);
+  assertEquals(calls[1].opts.prompt!.notes.length, 2);
+
+  const cutInTrackHeader = midi.slice(0, 20);
+  for (const bytes of [new TextEncoder().encode("not a midi file at all"), cutInTrackHeader]) {
+    const b64 = await app.request("/api/generate", post({ prompt: encodeBase64(bytes) }));
+    assertEquals(b64.status, 400);
+    const j = await b64.json();
+    assertEquals(j.field, "prompt");
+    assert(j.error.startsWith("prompt: not a valid MIDI file"), j.error);
+    const f = new FormData();
+    f.set("prompt", new File([bytes as Uint8Array<ArrayBuffer>], "bad.mid"));
+    const mb = await app.request("/api/generate", { method: "POST", body: f });
+    assertEquals([mb.status, (await mb.json()).field], [400, "prompt"]);
+  }
+  assertEquals(calls.length, 2);
+});
+
+Deno.test("app: the queue bound answers 503 with Retry-After; the time limit 504", async () => {
+  const { app, calls } = setup({ gen: { chunks: 4, delayMs: 40 }, queue: { maxWaiting: 0 } });
+  const first = app.request("/api/generate", post({ seed: 1 }));
+  await new Promise((r) => setTimeout(r, 10));
+  const second = await app.request("/api/generate", post({ seed: 2 }));
+  assertEquals(second.status, 503);
+  assert(Number(second.headers.get("retry-after")) >= 1);
+  assertEquals((await second.json()).error, "generation queue is full");
+  const sse = await app.request("/api/generate/stream?seed=3");
+  assertEquals(sse.status, 503);
+  assert(sse.headers.get("retry-after") !== null);
+  assertEquals((await first).status, 200);
+  assertEquals(calls.length, 1);
+
+  const slow = setup({ gen: { chunks: 10, delayMs: 50 }, queue: { timeoutMs: 30 } });
+  const t = await slow.app.request("/api/generate", post({}));
+  assertEquals(t.status, 504);
+  assert((await t.json()).error.includes("longer than 30 ms"));
+  assertEquals(slow.calls[0].aborted, true);
+});
+
+Deno.test("app: internal errors are a generic 500 without stack; engine parameter errors a 400", async () => {
+  const boom = setup({ gen: { fail: new Error("secret path /home/x at line 3") } });
+  const res = await boom.app.request("/api/generate", post({}));
+  assertEquals(res.status, 500);
+  const text = await res.text();
+  assertEquals(JSON.parse(text), { error: "internal error" });
+  assert(!text.includes("secret") && !text.includes(".ts:"));
+  assert(boom.logs[0].includes("secret path"), "the error is logged on the server");
+
+  const pe = Object.assign(new Error("temperature: the engine refuses"), {
+    name: "GenerateParamError",
+    field: "temperature",
+  });
+  const bad = setup({ gen: { fail: pe } });
+  const r2 = await bad.app.request("/api/generate", post({}));
+  assertEquals(r2.status, 400);
+  assertEquals((await r2.json()).field, "temperature");
+});
+
+Deno.test("app: GET /api/generate/stream delivers queued, notes in order, then done with the whole piece", async () => {
+  const { app } = setup({ gen: { chunks: 5, perChunk: 2 } });
+  const res = await app.request("/api/generate/stream?seed=11&bars=2&temperature=0.9");
+  assertEquals(res.status, 200);
+  assertEquals(res.headers.get("content-type"), "text/event-stream; charset=utf-8");
+  const events = await readSse(res);
+  assertEquals(events.map((e) => e.event), ["queued", "notes", "notes", "notes", "notes", "notes", "done"]);
+  assertEquals(events.slice(1, 6).map((e) => e.data.sequence), [0, 1, 2, 3, 4]);
+  const streamed = events.slice(1, 6).flatMap((e) => e.data.notes as Note[]);
+  const done = events[6].data;
+  assertEquals(streamed, done.notes);
+  const starts = streamed.map((n) => n.start);
+  assertEquals(starts, [...starts].sort((a, b) => a - b));
+  assertEquals([done.seed, done.tokens], [11, 10]);
+
+  // POST with a JSON body works too (how the page sends a prompt); failures become an error event.
+  const boom = setup({ gen: { fail: new Error("kaput") } });
+  const ev = await readSse(await boom.app.request("/api/generate/stream", post({ seed: 1 })));
+  assertEquals(ev.map((e) => e.event), ["queued", "error"]);
+  assertEquals(ev[1].data, { status: 500, error: "internal error" });
+});
+
+Deno.test("app: POST /api/render turns MIDI (raw or base64 JSON) into WAV; bad input is a 400", async () => {
+  const { app } = setup();
+  const midi = promptMidi();
+  const raw = await app.request("/api/render?channels=2", {
+    method: "POST",
+    headers: { "content-type": "audio/midi" },
+    body: midi as Uint8Array<ArrayBuffer>,
+  });
+  assertEquals(raw.status, 200);
+  const wav = new Uint8Array(await raw.arrayBuffer());
+  assertEquals(new DataView(wav.buffer).getUint16(22, true), 2);
+  const j = await app.request("/api/render", post({ midi: encodeBase64(midi) }));
+  assertEquals(j.status, 200);
+  assertEquals(new DataView(await j.arrayBuffer()).getUint16(22, true), 1);
+  const bad = await app.request("/api/render", {
+    method: "POST",
+    headers: { "content-type": "audio/midi" },
+    body: "MThd",
+  });
+  assertEquals([bad.status, (await bad.json()).field], [400, "midi"]);
+  const ch = await app.request("/api/render?channels=5", {
+    method: "POST",
+    body: midi as Uint8Array<ArrayBuffer>,
+  });
+  assertEquals([ch.status, (await ch.json()).field], [400, "channels"]);
+});
+
+Deno.test("app: at most maxLoadedModels stay loaded; the least recently used is disposed", async () => {
+  const { app, loads, close } = setup({ maxLoadedModels: 1 });
+  await (await app.request("/api/generate", post({ model: "default" }))).arrayBuffer();
+  await (await app.request("/api/generate", post({ model: "default" }))).arrayBuffer();
+  assertEquals(loads.length, 1, "a loaded model is reused");
+  await (await app.request("/api/generate", post({ model: "tiny" }))).arrayBuffer();
+  await (await app.request("/api/generate", post({ model: "default" }))).arrayBuffer();
+  assertEquals(loads.map((d) => d.split("/").pop()), ["default", "tiny", "default"]);
+  close();
+});
+
+Deno.test("app over a real socket: routes answer, SSE streams, and a client disconnect aborts its job", async () => {
+  const { app, calls, queue } = setup({ gen: { chunks: 200, perChunk: 1, delayMs: 10 } });
+  const ac = new AbortController();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} }, app.fetch);
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    assertEquals((await (await fetch(`${base}/healthz`)).json()).ok, true);
+    assertEquals((await fetch(`${base}/api/generate`, post({ topK: -1 }))).status, 400);
+
+    // SSE: read the first notes, then walk away.
+    const client = new AbortController();
+    const res = await fetch(`${base}/api/generate/stream?seed=5`, { signal: client.signal });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("event: notes")) text += (await reader.read()).value ?? "";
+    client.abort();
+    await reader.cancel().catch(() => {});
+    for (let i = 0; i < 100 && !calls[0].aborted; i++) await new Promise((r) => setTimeout(r, 10));
+    assertEquals(calls[0].aborted, true, "the generation saw its AbortSignal fire");
+    assertEquals(calls[0].finished, false);
+
+    // Plain POST: abort mid-generation.
+    const c2 = new AbortController();
+    const p = fetch(`${base}/api/generate`, { ...post({ seed: 6 }), signal: c2.signal }).catch((e) => e);
+    for (let i = 0; i < 100 && calls.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 30));
+    c2.abort();
+    assertEquals((await p).name, "AbortError");
+    for (let i = 0; i < 100 && !calls[1].aborted; i++) await new Promise((r) => setTimeout(r, 10));
+    assertEquals(calls[1].aborted, true);
+    for (let i = 0; i < 100 && queue.stats().running > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assertEquals(queue.stats().running, 0, "the slot is free again");
+    assertEquals(queue.stats().cancelled, 2);
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+});

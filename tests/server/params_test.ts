@@ -1,0 +1,95 @@
+import { assertEquals, assertThrows } from "../_assert.ts";
+import { decodeBase64, encodeBase64, ParamError, parseGenerateParams } from "../../lib/server/params.ts";
+
+const seed = () => 1234;
+
+function fails(raw: Record<string, unknown>, field: string, allowed?: RegExp) {
+  let e: unknown;
+  try {
+    parseGenerateParams(raw, seed);
+  } catch (err) {
+    e = err;
+  }
+  if (!(e instanceof ParamError)) throw new Error(`expected ParamError for ${JSON.stringify(raw)}, got ${e}`);
+  assertEquals(e.field, field, `field for ${JSON.stringify(raw)}`);
+  if (allowed && !allowed.test(e.allowed)) {
+    throw new Error(`allowed "${e.allowed}" does not match ${allowed}`);
+  }
+}
+
+Deno.test("parseGenerateParams: defaults are the documented ones", () => {
+  assertEquals(parseGenerateParams({}, seed), {
+    model: "default",
+    temperature: 0.8,
+    topK: 50,
+    topP: 0.95,
+    seed: 1234,
+    grammar: true,
+    maxTokens: 512,
+  });
+});
+
+Deno.test("parseGenerateParams: accepts JSON numbers, query strings and snake_case aliases", () => {
+  const a = parseGenerateParams(
+    {
+      model: "v7.small",
+      temperature: 2,
+      top_k: "0",
+      top_p: "0.01",
+      seed: "42",
+      grammar: "false",
+      bars: "16",
+    },
+    seed,
+  );
+  assertEquals(a, {
+    model: "v7.small",
+    temperature: 2,
+    topK: 0,
+    topP: 0.01,
+    seed: 42,
+    grammar: false,
+    bars: 16,
+  });
+  assertEquals(parseGenerateParams({ seconds: 12.5 }, seed).seconds, 12.5);
+  assertEquals(parseGenerateParams({ tokens: 100 }, seed).maxTokens, 100);
+  assertEquals(parseGenerateParams({ maxTokens: 4096 }, seed).maxTokens, 4096);
+});
+
+Deno.test("parseGenerateParams: every field outside its range names the field and the allowed range", () => {
+  fails({ temperature: 0.05 }, "temperature", /\[0\.1, 2\]/);
+  fails({ temperature: 2.01 }, "temperature");
+  fails({ temperature: "hot" }, "temperature");
+  fails({ temperature: null }, "temperature");
+  fails({ topK: 501 }, "topK", /integer in \[0, 500\]/);
+  fails({ topK: 2.5 }, "topK");
+  fails({ top_k: -1 }, "top_k");
+  fails({ topP: 0 }, "topP", /\[0\.01, 1\]/);
+  fails({ topP: 1.5 }, "topP");
+  fails({ seed: -1 }, "seed");
+  fails({ seed: 2 ** 32 }, "seed");
+  fails({ seed: "1e400" }, "seed");
+  fails({ tokens: 0 }, "tokens", /\[1, 4096\]/);
+  fails({ tokens: 5000 }, "tokens");
+  fails({ bars: 129 }, "bars");
+  fails({ bars: 1.5 }, "bars");
+  fails({ seconds: 0.5 }, "seconds");
+  fails({ seconds: 601 }, "seconds");
+  fails({ grammar: "maybe" }, "grammar", /true or false/);
+  fails({ model: "../etc" }, "model");
+  fails({ model: 7 }, "model");
+  fails({ model: "" }, "model");
+  fails({ prompt: 12 }, "prompt");
+  fails({ prompt: "not base64 !!" }, "prompt");
+  fails({ tokens: 10, bars: 2 }, "bars", /one of/);
+  fails({ temprature: 1 }, "temprature");
+});
+
+Deno.test("decodeBase64 / encodeBase64 round-trip; bad base64 is a ParamError", () => {
+  const bytes = new Uint8Array(70000).map((_, i) => (i * 31) & 255);
+  assertEquals(decodeBase64(encodeBase64(bytes), "prompt"), bytes);
+  assertThrows(
+    () => decodeBase64("abcde", "prompt"),
+    (e: unknown) => e instanceof ParamError && e.field === "prompt",
+  );
+});
