@@ -1,0 +1,185 @@
+/**
+ * WebGPU plumbing for the inference engine: the device, kernel source loading (the one seam a bundler swaps for an
+ * embedded map), and small buffer helpers.
+ *
+ * @module
+ */
+
+/** A WebGPU device with the adapter's description. */
+export interface Gpu {
+  device: GPUDevice;
+  /** Human-readable adapter name, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`. */
+  adapter: string;
+  /** Whether this is a software (fallback) adapter. */
+  software: boolean;
+}
+
+let shared: Promise<Gpu> | undefined;
+
+/**
+ * Requests (once per process) a WebGPU device with the adapter's largest buffer limits.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./_gpu.ts";
+ * const { device, adapter } = await getGpu();
+ * console.log(adapter, device.limits.maxStorageBufferBindingSize);
+ * ```
+ */
+export function getGpu(): Promise<Gpu> {
+  shared ??= (async () => {
+    if (!("gpu" in navigator) || !navigator.gpu) throw new Error("WebGPU is not available (navigator.gpu missing)");
+    const a = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+    if (!a) throw new Error("WebGPU: no adapter found (set XDG_RUNTIME_DIR, or install mesa-vulkan-drivers)");
+    const device = await a.requestDevice({
+      requiredLimits: {
+        maxStorageBufferBindingSize: a.limits.maxStorageBufferBindingSize,
+        maxBufferSize: a.limits.maxBufferSize,
+        maxStorageBuffersPerShaderStage: Math.min(a.limits.maxStorageBuffersPerShaderStage, 10),
+        maxComputeWorkgroupStorageSize: a.limits.maxComputeWorkgroupStorageSize,
+      },
+    });
+    const info = a.info;
+    const adapter = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") ||
+      "unknown adapter";
+    return { device, adapter, software: !!info.isFallbackAdapter };
+  })();
+  return shared;
+}
+
+const sources = new Map<string, Promise<string>>();
+
+/**
+ * Loads `kernels/<name>.wgsl` as text, optionally overriding module-scope `const NAME: type = value;` lines
+ * (tile sizes, workgroup sizes). This is the one place kernel sources are read, so a bundle can embed them.
+ *
+ * @example
+ * ```ts
+ * import { loadKernel } from "./_gpu.ts";
+ * const code = await loadKernel("matmul", { TM: 1 });
+ * ```
+ */
+export async function loadKernel(name: string, consts: Record<string, number> = {}): Promise<string> {
+  let p = sources.get(name);
+  if (!p) {
+    p = Deno.readTextFile(new URL(`../../kernels/${name}.wgsl`, import.meta.url));
+    sources.set(name, p);
+  }
+  let code = await p;
+  for (const [k, v] of Object.entries(consts)) {
+    const re = new RegExp(`const ${k}\\s*:\\s*(u32|i32|f32)\\s*=\\s*[^;]+;`);
+    const m = code.match(re);
+    if (!m) throw new Error(`kernel ${name}: no const ${k} to override`);
+    const lit = m[1] === "f32" ? `${v}f` : m[1] === "u32" ? `${v}u` : `${v}i`;
+    code = code.replace(re, `const ${k}: ${m[1]} = ${lit};`);
+  }
+  return code;
+}
+
+/**
+ * Creates a compute pipeline from a kernel file (entry point `main`).
+ *
+ * @example
+ * ```ts
+ * import { getGpu, makePipeline } from "./_gpu.ts";
+ * const { device } = await getGpu();
+ * const p = await makePipeline(device, "rmsnorm");
+ * ```
+ */
+export async function makePipeline(
+  device: GPUDevice,
+  name: string,
+  consts: Record<string, number> = {},
+): Promise<GPUComputePipeline> {
+  const code = await loadKernel(name, consts);
+  const module = device.createShaderModule({ code, label: name });
+  return await device.createComputePipelineAsync({ layout: "auto", compute: { module, entryPoint: "main" } });
+}
+
+/**
+ * A storage buffer holding `data` (or `bytes` zeroed bytes), usable as copy source and destination.
+ *
+ * @example
+ * ```ts
+ * import { getGpu, storage } from "./_gpu.ts";
+ * const { device } = await getGpu();
+ * const b = storage(device, new Float32Array([1, 2, 3]));
+ * ```
+ */
+export function storage(
+  device: GPUDevice,
+  data: Float32Array | Uint32Array | Int32Array | number,
+  label?: string,
+): GPUBuffer {
+  const size = typeof data === "number" ? data : data.byteLength;
+  const buf = device.createBuffer({
+    label,
+    size: Math.max(16, Math.ceil(size / 16) * 16),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    mappedAtCreation: typeof data !== "number",
+  });
+  if (typeof data !== "number") {
+    const dst = data instanceof Float32Array
+      ? new Float32Array(buf.getMappedRange())
+      : data instanceof Int32Array
+      ? new Int32Array(buf.getMappedRange())
+      : new Uint32Array(buf.getMappedRange());
+    dst.set(data);
+    buf.unmap();
+  }
+  return buf;
+}
+
+/**
+ * A uniform buffer of `words` 32-bit words (contents written later with `queue.writeBuffer`).
+ *
+ * @example
+ * ```ts
+ * import { getGpu, uniform } from "./_gpu.ts";
+ * const { device } = await getGpu();
+ * const u = uniform(device, 8);
+ * ```
+ */
+export function uniform(device: GPUDevice, words: number, label?: string): GPUBuffer {
+  return device.createBuffer({
+    label,
+    size: Math.max(16, Math.ceil(words * 4 / 16) * 16),
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+}
+
+/**
+ * Copies a storage buffer region back to the CPU (one map: ≈ 11 ms in Deno; for tests and setup, not the hot loop).
+ *
+ * @example
+ * ```ts
+ * import { getGpu, readBuffer, storage } from "./_gpu.ts";
+ * const { device } = await getGpu();
+ * const bytes = await readBuffer(device, storage(device, new Float32Array([1])), 4);
+ * ```
+ */
+export async function readBuffer(device: GPUDevice, src: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+  const size = Math.ceil(bytes / 4) * 4;
+  const st = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const enc = device.createCommandEncoder();
+  enc.copyBufferToBuffer(src, offset, st, 0, size);
+  device.queue.submit([enc.finish()]);
+  await st.mapAsync(GPUMapMode.READ);
+  const out = st.getMappedRange().slice(0, bytes);
+  st.unmap();
+  st.destroy();
+  return out;
+}
+
+/** Packs mixed u32/i32/f32 values into one uniform word array (numbers tagged by the `kinds` string: u, i, f). */
+export function packParams(kinds: string, values: number[]): ArrayBuffer {
+  const buf = new ArrayBuffer(Math.max(16, Math.ceil(values.length * 4 / 16) * 16));
+  const dv = new DataView(buf);
+  values.forEach((v, i) => {
+    const k = kinds[i];
+    if (k === "f") dv.setFloat32(i * 4, v, true);
+    else if (k === "i") dv.setInt32(i * 4, v, true);
+    else dv.setUint32(i * 4, v >>> 0, true);
+  });
+  return buf;
+}

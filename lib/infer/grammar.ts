@@ -1,0 +1,298 @@
+/**
+ * REMI grammar from `tokenizer.json` alone: which token may follow which, as a small state machine
+ * (state = type of the last base token + current position within the bar). The same tables drive the GPU mask
+ * (`kernels/sampler.wgsl`) and the CPU (`allowedMask`, `grammarErrors`).
+ *
+ * Types follow MidiTok REMI: Bar → Position/Bar/TimeSig/Rest; Position → [TimeSig]/[Tempo]/[Chord]/Pitch;
+ * Tempo → Chord/Pitch; Chord → Pitch; Pitch → Velocity → Duration → Pitch/Position/Bar/Rest; Rest → Rest/Position/Bar.
+ * Positions strictly increase within a bar. A type absent from the vocabulary is skipped (Pitch → Duration when
+ * there are no velocities). A BPE token enters with its first base token's type and leaves with its last one's; one
+ * whose inside breaks the grammar is never sampled.
+ *
+ * @module
+ */
+import type { TokenizerJson } from "../tokenizers/tokenizer.ts";
+
+/** Token types of the grammar (indices into the transition table). */
+export const TokenType = {
+  Start: 0,
+  Bar: 1,
+  Position: 2,
+  TimeSig: 3,
+  Tempo: 4,
+  Chord: 5,
+  Pitch: 6,
+  Velocity: 7,
+  Duration: 8,
+  Rest: 9,
+  Other: 10,
+  End: 11,
+} as const;
+
+const T = TokenType;
+/** Number of token types. */
+export const N_TYPES = 12;
+
+const SUCC: Record<number, number[]> = {
+  [T.Start]: [T.Bar],
+  [T.Bar]: [T.Bar, T.Position, T.TimeSig, T.Rest, T.End],
+  [T.Position]: [T.TimeSig, T.Tempo, T.Chord, T.Pitch],
+  [T.TimeSig]: [T.Position, T.Tempo, T.Chord, T.Pitch],
+  [T.Tempo]: [T.Chord, T.Pitch],
+  [T.Chord]: [T.Pitch],
+  [T.Pitch]: [T.Velocity],
+  [T.Velocity]: [T.Duration],
+  [T.Duration]: [T.Pitch, T.Position, T.Bar, T.Rest, T.End],
+  [T.Rest]: [T.Rest, T.Position, T.Bar, T.End],
+  [T.End]: [T.Bar],
+};
+
+/** Per-token grammar table: entry/exit type, required position (> current) and position after it. */
+export interface GrammarTables {
+  /** `[typeIn, typeOut, posReq, posOut]` per token: typeIn −1 = never sampled; posReq −1 = none; posOut −2 = keep, −1 = reset. */
+  gtab: Int32Array;
+  /** `allow[from * N_TYPES + to]` = 1 when a token of type `to` may follow type `from`. */
+  allow: Uint32Array;
+  /** Base token ids of each token (itself for base tokens; the expansion for BPE tokens). */
+  base: number[][];
+  /** Base token types and position values (−1 when not a Position) by base id. */
+  baseType: number[];
+  basePos: number[];
+  /** Whether the tokenizer has a REMI grammar (false: everything allowed except specials). */
+  remi: boolean;
+}
+
+/** Grammar state: type of the last token and the current position within the bar (−1 = none yet). */
+export interface GrammarState {
+  type: number;
+  pos: number;
+}
+
+function typeOfName(name: string): { type: number; pos: number } {
+  const [kind, val] = [name.slice(0, name.indexOf("_") < 0 ? name.length : name.indexOf("_")), name.split("_")[1]];
+  switch (kind) {
+    case "Bar":
+      return { type: T.Bar, pos: -1 };
+    case "Position":
+      return { type: T.Position, pos: Number(val) };
+    case "TimeSig":
+      return { type: T.TimeSig, pos: -1 };
+    case "Tempo":
+      return { type: T.Tempo, pos: -1 };
+    case "Chord":
+      return { type: T.Chord, pos: -1 };
+    case "Pitch":
+      return { type: T.Pitch, pos: -1 };
+    case "Velocity":
+      return { type: T.Velocity, pos: -1 };
+    case "Duration":
+      return { type: T.Duration, pos: -1 };
+    case "Rest":
+      return { type: T.Rest, pos: -1 };
+    case "EOS":
+      return { type: T.End, pos: -1 };
+    case "BOS":
+      return { type: T.Start, pos: -1 };
+    case "PAD":
+    case "MASK":
+      return { type: -1, pos: -1 };
+    default:
+      return { type: T.Other, pos: -1 };
+  }
+}
+
+/**
+ * Builds the grammar tables of a tokenizer (REMI or REMI+BPE; other kinds get a permissive table).
+ *
+ * @example
+ * ```ts
+ * import { grammarTables } from "./grammar.ts";
+ * const g = grammarTables({ kind: "remi", config: {}, vocab: ["PAD_None", "BOS_None", "EOS_None", "MASK_None", "Bar_None"] });
+ * g.gtab.length; // 5 * 4
+ * ```
+ */
+export function grammarTables(tok: TokenizerJson): GrammarTables {
+  const merges = tok.merges ?? [];
+  const V = tok.vocab.length;
+  const nBase = V - merges.length;
+  const remi = tok.kind === "remi" || tok.kind === "remi-bpe";
+  const baseType: number[] = [], basePos: number[] = [];
+  for (let i = 0; i < nBase; i++) {
+    const t = typeOfName(tok.vocab[i]);
+    baseType.push(remi || t.type < 0 ? t.type : (t.type === T.Start || t.type === T.End ? t.type : T.Other));
+    basePos.push(t.pos);
+  }
+  const base: number[][] = [];
+  for (let i = 0; i < nBase; i++) base.push([i]);
+  merges.forEach(([a, b], j) => {
+    if (!(a < nBase + j && b < nBase + j && a >= 0 && b >= 0)) {
+      throw new Error(`tokenizer.json merges[${j}]: ids [${a}, ${b}] must refer to earlier tokens`);
+    }
+    base.push([...base[a], ...base[b]]);
+  });
+  // Transition table with absent types skipped.
+  const present = new Set(baseType.filter((t) => t >= 0));
+  present.add(T.Start);
+  const allow = new Uint32Array(N_TYPES * N_TYPES);
+  for (let from = 0; from < N_TYPES; from++) {
+    if (from === T.Other || !remi) {
+      for (let to = 0; to < N_TYPES; to++) allow[from * N_TYPES + to] = to === T.Start ? 0 : 1;
+      continue;
+    }
+    const seen = new Set<number>();
+    const visit = (t: number) => {
+      for (const s of SUCC[t] ?? []) {
+        if (seen.has(s)) continue;
+        seen.add(s);
+        if (!present.has(s) && s !== T.End) visit(s);
+      }
+    };
+    visit(from);
+    for (const s of seen) allow[from * N_TYPES + s] = 1;
+    allow[from * N_TYPES + T.Other] = 1;
+  }
+  const gtab = new Int32Array(V * 4);
+  for (let v = 0; v < V; v++) {
+    const seq = base[v];
+    let typeIn = baseType[seq[0]];
+    const typeOut = baseType[seq[seq.length - 1]];
+    let posReq = -1, posOut = -2, cur = -3; // -3: unknown (before any Bar/Position inside this token)
+    let prev = -1;
+    for (const id of seq) {
+      const t = baseType[id];
+      if (t < 0 || t === T.Start || (seq.length > 1 && t === T.End)) typeIn = -1;
+      if (prev >= 0 && !allow[prev * N_TYPES + t]) typeIn = -1;
+      if (t === T.Position) {
+        if (cur === -3) posReq = basePos[id];
+        else if (cur >= 0 && basePos[id] <= cur) typeIn = -1;
+        cur = basePos[id];
+        posOut = cur;
+      } else if (t === T.Bar || t === T.Rest || t === T.End) {
+        cur = -1;
+        posOut = -1;
+      }
+      prev = t;
+    }
+    if (!remi) posReq = -1, posOut = -2;
+    gtab.set([typeIn, typeOut < 0 ? T.Start : typeOut, posReq, posOut], v * 4);
+  }
+  return { gtab, allow, base, baseType, basePos, remi };
+}
+
+/**
+ * The state before any token (as after BOS).
+ *
+ * @example
+ * ```ts
+ * import { initialState } from "./grammar.ts";
+ * initialState(); // { type: 0, pos: -1 }
+ * ```
+ */
+export function initialState(): GrammarState {
+  return { type: T.Start, pos: -1 };
+}
+
+/**
+ * Whether token `v` may follow in state `s`.
+ *
+ * @example
+ * ```ts
+ * import { grammarTables, initialState, isAllowed } from "./grammar.ts";
+ * const g = grammarTables({ kind: "remi", config: {}, vocab: ["PAD_None", "BOS_None", "EOS_None", "MASK_None", "Bar_None"] });
+ * isAllowed(g, initialState(), 4); // true: a piece starts with a bar
+ * ```
+ */
+export function isAllowed(g: GrammarTables, s: GrammarState, v: number): boolean {
+  const ti = g.gtab[v * 4];
+  if (ti < 0 || !g.allow[s.type * N_TYPES + ti]) return false;
+  const pr = g.gtab[v * 4 + 2];
+  return !(pr >= 0 && pr <= s.pos);
+}
+
+/**
+ * The mask of tokens allowed in state `s` (1 = allowed).
+ *
+ * @example
+ * ```ts
+ * import { allowedMask, grammarTables, initialState } from "./grammar.ts";
+ * const g = grammarTables({ kind: "remi", config: {}, vocab: ["PAD_None", "BOS_None", "EOS_None", "MASK_None", "Bar_None"] });
+ * allowedMask(g, initialState()); // Uint8Array [0, 0, 0, 0, 1]
+ * ```
+ */
+export function allowedMask(g: GrammarTables, s: GrammarState): Uint8Array {
+  const V = g.gtab.length / 4;
+  const m = new Uint8Array(V);
+  for (let v = 0; v < V; v++) m[v] = isAllowed(g, s, v) ? 1 : 0;
+  return m;
+}
+
+/**
+ * The state after token `v` (exactly the GPU sampler's update).
+ *
+ * @example
+ * ```ts
+ * import { grammarTables, initialState, nextState } from "./grammar.ts";
+ * const g = grammarTables({ kind: "remi", config: {}, vocab: ["PAD_None", "BOS_None", "EOS_None", "MASK_None", "Bar_None"] });
+ * nextState(g, initialState(), 4); // { type: 1, pos: -1 }
+ * ```
+ */
+export function nextState(g: GrammarTables, s: GrammarState, v: number): GrammarState {
+  const to = g.gtab[v * 4 + 1], po = g.gtab[v * 4 + 3];
+  return { type: to >= 0 ? to : s.type, pos: po !== -2 ? po : s.pos };
+}
+
+/** Syntax error counts of a token sequence (MidiTok-style TSE). */
+export interface GrammarErrors {
+  /** A token whose type cannot follow the previous one. */
+  type: number;
+  /** A Position not after the current one within the bar. */
+  time: number;
+  /** The same pitch twice at one time step. */
+  dupn: number;
+  /** Base tokens checked. */
+  tokens: number;
+}
+
+/**
+ * Counts grammar errors in `ids` (BPE tokens are expanded to base tokens first). BOS resets the state.
+ *
+ * @example
+ * ```ts
+ * import { grammarErrors } from "./grammar.ts";
+ * const tok = { kind: "remi" as const, config: {}, vocab: ["PAD_None", "BOS_None", "EOS_None", "MASK_None", "Bar_None", "Position_0", "Pitch_60"] };
+ * grammarErrors([4, 5, 6], tok); // { type: 0, time: 0, dupn: 0, tokens: 3 }
+ * ```
+ */
+export function grammarErrors(ids: readonly number[], tok: TokenizerJson | GrammarTables): GrammarErrors {
+  const g = "gtab" in tok ? tok : grammarTables(tok);
+  const errors = { type: 0, time: 0, dupn: 0, tokens: 0 };
+  let type: number = T.Start, pos = -1;
+  let pitches = new Set<number>();
+  let lastPitch = -1;
+  for (const id of ids) {
+    for (const b of g.base[id] ?? []) {
+      errors.tokens++;
+      const t = g.baseType[b];
+      if (t === T.Start) {
+        type = T.Start, pos = -1, pitches = new Set();
+        continue;
+      }
+      if (t < 0 || !g.allow[type * N_TYPES + t]) errors.type++;
+      if (t === T.Position) {
+        if (g.basePos[b] <= pos) errors.time++;
+        pos = g.basePos[b];
+        pitches = new Set();
+      } else if (t === T.Bar || t === T.Rest || t === T.End) {
+        pos = -1;
+        pitches = new Set();
+      } else if (t === T.Pitch) {
+        lastPitch = b;
+        if (pitches.has(b)) errors.dupn++;
+        pitches.add(b);
+      }
+      if (t >= 0) type = t;
+    }
+  }
+  void lastPitch;
+  return errors;
+}
