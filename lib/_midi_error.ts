@@ -1,0 +1,25 @@
+/**
+ * Private home of `MidiError` (re-exported by `lib/midi.ts`), so the SMF decoder and encoder can throw it without
+ * importing the public module.
+ *
+ * @module
+ */
+
+/** A MIDI file that cannot be read (or a score that cannot be written): the message names what is wrong. */
+export class MidiError extends Error {
+  /** The file (or name) the error is about, when known. */
+  file?: string;
+  /**
+   * @example
+   * ```ts
+   * import { MidiError } from "./_midi_error.ts";
+   * const e = new MidiError("no MThd header", "song.mid");
+   * e.message; // "song.mid: no MThd header"
+   * ```
+   */
+  constructor(message: string, file?: string) {
+    super(file ? `${file}: ${message}` : message);
+    this.name = "MidiError";
+    this.file = file;
+  }
+}

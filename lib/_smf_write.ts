@@ -1,0 +1,133 @@
+/**
+ * Private: encodes a `Score` as a format 1 Standard MIDI File — track 1 holds the tempo map and time signatures,
+ * track 2 the notes on channel 0 with program 0 (acoustic grand piano). Note-offs are real 0x80 events and, at one
+ * tick, come before note-ons, so a re-struck key pairs correctly in every reader.
+ *
+ * @module
+ */
+import { MidiError } from "./_midi_error.ts";
+import type { Score } from "./score.ts";
+
+class ByteWriter {
+  #buf = new Uint8Array(1024);
+  length = 0;
+  #grow(n: number) {
+    if (this.length + n <= this.#buf.length) return;
+    const next = new Uint8Array(Math.max(this.#buf.length * 2, this.length + n));
+    next.set(this.#buf.subarray(0, this.length));
+    this.#buf = next;
+  }
+  bytes(...values: number[]) {
+    this.#grow(values.length);
+    for (const v of values) this.#buf[this.length++] = v;
+  }
+  vlq(value: number) {
+    const out = [value & 0x7f];
+    for (let v = Math.floor(value / 128); v > 0; v = Math.floor(v / 128)) out.unshift((v & 0x7f) | 0x80);
+    this.bytes(...out);
+  }
+  u32(value: number) {
+    this.bytes((value >>> 24) & 0xff, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff);
+  }
+  append(data: Uint8Array) {
+    this.#grow(data.length);
+    this.#buf.set(data, this.length);
+    this.length += data.length;
+  }
+  ascii(s: string) {
+    this.bytes(...[...s].map((c) => c.charCodeAt(0)));
+  }
+  view(): Uint8Array {
+    return this.#buf.subarray(0, this.length);
+  }
+}
+
+/** The largest delta a 4-byte variable-length quantity holds. */
+const MAX_TICK = 0x0fffffff;
+
+type Timed = { tick: number; order: number; data: number[] };
+
+function writeTrack(out: ByteWriter, events: Timed[]) {
+  events.sort((a, b) => a.tick - b.tick || a.order - b.order);
+  const body = new ByteWriter();
+  let last = 0;
+  for (const e of events) {
+    body.vlq(e.tick - last);
+    body.bytes(...e.data);
+    last = e.tick;
+  }
+  body.bytes(0x00, 0xff, 0x2f, 0x00);
+  out.ascii("MTrk");
+  out.u32(body.length);
+  out.append(body.view());
+}
+
+function checkTick(tick: number, what: string): number {
+  if (!Number.isFinite(tick) || tick < 0 || Math.round(tick) > MAX_TICK) {
+    throw new MidiError(`cannot write ${what}: tick ${tick} is not in 0..${MAX_TICK}`);
+  }
+  return Math.round(tick);
+}
+
+/**
+ * Encodes `score` as SMF bytes. Ticks are rounded to integers; tempos to whole microseconds per beat.
+ *
+ * @example
+ * ```ts
+ * import { encodeSmf } from "./_smf_write.ts";
+ * import { emptyScore } from "./score.ts";
+ * const bytes = encodeSmf(emptyScore(480)); // a valid, empty format 1 file
+ * ```
+ */
+export function encodeSmf(score: Score): Uint8Array {
+  const tpb = score.ticksPerBeat;
+  if (!Number.isInteger(tpb) || tpb < 1 || tpb > 0x7fff) {
+    throw new MidiError(`cannot write ticksPerBeat ${tpb}: expected an integer in 1..32767`);
+  }
+  const meta: Timed[] = [];
+  score.tempos.forEach((t, i) => {
+    const micros = Math.round(60_000_000 / t.bpm);
+    if (!Number.isFinite(micros) || micros < 1 || micros > 0xffffff) {
+      throw new MidiError(`cannot write tempo ${i} (${t.bpm} bpm): outside what a tempo event holds`);
+    }
+    meta.push({
+      tick: checkTick(t.tick, `tempo ${i}`),
+      order: 1,
+      data: [0xff, 0x51, 0x03, (micros >> 16) & 0xff, (micros >> 8) & 0xff, micros & 0xff],
+    });
+  });
+  score.timeSignatures.forEach((ts, i) => {
+    const power = Math.log2(ts.denominator);
+    if (!Number.isInteger(power) || power < 0 || power > 6 || !Number.isInteger(ts.numerator)) {
+      throw new MidiError(`cannot write time signature ${i} (${ts.numerator}/${ts.denominator})`);
+    }
+    if (ts.numerator < 1 || ts.numerator > 255) {
+      throw new MidiError(`cannot write time signature ${i}: numerator ${ts.numerator} not in 1..255`);
+    }
+    meta.push({
+      tick: checkTick(ts.tick, `time signature ${i}`),
+      order: 0,
+      data: [0xff, 0x58, 0x04, ts.numerator, power, 24, 8],
+    });
+  });
+  const notes: Timed[] = [{ tick: 0, order: 0, data: [0xc0, 0x00] }];
+  score.notes.forEach((n, i) => {
+    if (!Number.isInteger(n.pitch) || n.pitch < 0 || n.pitch > 127) {
+      throw new MidiError(`cannot write note ${i}: pitch ${n.pitch} not in 0..127`);
+    }
+    const velocity = Math.min(127, Math.max(1, Math.round(n.velocity)));
+    if (!Number.isFinite(velocity)) throw new MidiError(`cannot write note ${i}: velocity ${n.velocity}`);
+    const start = checkTick(n.start, `note ${i}`);
+    const end = checkTick(n.start + Math.max(0, n.duration), `note ${i}`);
+    notes.push({ tick: start, order: 2, data: [0x90, n.pitch, velocity] });
+    // A zero-length note's off must follow its own on; any other off precedes the ons at its tick.
+    notes.push({ tick: end, order: end === start ? 3 : 1, data: [0x80, n.pitch, 64] });
+  });
+  const out = new ByteWriter();
+  out.ascii("MThd");
+  out.u32(6);
+  out.bytes(0, 1, 0, 2, (tpb >> 8) & 0xff, tpb & 0xff);
+  writeTrack(out, meta);
+  writeTrack(out, notes);
+  return out.view().slice();
+}
