@@ -63,12 +63,13 @@ export function mixSeed(...parts: (number | string)[]): number {
  * shuffleInPlace([1, 2, 3, 4], mulberry32(1));
  * ```
  */
-export function shuffleInPlace<T>(arr: T[] | Uint32Array, rand: () => number): typeof arr {
-  for (let i = arr.length - 1; i > 0; i--) {
+export function shuffleInPlace<A extends ArrayLike<unknown>>(arr: A, rand: () => number): A {
+  const a = arr as unknown as unknown[];
+  for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
-    const t = arr[i];
-    arr[i] = arr[j];
-    arr[j] = t;
+    const t = a[i];
+    a[i] = a[j];
+    a[j] = t;
   }
   return arr;
 }

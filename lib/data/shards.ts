@@ -105,7 +105,18 @@ export interface ShardMeta {
   splits: Record<Split, SplitMeta>;
   /** Files that did not become pieces, with why (bad MIDI, duplicate, no notes, missing). */
   skipped: { file: string; reason: string }[];
-  stats: { seconds: number; workers: number; filesPerSecond: number; tokensPerSecond: number };
+  /** Wall-clock seconds in total and per phase (parse MIDI, learn BPE, encode), and throughput. */
+  stats: {
+    seconds: number;
+    parseSeconds: number;
+    bpeSeconds: number;
+    encodeSeconds: number;
+    workers: number;
+    /** Files parsed per second of the whole run. */
+    filesPerSecond: number;
+    /** Ids (all splits) per second of the encode phase. */
+    tokensPerSecond: number;
+  };
 }
 
 /**

@@ -1,0 +1,69 @@
+/**
+ * Data: MAESTRO download/verify/extract and metadata, dataset preparation (split → augment → tokenise → shards),
+ * shard files, and sliding-window batches for training.
+ *
+ * @example
+ * ```ts ignore
+ * import { openShards, windowBatches } from "./mod.ts";
+ * const ds = await openShards("data/prepared/maestro-v3.0.0-remi-bpe-1024");
+ * for (const b of windowBatches(ds.splits.train, { seqLen: 256, batchSize: 8, seed: 0, epoch: 0 })) {
+ *   // b.tokens: Int32Array [b.rows, 257]
+ * }
+ * ```
+ *
+ * @module
+ */
+export {
+  DownloadError,
+  extractZip,
+  FETCH_MARKER,
+  FetchError,
+  fetchMaestro,
+  type FetchMaestroOptions,
+  type FetchMaestroResult,
+  findMaestroMetadata,
+  MAESTRO_DIR,
+  MAESTRO_SHA256,
+  MAESTRO_SIZE,
+  MAESTRO_URL,
+  type MaestroRecord,
+  parseMaestroCsv,
+  parseMaestroJson,
+  readMaestroMetadata,
+  type Split,
+  SPLITS,
+} from "./maestro.ts";
+export {
+  chooseShifts,
+  prepareDataset,
+  type PrepareOptions,
+  type PrepareResult,
+  tokenizerPitchRange,
+} from "./dataset.ts";
+export {
+  BOS_ID,
+  decodeShard,
+  dtypeFor,
+  encodeShard,
+  EOS_ID,
+  MASK_ID,
+  openShards,
+  PAD_ID,
+  type PreparedDataset,
+  type ShardDtype,
+  type ShardItem,
+  type ShardMeta,
+  type SplitMeta,
+  splitPieces,
+  type TokenArray,
+} from "./shards.ts";
+export {
+  batchesPerEpoch,
+  type BatchOptions,
+  inputsAndTargets,
+  type WindowBatch,
+  windowBatches,
+  type WindowIndex,
+  windowIndex,
+  type WindowOptions,
+} from "./windows.ts";
