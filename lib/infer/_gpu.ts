@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { embeddedKernel } from "../embed.ts";
 
 /** A WebGPU device with the adapter's description. */
 export interface Gpu {
@@ -62,7 +63,11 @@ const sources = new Map<string, Promise<string>>();
 export async function loadKernel(name: string, consts: Record<string, number> = {}): Promise<string> {
   let p = sources.get(name);
   if (!p) {
-    p = Deno.readTextFile(new URL(`../../kernels/${name}.wgsl`, import.meta.url));
+    // Bundles and compiled binaries carry the kernels in memory (lib/embed.ts); otherwise read kernels/ from disk.
+    const embedded = embeddedKernel(name);
+    p = embedded !== undefined
+      ? Promise.resolve(embedded)
+      : Deno.readTextFile(new URL(`../../kernels/${name}.wgsl`, import.meta.url));
     sources.set(name, p);
   }
   let code = await p;
