@@ -176,6 +176,16 @@ Deno.test({
       assertEquals([r.status, r.downloaded], ["extracted", false]);
       assertEquals(listDir(out), ["maestro-v3.0.0"]);
       await Deno.remove(zipPath);
+      // A network error (nothing listening any more): one line, nothing written.
+      await srv.close();
+      const out2 = await Deno.makeTempDir({ prefix: "etude_fetch_" });
+      await assertRejects(
+        () => fetchMaestro({ out: out2, url: srv.url, sha256: fx.sha256, progress: false }),
+        (e: Error) =>
+          e instanceof DownloadError && /^cannot reach http/.test(e.message) && !e.message.includes("\n"),
+      );
+      assertEquals(listDir(out2), []);
+      await Deno.remove(out2);
     } finally {
       await srv.close();
       await Deno.remove(out, { recursive: true });
