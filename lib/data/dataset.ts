@@ -4,9 +4,10 @@
  * `tokenizer.json`, `meta.json`, written into a temporary directory that is renamed into place.
  *
  * Order matters: the split is made first (by file, after de-duplication), augmentation touches only the training
- * split, and BPE merges are learned only on the training split's *unaugmented* pieces (as MidiTok trains its BPE on
- * the raw files before augmenting): transposed copies add little new structure to the merges and would triple the
- * BPE training time.
+ * split, a pitch-string vocabulary is what the (augmented) training split contains (other onsets encode as
+ * `UNK_None`), and BPE merges are learned only on the training split's *unaugmented* pieces (as MidiTok trains its
+ * BPE on the raw files before augmenting): transposed copies add little new structure to the merges and would
+ * triple the BPE training time.
  *
  * @module
  */
@@ -194,8 +195,13 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
     let bpeSeconds = 0;
     if (kind === "remi") tokenizer = remi!;
     else if (kind === "pitch") {
-      const scores = pieces.flatMap((p) => [0, ...p.shifts].map((s) => unpackScore(p.score, s)));
-      tokenizer = PitchStringTokenizer.fromScores(scores);
+      // The vocabulary is what the training split (augmented) contains; unseen onsets elsewhere encode as UNK.
+      const train = pieces.filter((p) => p.src.split === "train");
+      tokenizer = PitchStringTokenizer.fromScores(
+        (function* () {
+          for (const p of train) for (const s of [0, ...p.shifts]) yield unpackScore(p.score, s);
+        })(),
+      );
     } else {
       const train = pieces.filter((p) => p.src.split === "train");
       const baseJson = JSON.stringify(remi!.toJSON());

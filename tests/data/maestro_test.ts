@@ -146,6 +146,25 @@ Deno.test({
 });
 
 Deno.test({
+  name: "fetch: a complete .part left by a crash before the rename is recognised from the server's 416",
+  ignore: !CORPUS,
+  fn: async () => {
+    const fx = await getFixture();
+    const srv = serveZip(fx.zip);
+    const out = await Deno.makeTempDir({ prefix: "etude_fetch_" });
+    try {
+      await Deno.writeFile(join(out, "maestro-v3.0.0-midi.zip.part"), fx.zip);
+      const r = await fetchMaestro({ out, url: srv.url, sha256: fx.sha256, progress: false });
+      assertEquals(srv.requests, [`bytes=${fx.zip.length}-`]);
+      assertEquals([r.status, r.resumedFrom], ["extracted", fx.zip.length]);
+    } finally {
+      await srv.close();
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "fetch: a wrong checksum or a truncated zip fails in one line and leaves nothing in the output dir",
   ignore: !CORPUS,
   fn: async () => {
