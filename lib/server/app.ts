@@ -409,7 +409,9 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
           if (!closed) ctl.enqueue(enc.encode(`: ping\n\n`));
         }, 15_000);
         send("queued", { seed: params.seed, model: params.model, ...queue.stats() });
-        runGeneration(params, promptScore, signal, (notes, sequence) => send("notes", { sequence, notes }))
+        // `sequence` numbers the chunks this stream sent (0, 1, 2, …), whatever the engine's own numbering.
+        let chunk = 0;
+        runGeneration(params, promptScore, signal, (notes) => send("notes", { sequence: chunk++, notes }))
           .then((r) => send("done", resultJson(params, r)))
           .catch((e) => {
             if (signal.aborted && !(e instanceof QueueTimeoutError)) return;

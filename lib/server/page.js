@@ -103,6 +103,10 @@ function draw(cursorTick = -1) {
       g.fillRect(0, H - (p - lo) * rowH, W, 1);
     }
   }
+  // octave labels
+  g.fillStyle = "#9a9086";
+  g.font = `${Math.round(11 * (globalThis.devicePixelRatio || 1))}px system-ui, sans-serif`;
+  for (let p = lo; p <= hi; p++) if (p % 12 === 0) g.fillText(`C${p / 12 - 1}`, 4, H - (p - lo) * rowH - 3);
   // bar lines (4/4 assumed for the grid)
   g.fillStyle = "#34302b";
   for (let t = 0; t < end; t += tpb * 4) g.fillRect(Math.round(x(t)), 0, 1, H);

@@ -1,0 +1,112 @@
+/// <reference lib="dom" />
+/**
+ * The web page in a real headless Chromium (Debian `chromium` + npm:playwright-core): load, move a slider,
+ * generate, watch notes being drawn, download a .mid that parses. Writes tests/artifacts/page.png.
+ * Ignored (visibly) where /usr/bin/chromium is absent.
+ */
+import { assert, assertEquals } from "../_assert.ts";
+import { readMidi } from "../../lib/midi.ts";
+import { type PageFixture, startPageFixture } from "./_page_fixture.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = (() => {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "page in headless Chromium: slider, streamed piano roll, .mid download, screenshot",
+  ignore: !hasChromium,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { chromium } = await import("playwright-core");
+    const fx: PageFixture = await startPageFixture();
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    try {
+      const context = await browser.newContext({
+        acceptDownloads: true,
+        viewport: { width: 1280, height: 800 },
+      });
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await page.goto(fx.url);
+      // The model picker is filled from /api/models.
+      await page.waitForFunction(() => document.querySelectorAll("#model option").length > 0);
+      assertEquals(await page.inputValue("#model"), "default");
+      assertEquals(await page.textContent("#temperature-out"), "0.8");
+      // Move the temperature slider with the keyboard (a real input event), and set top-k.
+      await page.focus("#temperature");
+      for (let i = 0; i < 4; i++) await page.keyboard.press("ArrowRight");
+      assertEquals(await page.textContent("#temperature-out"), "1");
+      await page.fill("#seed", "1234");
+      await page.selectOption("#unit", "tokens");
+      await page.fill("#length", String(fx.tokens));
+
+      // Count note-drawing updates while streaming: the roll must fill in before "done".
+      await page.evaluate(() => {
+        const w = globalThis as unknown as { __counts: number[] };
+        w.__counts = [];
+        const el = document.getElementById("notes-count")!;
+        new MutationObserver(() => w.__counts.push(Number(el.textContent))).observe(el, {
+          childList: true,
+          characterData: true,
+          subtree: true,
+        });
+      });
+      await page.click("#generate");
+      await page.waitForFunction(() => document.body.dataset.state === "done", undefined, {
+        timeout: 60_000,
+      });
+      const counts: number[] = await page.evaluate(() =>
+        (globalThis as unknown as { __counts: number[] }).__counts
+      );
+      const final = Number(await page.textContent("#notes-count"));
+      assert(final > 0, "notes were generated");
+      const partial = counts.filter((c) => c > 0 && c < final);
+      assert(partial.length > 0, `the roll filled in while streaming (counts seen: ${counts.join(",")})`);
+      assertEquals(await page.textContent("#seed-used"), "1234");
+      assertEquals(fx.lastTemperature(), 1);
+
+      // Notes really are drawn: sample canvas pixels for non-background colour.
+      const lit: number = await page.evaluate(() => {
+        const c = document.getElementById("roll") as HTMLCanvasElement;
+        const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 120 || d[i + 1] > 120) n++;
+        return n;
+      });
+      assert(lit > 200, `coloured note pixels on the canvas: ${lit}`);
+
+      await Deno.mkdir("tests/artifacts", { recursive: true });
+      await page.screenshot({ path: "tests/artifacts/page.png", fullPage: true });
+
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-mid")]);
+      assertEquals(download.suggestedFilename(), "etude-1234.mid");
+      const path = await download.path();
+      const score = readMidi(await Deno.readFile(path));
+      assertEquals(score.notes.length, final);
+      assertEquals(errors, []);
+      await context.close();
+    } finally {
+      await browser.close();
+      await fx.close();
+    }
+  },
+});
