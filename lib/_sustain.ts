@@ -3,7 +3,7 @@
  * `apply_sustain_control_changes`: the pedal is down at value ≥ 64; a note released while the pedal is down keeps
  * sounding until the pedal goes up, or until the same pitch is struck again (then it ends at that onset). At one
  * tick, pedal-down is handled before pedal-up, pedal events before note-ons, note-ons before note-offs. Notes still
- * held when the events run out end at the last event's tick.
+ * held by a pedal that never comes up ring until `endTick` (the end of the piece).
  *
  * @module
  */
@@ -21,17 +21,17 @@ const NOTE_ON = 2;
 const NOTE_OFF = 3;
 
 /**
- * Extends (in place) the ends of `notes` — all on one channel — by the pedal events of that channel. Returns how
- * many notes got longer.
+ * Extends (in place) the ends of `notes` — all on one channel — by the pedal events of that channel; `endTick` is
+ * where a pedal never released lets go. Returns how many notes got longer.
  *
  * @example
  * ```ts
  * import { applySustain } from "./_sustain.ts";
  * const notes = [{ channel: 0, pitch: 60, velocity: 80, start: 0, end: 100 }];
- * applySustain(notes, [{ tick: 50, value: 127 }, { tick: 400, value: 0 }]); // 1; notes[0].end === 400
+ * applySustain(notes, [{ tick: 50, value: 127 }, { tick: 400, value: 0 }], 480); // 1; notes[0].end === 400
  * ```
  */
-export function applySustain(notes: RawNote[], pedal: PedalEvent[]): number {
+export function applySustain(notes: RawNote[], pedal: PedalEvent[], endTick: number): number {
   if (pedal.length === 0 || notes.length === 0) return 0;
   const originalEnds = notes.map((n) => n.end);
   // Events as [tick, kind, index]; index is a note index (or the pedal index for pedal events).
@@ -45,9 +45,7 @@ export function applySustain(notes: RawNote[], pedal: PedalEvent[]): number {
   let down = false;
   // Sounding notes (index set), and per pitch which of them are sounding, for the re-strike cut.
   const active = new Set<number>();
-  let lastTick = 0;
   for (const [tick, kind, i] of events) {
-    lastTick = tick;
     if (kind === PEDAL_DOWN) down = true;
     else if (kind === PEDAL_UP) {
       down = false;
@@ -71,7 +69,7 @@ export function applySustain(notes: RawNote[], pedal: PedalEvent[]): number {
       active.delete(i);
     }
   }
-  for (const j of active) notes[j].end = Math.max(notes[j].end, lastTick);
+  if (down) { for (const j of active) notes[j].end = Math.max(notes[j].end, endTick); }
   let extended = 0;
   notes.forEach((n, i) => {
     if (n.end > originalEnds[i]) extended++;

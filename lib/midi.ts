@@ -18,7 +18,7 @@
  * - A note-on while the same key sounds ends the earlier note at the new onset (as pretty_midi / note_seq). After
  *   merging tracks, a key never sounds twice: overlaps are trimmed the same way and exact duplicates dropped.
  * - The sustain pedal (CC64 ≥ 64, per channel) lengthens notes as note_seq's `apply_sustain_control_changes` does
- *   (option `sustain: false` turns this off).
+ *   (option `sustain: false` turns this off); a pedal never released holds its notes to the last End-of-Track.
  * - Tempo and time-signature lists always start at tick 0 (defaults 120 bpm, 4/4); at one tick the last event wins.
  *
  * @module
@@ -110,6 +110,7 @@ export function readMidiDetailed(
   const notesByChannel = new Map<number, RawNote[]>();
   const pedalByChannel = new Map<number, PedalEvent[]>();
   let offset = 0;
+  let pieceEnd = 0;
   for (const track of smf.tracks) {
     for (const n of pairNotes(track.events, track.endTick, counts)) {
       n.start += offset;
@@ -129,6 +130,7 @@ export function readMidiDetailed(
         else pedalByChannel.set(e.channel, [{ tick, value: e.value }]);
       }
     }
+    pieceEnd = Math.max(pieceEnd, offset + track.endTick);
     if (smf.format === 2) offset += track.endTick;
   }
 
@@ -147,7 +149,9 @@ export function readMidiDetailed(
         zeroLengthNotes++;
       }
     }
-    if (opts.sustain !== false) sustainExtended += applySustain(list, pedalByChannel.get(channel) ?? []);
+    if (opts.sustain !== false) {
+      sustainExtended += applySustain(list, pedalByChannel.get(channel) ?? [], pieceEnd);
+    }
     kept.push(...list);
   }
   const { notes, overlaps, duplicates } = mergeKeys(kept);
