@@ -1,8 +1,8 @@
 // RoPE (Hugging Face Llama rotate_half convention: pairs (j, j + headDim/2) within each head) on q and k of the fused
 // qkv projection; writes the rotated q for attention and appends rotated k and v to the KV cache
-// ([sequence, maxPos, d] per layer). Row m is token m of sequence `seq` at posBase + m (prefill) or sequence m at its
+// ([sequence, maxPos, d] per layer; a prefill writes nseq sequences' caches at once). Row m is token m of sequence `seq` at posBase + m (prefill) or sequence m at its
 // current position in `state` (decode). `rope` holds cos/sin per (position, j), computed once on the CPU.
-struct P { m: u32, d: u32, hd: u32, prefill: u32, seq: u32, posBase: u32, maxPos: u32, pad: u32 }
+struct P { m: u32, d: u32, hd: u32, prefill: u32, seq: u32, posBase: u32, maxPos: u32, nseq: u32 }
 
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
@@ -41,9 +41,14 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   q[m * p.d + b] = q1 * c + q0 * s;
   let k0 = qkv[base + p.d + a];
   let k1 = qkv[base + p.d + b];
-  let co = (seq * p.maxPos + pos) * p.d;
-  kc[co + a] = k0 * c - k1 * s;
-  kc[co + b] = k1 * c + k0 * s;
-  vc[co + a] = qkv[base + 2u * p.d + a];
-  vc[co + b] = qkv[base + 2u * p.d + b];
+  let v0 = qkv[base + 2u * p.d + a];
+  let v1 = qkv[base + 2u * p.d + b];
+  // A prefill may fill the caches of nseq sequences at once (a batch continuing the same prompt).
+  for (var sq = seq; sq < seq + max(p.nseq, 1u); sq++) {
+    let co = (sq * p.maxPos + pos) * p.d;
+    kc[co + a] = k0 * c - k1 * s;
+    kc[co + b] = k1 * c + k0 * s;
+    vc[co + a] = v0;
+    vc[co + b] = v1;
+  }
 }

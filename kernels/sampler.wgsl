@@ -1,6 +1,6 @@
 // The GPU sampler, one workgroup per sequence: grammar mask -> temperature -> top-k -> top-p -> draw with Philox
 // 4x32-10 (counter = (draw index, sequence), key = seed). Writes the token where the next step's embedding gather
-// reads it (state), advances the position and the grammar state, and appends the token to `out` for the batched
+// reads it (state), rowStride 0: all sequences sample from logits row 0 (after a shared prefill), advances the position and the grammar state, and appends the token to `out` for the batched
 // readback. lib/infer/sampling.ts reproduces every operation (same chunking, reduction order and exp polynomial).
 // Thresholds are found by bitwise search over order-preserving u32 keys of the logits, so no sort is needed.
 const WG: u32 = 256u;
@@ -8,7 +8,7 @@ const WG: u32 = 256u;
 struct P {
   v: u32, b: u32, topK: u32, topP: f32,
   invT: f32, seedLo: u32, seedHi: u32, grammar: u32,
-  chunkStart: u32, debug: u32, nTypes: u32, pad: u32,
+  chunkStart: u32, debug: u32, nTypes: u32, rowStride: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: P;
@@ -104,7 +104,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
   let gType = state[st + 2u];
   let gPos = bitcast<i32>(state[st + 3u]);
   let draws = state[st + 4u];
-  let lo0 = b * p.v;
+  let lo0 = b * p.rowStride * p.v;
+  let ko = b * p.v;
   let chunk = (p.v + WG - 1u) / WG;
   let lo = min(tid * chunk, p.v);
   let hi = min(lo + chunk, p.v);
@@ -200,7 +201,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
       cs += fexp((lv - lmax) * p.invT);
     }
     if (p.debug != 0u) {
-      kept[lo0 + v] = select(0u, 1u, kp);
+      kept[ko + v] = select(0u, 1u, kp);
     }
   }
   red[tid] = cs;

@@ -29,7 +29,9 @@ let shared: Promise<Gpu> | undefined;
  */
 export function getGpu(): Promise<Gpu> {
   shared ??= (async () => {
-    if (!("gpu" in navigator) || !navigator.gpu) throw new Error("WebGPU is not available (navigator.gpu missing)");
+    if (!("gpu" in navigator) || !navigator.gpu) {
+      throw new Error("WebGPU is not available (navigator.gpu missing)");
+    }
     const a = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
     if (!a) throw new Error("WebGPU: no adapter found (set XDG_RUNTIME_DIR, or install mesa-vulkan-drivers)");
     const device = await a.requestDevice({
@@ -40,8 +42,12 @@ export function getGpu(): Promise<Gpu> {
         maxComputeWorkgroupStorageSize: a.limits.maxComputeWorkgroupStorageSize,
       },
     });
+    device.addEventListener("uncapturederror", (e) => {
+      console.error(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`);
+    });
     const info = a.info;
-    const adapter = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") ||
+    const adapter = info.description ||
+      [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") ||
       "unknown adapter";
     return { device, adapter, software: !!info.isFallbackAdapter };
   })();
@@ -163,7 +169,12 @@ export function uniform(device: GPUDevice, words: number, label?: string): GPUBu
  * const bytes = await readBuffer(device, storage(device, new Float32Array([1])), 4);
  * ```
  */
-export async function readBuffer(device: GPUDevice, src: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+export async function readBuffer(
+  device: GPUDevice,
+  src: GPUBuffer,
+  bytes: number,
+  offset = 0,
+): Promise<ArrayBuffer> {
   const size = Math.ceil(bytes / 4) * 4;
   const st = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const enc = device.createCommandEncoder();

@@ -11,7 +11,7 @@
  */
 import { getGpu, type Gpu, loadKernel, packParams, readBuffer, storage, uniform } from "./_gpu.ts";
 import type { LlamaConfig, ModelWeights } from "./model_loader.ts";
-import type { GrammarTables, GrammarState } from "./grammar.ts";
+import type { GrammarState, GrammarTables } from "./grammar.ts";
 import { N_TYPES } from "./grammar.ts";
 import { seedWords } from "./sampling.ts";
 
@@ -233,7 +233,16 @@ export class Engine {
   }
 
   /** Writes the uniforms of one mode: m rows; prefill (sequence `seq`, positions posBase…) or decode. */
-  #params(mode: "p" | "d", m: number, seq: number, posBase: number, logitRow0: number, logitRows: number, yRow0: number) {
+  #params(
+    mode: "p" | "d",
+    m: number,
+    seq: number,
+    posBase: number,
+    logitRow0: number,
+    logitRows: number,
+    yRow0: number,
+    nseq = 1,
+  ) {
     const c = this.config, d = c.hidden, f = c.ffn, V = c.vocabSize, b = this.#b;
     const pre = mode === "p" ? 1 : 0, hd = d / c.heads;
     this.#write(b[`u.embed.${mode}`], "uuuu", [m, d, pre, seq]);
@@ -241,12 +250,28 @@ export class Engine {
     this.#write(b[`u.o.${mode}`], "uuuuuufu", [m, ceil4(d) / 4, d, 2, 0, 0, c.eps, d]);
     this.#write(b[`u.swiglu.${mode}`], "uuuuuufu", [m, ceil4(f) / 4, d, 1, 0, 0, c.eps, f]);
     this.#write(b[`u.down.${mode}`], "uuuuuufu", [m, ceil4(d) / 4, f, 2, 0, 0, c.eps, d]);
-    this.#write(b[`u.logits.${mode}`], "uuuuuufu", [logitRows, ceil4(V) / 4, d, 1, logitRow0, yRow0, c.eps, V]);
-    this.#write(b[`u.rope.${mode}`], "uuuuuuuu", [m, d, hd, pre, seq, posBase, c.maxPos, 0]);
+    this.#write(b[`u.logits.${mode}`], "uuuuuufu", [
+      logitRows,
+      ceil4(V) / 4,
+      d,
+      1,
+      logitRow0,
+      yRow0,
+      c.eps,
+      V,
+    ]);
+    this.#write(b[`u.rope.${mode}`], "uuuuuuuu", [m, d, hd, pre, seq, posBase, c.maxPos, nseq]);
     this.#write(b[`u.attn.${mode}`], "uuuuuuuf", [m, d, hd, pre, seq, posBase, c.maxPos, 1 / Math.sqrt(hd)]);
   }
 
-  #mm(pass: GPUComputePassEncoder, key: string, kernels: [Kernel, Kernel], bufs: GPUBuffer[], m: number, n: number) {
+  #mm(
+    pass: GPUComputePassEncoder,
+    key: string,
+    kernels: [Kernel, Kernel],
+    bufs: GPUBuffer[],
+    m: number,
+    n: number,
+  ) {
     const big = m > 2;
     const k = big ? kernels[1] : kernels[0];
     const v = big ? TILE : GEMV;
@@ -261,7 +286,10 @@ export class Engine {
     const c = this.config, d = c.hidden, b = this.#b, K = this.#k;
     const u = (n: string) => b[`u.${n}.${mode}`];
     pass.setPipeline(K.embed.pipeline);
-    pass.setBindGroup(0, this.#group(`embed.${mode}`, K.embed, [u("embed"), b.embed, b.prompt, b.state, b.x]));
+    pass.setBindGroup(
+      0,
+      this.#group(`embed.${mode}`, K.embed, [u("embed"), b.embed, b.prompt, b.state, b.x]),
+    );
     pass.dispatchWorkgroups(Math.ceil(d / 64), m);
     const mm: [Kernel, Kernel] = [K.mmG, K.mmT], sw: [Kernel, Kernel] = [K.swG, K.swT];
     for (let l = 0; l < c.layers; l++) {
@@ -274,21 +302,34 @@ export class Engine {
       );
       pass.dispatchWorkgroups(Math.ceil(d / 2 / 64), m);
       pass.setPipeline(K.attn.pipeline);
-      pass.setBindGroup(0, this.#group(`attn${l}.${mode}`, K.attn, [u("attn"), b.q, L.kc, L.vc, b.state, b.att]));
+      pass.setBindGroup(
+        0,
+        this.#group(`attn${l}.${mode}`, K.attn, [u("attn"), b.q, L.kc, L.vc, b.state, b.att]),
+      );
       pass.dispatchWorkgroups(c.heads, m);
       this.#mm(pass, `o${l}.${mode}`, mm, [u("o"), b.att, L.o, b.x], m, d);
       this.#mm(pass, `sw${l}.${mode}`, sw, [u("swiglu"), b.x, L.gate, L.up, b.act], m, c.ffn);
       this.#mm(pass, `down${l}.${mode}`, mm, [u("down"), b.act, L.down, b.x], m, d);
     }
-    if (logitRows > 0) this.#mm(pass, `logits.${mode}`, mm, [u("logits"), b.x, b.out, b.logits], logitRows, c.vocabSize);
+    if (logitRows > 0) {
+      this.#mm(pass, `logits.${mode}`, mm, [u("logits"), b.x, b.out, b.logits], logitRows, c.vocabSize);
+    }
   }
 
-  #encodeSampler(pass: GPUComputePassEncoder, batch: number) {
+  #encodeSampler(pass: GPUComputePassEncoder, batch: number, mode: "p" | "d" = "d") {
     const b = this.#b, K = this.#k;
     pass.setPipeline(K.sampler.pipeline);
     pass.setBindGroup(
       0,
-      this.#group("sampler", K.sampler, [b["u.sampler.d"], b.logits, b.state, b.tokens, b.gtab, b.allow, b.kept]),
+      this.#group(`sampler.${mode}`, K.sampler, [
+        b[`u.sampler.${mode}`],
+        b.logits,
+        b.state,
+        b.tokens,
+        b.gtab,
+        b.allow,
+        b.kept,
+      ]),
     );
     pass.dispatchWorkgroups(batch);
   }
@@ -306,14 +347,18 @@ export class Engine {
     const gtab = new Int32Array(V * 4);
     for (let v = 0; v < V; v++) gtab.set([10, 10, -1, -2], v * 4);
     if (g) gtab.set(g.gtab.subarray(0, Math.min(g.gtab.length, V * 4)));
-    if (g && g.gtab.length < V * 4) for (let v = g.gtab.length / 4; v < V; v++) gtab[v * 4] = -1;
+    if (g && g.gtab.length < V * 4) { for (let v = g.gtab.length / 4; v < V; v++) gtab[v * 4] = -1; }
     this.#dev.queue.writeBuffer(this.#b.gtab, 0, gtab);
-    this.#dev.queue.writeBuffer(this.#b.allow, 0, Uint32Array.from(g ? g.allow : new Uint32Array(N_TYPES * N_TYPES).fill(1)));
+    this.#dev.queue.writeBuffer(
+      this.#b.allow,
+      0,
+      Uint32Array.from(g ? g.allow : new Uint32Array(N_TYPES * N_TYPES).fill(1)),
+    );
   }
 
-  #samplerParams(s: DecodeSampling, batch: number, chunkStart: number, debug = 0) {
+  #samplerParams(s: DecodeSampling, batch: number, chunkStart: number, debug = 0, mode: "p" | "d" = "d") {
     const [lo, hi] = seedWords(s.seed);
-    this.#write(this.#b["u.sampler.d"], "uuuffuuuuuuu", [
+    this.#write(this.#b[`u.sampler.${mode}`], "uuuffuuuuuuu", [
       this.config.vocabSize,
       batch,
       s.topK,
@@ -325,7 +370,7 @@ export class Engine {
       chunkStart,
       debug,
       N_TYPES,
-      0,
+      mode === "p" ? 0 : 1,
     ]);
   }
 
@@ -333,7 +378,10 @@ export class Engine {
    * Runs tokens of one sequence at positions posBase… (prefill, filling the KV cache) and returns the logits of
    * the last row, or of every row with `allRows`. Uses one GPU→CPU readback.
    */
-  async forward(tokens: number[], opts: { seq?: number; posBase?: number; allRows?: boolean } = {}): Promise<Float32Array> {
+  async forward(
+    tokens: number[],
+    opts: { seq?: number; posBase?: number; allRows?: boolean } = {},
+  ): Promise<Float32Array> {
     const seq = opts.seq ?? 0, posBase = opts.posBase ?? 0, T = tokens.length, V = this.config.vocabSize;
     this.#checkPrefill(T, posBase, seq);
     this.#dev.queue.writeBuffer(this.#b.prompt, 0, new Uint32Array(tokens));
@@ -349,7 +397,9 @@ export class Engine {
 
   #checkPrefill(T: number, posBase: number, seq: number) {
     if (T < 1 || posBase + T > this.config.maxPos) {
-      throw new RangeError(`prefill of ${T} tokens at position ${posBase} exceeds the context ${this.config.maxPos}`);
+      throw new RangeError(
+        `prefill of ${T} tokens at position ${posBase} exceeds the context ${this.config.maxPos}`,
+      );
     }
     if (seq >= this.maxBatch) throw new RangeError(`sequence ${seq} ≥ maxBatch ${this.maxBatch}`);
   }
@@ -405,20 +455,24 @@ export class Engine {
     const K = Math.max(1, Math.min(o.chunk ?? 32, 1024)), inFlight = Math.max(1, o.inFlight ?? 3);
     if (B < 1 || B > this.maxBatch) throw new RangeError(`batch ${B} must be 1…${this.maxBatch}`);
     if (o.prompt.length < 1) throw new RangeError("prompt must hold at least one token (BOS)");
-    if (Math.ceil(c.vocabSize / 256) > 32) throw new RangeError(`vocab ${c.vocabSize} exceeds the sampler's 8192`);
+    if (Math.ceil(c.vocabSize / 256) > 32) {
+      throw new RangeError(`vocab ${c.vocabSize} exceeds the sampler's 8192`);
+    }
     this.#setGrammar(o.grammar);
     const prompt = o.prompt.slice(-c.maxPos);
     const ids: number[][] = Array.from({ length: B }, () => []);
     const gStates: GrammarState[] = Array.from({ length: B }, () => ({ ...o.grammarState }));
     const nextState = o.nextState ?? ((s: GrammarState) => s);
-    const ring = Array.from({ length: inFlight + 1 }, () =>
-      dev.createBuffer({ size: K * B * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+    const ring = Array.from(
+      { length: inFlight + 1 },
+      () => dev.createBuffer({ size: K * B * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+    );
     const pending: { buf: GPUBuffer; n: number; done: Promise<void> }[] = [];
     let ringIdx = 0, draws = 0, stopped = false, steps = 0;
     // Positions: the sampler's state.pos is where the next token will be processed.
     let pos = prompt.length; // after the prefill's draw
     let needPrefill = true;
-    let history: number[][] = Array.from({ length: B }, () => [...prompt]);
+    const history: number[][] = Array.from({ length: B }, () => [...prompt]);
 
     const drain = async () => {
       const p = pending.shift()!;
@@ -488,21 +542,12 @@ export class Engine {
             gPos: gStates[s].pos,
             draws: 0,
           })));
-          this.#params("p", T, 0, 0, T - 1, 1, 0);
+          this.#params("p", T, 0, 0, T - 1, 1, 0, B);
+          this.#samplerParams(o, B, draws, 0, "p");
           const pass = enc.beginComputePass();
           this.#encodeModel(pass, "p", T, 1);
+          this.#encodeSampler(pass, B, "p");
           pass.end();
-          const rowBytes = c.vocabSize * 4, cacheBytes = T * c.hidden * 4, seqBytes = c.maxPos * c.hidden * 4;
-          for (let s = 1; s < B; s++) {
-            enc.copyBufferToBuffer(b.logits, 0, b.logits, s * rowBytes, rowBytes);
-            for (const L of this.#layers) {
-              enc.copyBufferToBuffer(L.kc, 0, L.kc, s * seqBytes, cacheBytes);
-              enc.copyBufferToBuffer(L.vc, 0, L.vc, s * seqBytes, cacheBytes);
-            }
-          }
-          const p2 = enc.beginComputePass();
-          this.#encodeSampler(p2, B);
-          p2.end();
           first = 1;
           needPrefill = false;
         }

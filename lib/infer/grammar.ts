@@ -69,7 +69,10 @@ export interface GrammarState {
 }
 
 function typeOfName(name: string): { type: number; pos: number } {
-  const [kind, val] = [name.slice(0, name.indexOf("_") < 0 ? name.length : name.indexOf("_")), name.split("_")[1]];
+  const [kind, val] = [
+    name.slice(0, name.indexOf("_") < 0 ? name.length : name.indexOf("_")),
+    name.split("_")[1],
+  ];
   switch (kind) {
     case "Bar":
       return { type: T.Bar, pos: -1 };
@@ -268,7 +271,6 @@ export function grammarErrors(ids: readonly number[], tok: TokenizerJson | Gramm
   const errors = { type: 0, time: 0, dupn: 0, tokens: 0 };
   let type: number = T.Start, pos = -1;
   let pitches = new Set<number>();
-  let lastPitch = -1;
   for (const id of ids) {
     for (const b of g.base[id] ?? []) {
       errors.tokens++;
@@ -286,13 +288,11 @@ export function grammarErrors(ids: readonly number[], tok: TokenizerJson | Gramm
         pos = -1;
         pitches = new Set();
       } else if (t === T.Pitch) {
-        lastPitch = b;
         if (pitches.has(b)) errors.dupn++;
         pitches.add(b);
       }
       if (t >= 0) type = t;
     }
   }
-  void lastPitch;
   return errors;
 }

@@ -71,7 +71,9 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = "config.js
   const int = (name: string, def?: number) => {
     const v = raw[name] ?? def;
     if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-      throw new CheckpointFormatError(`${file}: ${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+      throw new CheckpointFormatError(
+        `${file}: ${name} must be a non-negative integer, got ${JSON.stringify(v)}`,
+      );
     }
     return v;
   };
@@ -104,7 +106,9 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = "config.js
     );
   }
   if (raw.tie_word_embeddings === false) {
-    throw new CheckpointFormatError(`${file}: tie_word_embeddings must be true (untied lm_head is not supported)`);
+    throw new CheckpointFormatError(
+      `${file}: tie_word_embeddings must be true (untied lm_head is not supported)`,
+    );
   }
   return c;
 }
@@ -147,7 +151,11 @@ export function weightsFromTensors(
       ln2: get(p + "post_attention_layernorm.weight", [d]),
     });
   }
-  return { embed: get("model.embed_tokens.weight", [c.vocabSize, d]), layers, norm: get("model.norm.weight", [d]) };
+  return {
+    embed: get("model.embed_tokens.weight", [c.vocabSize, d]),
+    layers,
+    norm: get("model.norm.weight", [d]),
+  };
 }
 
 /**

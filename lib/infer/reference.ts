@@ -115,7 +115,11 @@ export class ReferenceDecoder {
  * const rows = referenceForward(config, weights, [1, 5, 9]); // 3 × vocab_size
  * ```
  */
-export function referenceForward(config: LlamaConfig, weights: ModelWeights, tokens: readonly number[]): Float32Array[] {
+export function referenceForward(
+  config: LlamaConfig,
+  weights: ModelWeights,
+  tokens: readonly number[],
+): Float32Array[] {
   const dec = new ReferenceDecoder(config, weights);
   return tokens.map((t) => dec.step(t));
 }

@@ -62,13 +62,15 @@ export function randomTensors(s: TinyShape, seed: number) {
   const add = (name: string, shape: number[], scale: number, around = 0) => {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = randomArray(n, scale, r);
-    if (around) for (let i = 0; i < n; i++) data[i] += around;
+    if (around) { for (let i = 0; i < n; i++) data[i] += around; }
     t[name] = { dtype: "F32", shape, data };
   };
   add("model.embed_tokens.weight", [s.vocab, s.d], 1);
   for (let l = 0; l < s.layers; l++) {
     const p = `model.layers.${l}.`;
-    for (const n of ["q", "k", "v", "o"]) add(`${p}self_attn.${n}_proj.weight`, [s.d, s.d], 1.5 / Math.sqrt(s.d));
+    for (const n of ["q", "k", "v", "o"]) {
+      add(`${p}self_attn.${n}_proj.weight`, [s.d, s.d], 1.5 / Math.sqrt(s.d));
+    }
     add(`${p}mlp.gate_proj.weight`, [s.ffn, s.d], 1.5 / Math.sqrt(s.d));
     add(`${p}mlp.up_proj.weight`, [s.ffn, s.d], 1.5 / Math.sqrt(s.d));
     add(`${p}mlp.down_proj.weight`, [s.d, s.ffn], 1.5 / Math.sqrt(s.ffn));
@@ -109,7 +111,11 @@ export async function writeTinyCheckpoint(
 ): Promise<string> {
   dir ??= await Deno.makeTempDir({ prefix: "etude_infer_" });
   const tok = tokenizer ??
-    { kind: "remi", config: {}, vocab: Array.from({ length: s.vocab }, (_, i) => `Tok_${i}`) } as TokenizerJson;
+    {
+      kind: "remi",
+      config: {},
+      vocab: Array.from({ length: s.vocab }, (_, i) => `Tok_${i}`),
+    } as TokenizerJson;
   await Deno.writeFile(`${dir}/model.safetensors`, encodeSafetensors(randomTensors(s, seed)));
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(tinyConfig(s), null, 2));
   await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(tok));

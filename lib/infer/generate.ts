@@ -1,0 +1,290 @@
+/**
+ * The one generation entry every face uses (CLI, server, compiled binary): prompt → ids → `Score`s, on the WebGPU
+ * engine with GPU sampling and the REMI grammar mask.
+ *
+ * @module
+ */
+import type { Note, Score } from "../score.ts";
+import { ticksToSeconds } from "../score.ts";
+import type { Tokenizer, TokenizerJson } from "../tokenizers/tokenizer.ts";
+import { RemiTokenizer } from "../tokenizers/remi.ts";
+import { Engine } from "./engine.ts";
+import {
+  type GrammarState,
+  type GrammarTables,
+  grammarTables,
+  initialState,
+  nextState,
+  TokenType,
+} from "./grammar.ts";
+import { type LlamaConfig, type ModelWeights, readCheckpoint } from "./model_loader.ts";
+import { BpeAdapter } from "./_bpe_adapter.ts";
+
+/** A model ready to generate. */
+export interface LoadedModel {
+  /** The checkpoint directory. */
+  readonly dir: string;
+  readonly config: LlamaConfig;
+  readonly tokenizer: Tokenizer;
+  readonly tokenizerJson: TokenizerJson;
+  /** The grammar tables derived from `tokenizer.json`. */
+  readonly grammar: GrammarTables;
+  /** The WebGPU adapter the engine runs on. */
+  readonly adapter: string;
+  /** The engine (recreated with a larger batch capacity when needed). */
+  engine(batch: number): Promise<Engine>;
+  dispose(): void;
+}
+
+/** Options of `generate`. */
+export interface GenerateOptions {
+  model: LoadedModel;
+  /** Continue this piece (tokenised with the model's tokenizer). */
+  prompt?: Score;
+  /** Stop criteria (default: maxTokens 512). */
+  maxTokens?: number;
+  bars?: number;
+  seconds?: number;
+  /** 0.1–2.0 (default 0.8). */
+  temperature?: number;
+  /** 0–500 (default 50; 0 = off). */
+  topK?: number;
+  /** 0.01–1.0 (default 0.95). */
+  topP?: number;
+  /** 0 ≤ seed < 2^53 integer (default 0). */
+  seed?: number;
+  /** Grammar mask (default true). */
+  grammar?: boolean;
+  /** Sequences generated at once (1–64, default 1). */
+  batch?: number;
+  /** Streaming: new notes of sequence `sequence` as they are decoded. */
+  onNotes?: (notes: Note[], sequence: number) => void;
+  /** Cancels (the result holds what was generated so far). */
+  signal?: AbortSignal;
+  /** Tokens per GPU readback (default 32). */
+  chunk?: number;
+}
+
+/** What `generate` returns. */
+export interface GenerateResult {
+  /** One piece per sequence (the prompt's notes included when a prompt was given). */
+  scores: Score[];
+  /** The generated ids per sequence (prompt excluded, cut at the stop criterion). */
+  ids: number[][];
+  /** Tokens sampled in all sequences. */
+  tokens: number;
+  /** Sampled tokens per second (all sequences, prefill included). */
+  tokensPerSecond: number;
+  adapter: string;
+}
+
+/** An out-of-range generation parameter; `field` names it. */
+export class GenerateParamError extends Error {
+  override name = "GenerateParamError";
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+function tokenizerFor(json: TokenizerJson): Tokenizer {
+  if (json.kind === "remi") return RemiTokenizer.fromJSON(json);
+  if (json.kind === "remi-bpe") return new BpeAdapter(json);
+  throw new Error(`tokenizer.json: kind ${JSON.stringify(json.kind)} is not supported by the WebGPU engine`);
+}
+
+/**
+ * Loads a checkpoint directory onto the GPU.
+ *
+ * @example
+ * ```ts ignore
+ * import { generate, loadModel } from "./generate.ts";
+ * const model = await loadModel("models/default");
+ * const { scores } = await generate({ model, bars: 4, seed: 1 });
+ * model.dispose();
+ * ```
+ */
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  const { config, weights, tokenizer: json } = await readCheckpoint(dir);
+  if (config.arch !== "transformer") {
+    throw new Error(
+      `${dir}/config.json: etude.arch ${
+        JSON.stringify(config.arch)
+      }: only transformer checkpoints run on the WebGPU engine`,
+    );
+  }
+  const tokenizer = tokenizerFor(json);
+  let engine = await Engine.create(config, weights, { maxBatch: 1 });
+  let w: ModelWeights | undefined = weights;
+  return {
+    dir,
+    config,
+    tokenizer,
+    tokenizerJson: json,
+    grammar: grammarTables(json),
+    adapter: engine.adapter,
+    async engine(batch: number) {
+      if (batch > engine.maxBatch) {
+        if (!w) throw new Error("model was disposed");
+        engine.dispose();
+        engine = await Engine.create(config, w, { maxBatch: Math.max(batch, 2 * engine.maxBatch) });
+      }
+      return engine;
+    },
+    dispose() {
+      engine.dispose();
+      w = undefined;
+    },
+  };
+}
+
+function checkRange(
+  field: string,
+  v: number | undefined,
+  lo: number,
+  hi: number,
+  int = false,
+  def?: number,
+): number {
+  const x = v ?? def;
+  if (
+    x === undefined || typeof x !== "number" || !Number.isFinite(x) || x < lo || x > hi ||
+    (int && !Number.isInteger(x))
+  ) {
+    throw new GenerateParamError(
+      field,
+      `${field} must be ${int ? "an integer " : ""}in ${lo}–${hi}${
+        def !== undefined ? ` (default ${def})` : ""
+      }, got ${x}`,
+    );
+  }
+  return x;
+}
+
+/**
+ * Generates `batch` pieces (continuing `prompt` if given). Same options and seed → the same ids and scores.
+ *
+ * @example
+ * ```ts ignore
+ * import { generate, loadModel } from "./generate.ts";
+ * const model = await loadModel("models/default");
+ * const r = await generate({ model, maxTokens: 256, temperature: 0.9, seed: 7, batch: 2 });
+ * console.log(r.tokensPerSecond, r.adapter, r.scores[0].notes.length);
+ * ```
+ */
+export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
+  const model = opts.model;
+  const temperature = checkRange("temperature", opts.temperature, 0.1, 2, false, 0.8);
+  const topK = checkRange("topK", opts.topK, 0, 500, true, 50);
+  const topP = checkRange("topP", opts.topP, 0.01, 1, false, 0.95);
+  const seed = checkRange("seed", opts.seed, 0, Number.MAX_SAFE_INTEGER, true, 0);
+  const batch = checkRange("batch", opts.batch, 1, 64, true, 1);
+  const given = ["maxTokens", "bars", "seconds"].filter((k) =>
+    opts[k as keyof GenerateOptions] !== undefined
+  );
+  if (given.length > 1) throw new GenerateParamError(given[1], `give only one of maxTokens, bars, seconds`);
+  const bars = opts.bars !== undefined ? checkRange("bars", opts.bars, 1, 1024, true) : undefined;
+  const seconds = opts.seconds !== undefined ? checkRange("seconds", opts.seconds, 0.1, 3600) : undefined;
+  const maxTokens = opts.maxTokens !== undefined
+    ? checkRange("maxTokens", opts.maxTokens, 1, 65536, true)
+    : bars !== undefined || seconds !== undefined
+    ? 65536
+    : 512;
+  const chunk = checkRange("chunk", opts.chunk, 1, 1024, true, 32);
+  const useGrammar = opts.grammar ?? true;
+  const g = model.grammar, c = model.config, tok = model.tokenizer;
+
+  // Prompt: BOS + tokens, cut at a bar boundary to fit half the context.
+  const bos = c.bosId;
+  let promptIds = opts.prompt ? tok.encode(opts.prompt) : [];
+  const isBar = (id: number) => g.baseType[g.base[id]?.[0] ?? -1] === TokenType.Bar;
+  const limit = Math.floor(c.maxPos / 2);
+  if (promptIds.length + 1 > limit) {
+    let start = promptIds.length - (limit - 1);
+    const bar = promptIds.findIndex((id, i) => i >= start && isBar(id));
+    if (bar >= 0) start = bar;
+    promptIds = promptIds.slice(start);
+  }
+  const prompt = [bos, ...promptIds];
+  let gs: GrammarState = initialState();
+  for (const id of promptIds) gs = nextState(g, gs, id);
+
+  // Stop criteria per sequence.
+  const ids: number[][] = Array.from({ length: batch }, () => []);
+  const done = new Array(batch).fill(false);
+  const barsSeen = new Array(batch).fill(0);
+  const emitted = Array.from({ length: batch }, () => new Set<string>());
+  const decodeAll = (s: number) => tok.decode([...promptIds, ...ids[s]]);
+  const t0 = performance.now();
+  const engine = await model.engine(batch);
+  const res = await engine.decode({
+    prompt,
+    grammarState: gs,
+    grammar: useGrammar ? g : undefined,
+    batch,
+    maxTokens,
+    temperature,
+    topK,
+    topP,
+    seed,
+    chunk,
+    signal: opts.signal,
+    nextState: (s, id) => nextState(g, s, id),
+    windowStart: (h) => {
+      const target = h.length - Math.floor(c.maxPos / 2);
+      for (let i = Math.max(target - Math.floor(c.maxPos / 4), 0); i < h.length; i++) {
+        if (isBar(h[i])) return i;
+      }
+      return target;
+    },
+    onTokens: (fresh) => {
+      for (let s = 0; s < batch; s++) {
+        if (done[s]) continue;
+        for (const id of fresh[s]) {
+          if (id === c.eosId) {
+            done[s] = true;
+            break;
+          }
+          if (bars !== undefined && isBar(id) && ++barsSeen[s] > bars) {
+            done[s] = true;
+            break;
+          }
+          ids[s].push(id);
+          if (ids[s].length >= maxTokens) {
+            done[s] = true;
+            break;
+          }
+        }
+        if (seconds !== undefined || opts.onNotes) {
+          const score = decodeAll(s);
+          if (seconds !== undefined && score.notes.some((n) => ticksToSeconds(score, n.start) >= seconds)) {
+            done[s] = true;
+          }
+          if (opts.onNotes) {
+            const fresh2 = score.notes.filter((n) => {
+              const k = `${n.start}:${n.pitch}`;
+              if (emitted[s].has(k) || (seconds !== undefined && ticksToSeconds(score, n.start) >= seconds)) {
+                return false;
+              }
+              emitted[s].add(k);
+              return true;
+            });
+            if (fresh2.length) opts.onNotes(fresh2, s);
+          }
+        }
+      }
+      return done.every(Boolean);
+    },
+  });
+  const elapsed = (performance.now() - t0) / 1000;
+  const scores = ids.map((_, s) => {
+    const score = decodeAll(s);
+    if (seconds !== undefined) {
+      score.notes = score.notes.filter((n) => ticksToSeconds(score, n.start) < seconds);
+    }
+    return score;
+  });
+  const tokens = res.steps * batch;
+  return { scores, ids, tokens, tokensPerSecond: tokens / elapsed, adapter: model.adapter };
+}
