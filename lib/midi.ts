@@ -25,7 +25,7 @@
  */
 import { MidiError } from "./_midi_error.ts";
 import { type PairingCounts, pairNotes, type RawNote } from "./_notes.ts";
-import { parseSmf } from "./_smf.ts";
+import { parseSmf, type SmfEvent } from "./_smf.ts";
 import { encodeSmf } from "./_smf_write.ts";
 import { applySustain, type PedalEvent } from "./_sustain.ts";
 import { type Note, type Score, sortNotes, type TempoChange, type TimeSignature } from "./score.ts";
@@ -50,7 +50,7 @@ export interface MidiReport {
   smpte: { framesPerSecond: number; ticksPerFrame: number } | null;
   /** Notes in the score. */
   notes: number;
-  /** Notes on channel 10 (drums), dropped. */
+  /** Note-ons on channel 10 (drums), dropped. */
   droppedDrumNotes: number;
   /** Notes whose note-off came at their note-on's tick, kept with a duration of 1 tick. */
   zeroLengthNotes: number;
@@ -111,8 +111,12 @@ export function readMidiDetailed(
   const pedalByChannel = new Map<number, PedalEvent[]>();
   let offset = 0;
   let pieceEnd = 0;
+  let droppedDrumNotes = 0;
   for (const track of smf.tracks) {
-    for (const n of pairNotes(track.events, track.endTick, counts)) {
+    // Drums (channel 10) are dropped before pairing: every drum note-on is counted, duplicates included.
+    const isDrum = (e: SmfEvent) => (e.type === "noteOn" || e.type === "noteOff") && e.channel === 9;
+    droppedDrumNotes += track.events.filter((e) => e.type === "noteOn" && e.channel === 9).length;
+    for (const n of pairNotes(track.events.filter((e) => !isDrum(e)), track.endTick, counts)) {
       n.start += offset;
       n.end += offset;
       const list = notesByChannel.get(n.channel);
@@ -134,15 +138,10 @@ export function readMidiDetailed(
     if (smf.format === 2) offset += track.endTick;
   }
 
-  let droppedDrumNotes = 0;
   let zeroLengthNotes = 0;
   let sustainExtended = 0;
   const kept: RawNote[] = [];
   for (const [channel, list] of notesByChannel) {
-    if (channel === 9) {
-      droppedDrumNotes += list.length;
-      continue;
-    }
     for (const n of list) {
       if (n.end <= n.start) {
         n.end = n.start + 1;
