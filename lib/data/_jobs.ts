@@ -6,7 +6,7 @@
  */
 import { readMidiFile } from "../midi.ts";
 import type { Score } from "../score.ts";
-import type { Tokenizer, TokenizerJson } from "../tokenizers/tokenizer.ts";
+import type { Tokenizer } from "../tokenizers/tokenizer.ts";
 import { loadTokenizer } from "../tokenizers/mod.ts";
 
 /** A Score as flat typed arrays (cheap to post between workers). */
@@ -124,7 +124,7 @@ export function encodeJob(
   let tok: Tokenizer | undefined = cache.get(tokenizerJson);
   if (tok === undefined) {
     if (cache.size >= 4) cache.clear();
-    const loaded: Tokenizer = loadTokenizer(JSON.parse(tokenizerJson) as TokenizerJson);
+    const loaded: Tokenizer = loadTokenizer(tokenizerJson);
     cache.set(tokenizerJson, loaded);
     tok = loaded;
   }

@@ -13,8 +13,8 @@
  */
 import { join } from "node:path";
 import { Progress } from "../progress.ts";
-import type { Tokenizer, TokenizerJson, TokenizerKind } from "../tokenizers/tokenizer.ts";
-import { PitchStringTokenizer, RemiTokenizer, trainBpe } from "../tokenizers/mod.ts";
+import type { Tokenizer, TokenizerKind } from "../tokenizers/tokenizer.ts";
+import { PitchStringTokenizer, RemiTokenizer, tokenizerJsonText, trainBpe } from "../tokenizers/mod.ts";
 import { type PackedScore, type ParseResult, unpackScore } from "./_jobs.ts";
 import { WorkerPool } from "./_pool.ts";
 import { mixSeed, mulberry32, shuffleInPlace } from "./_random.ts";
@@ -204,7 +204,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
       );
     } else {
       const train = pieces.filter((p) => p.src.split === "train");
-      const baseJson = JSON.stringify(remi!.toJSON());
+      const baseJson = tokenizerJsonText(remi!);
       const bbar = new Progress("bpe corpus", train.length, { unit: "pieces", force: opts.progress });
       const corpus = await Promise.all(train.map(async (p) => {
         const ids = await pool.run<Uint16Array>({
@@ -231,8 +231,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
         vocabSize: tokenizer.vocab.length,
       };
     }
-    const tokJson: TokenizerJson = tokenizer.toJSON();
-    const tokText = JSON.stringify(tokJson);
+    const tokText = tokenizerJsonText(tokenizer);
     const dtype = dtypeFor(tokenizer.vocab.length);
 
     // 4. Encode every (piece, shift) in the workers.
