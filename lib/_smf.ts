@@ -36,8 +36,17 @@ export interface SmfFile {
   invalidMetaEvents: number;
 }
 
-/** Largest file the decoder accepts (a guard against absurd inputs; real piano MIDI is < 1 MB). */
-export const MAX_MIDI_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest file the decoder accepts: a guard against absurd inputs (real piano MIDI is well under 1 MB; 16 MiB of
+ * 3-byte events is about 5 million event objects).
+ *
+ * @example
+ * ```ts
+ * import { MAX_MIDI_BYTES } from "./_smf.ts";
+ * MAX_MIDI_BYTES; // 16777216
+ * ```
+ */
+export const MAX_MIDI_BYTES = 16 * 1024 * 1024;
 
 const SMPTE_RATES = new Set([24, 25, 29, 30]);
 

@@ -72,6 +72,8 @@ export interface MidiReport {
   bytesAfterEndOfTrack: number;
   /** Tempo / time-signature events with impossible values (tempo 0, denominator > 2^6), skipped. */
   invalidMetaEvents: number;
+  /** One line per thing the file does that the SMF spec does not allow but that loses no data (read anyway). */
+  warnings: string[];
 }
 
 /**
@@ -178,7 +180,16 @@ export function readMidiDetailed(
     trailingBytes: smf.trailingBytes,
     bytesAfterEndOfTrack: smf.bytesAfterEndOfTrack,
     invalidMetaEvents: smf.invalidMetaEvents,
+    warnings: [],
   };
+  const w = report.warnings;
+  if (smf.format === 0 && smf.tracks.length > 1) {
+    w.push(`format 0 with ${smf.tracks.length} tracks (overlaid)`);
+  }
+  if (smf.unknownChunks) w.push(`${smf.unknownChunks} unknown chunk(s) skipped`);
+  if (smf.trailingBytes) w.push(`${smf.trailingBytes} byte(s) after the last chunk ignored`);
+  if (smf.bytesAfterEndOfTrack) w.push(`${smf.bytesAfterEndOfTrack} byte(s) after End-of-Track ignored`);
+  if (smf.invalidMetaEvents) w.push(`${smf.invalidMetaEvents} invalid tempo/time-signature event(s) skipped`);
   return { score, report };
 }
 

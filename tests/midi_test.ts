@@ -81,6 +81,12 @@ Deno.test("midi: jazz-soft valid edge cases read as the C major scale they encod
     assertEquals(score.timeSignatures, [{ tick: 0, numerator: 4, denominator: 4 }]);
     if (f.includes("non-midi")) assertEquals(report.unknownChunks, 1);
     if (f.includes("extra-byte")) assertEquals(report.trailingBytes, 1);
+    const warnings = f.includes("non-midi")
+      ? ["1 unknown chunk(s) skipped"]
+      : f.includes("extra-byte")
+      ? ["1 byte(s) after the last chunk ignored"]
+      : [];
+    assertEquals(report.warnings, warnings, f);
   }
 });
 
@@ -119,6 +125,31 @@ Deno.test("midi: nfroidure format 1 files (MIDIBadFormat1 is structurally valid:
   assertEquals(ok.notes.length, 4);
   assertEquals(ok.tempos, [{ tick: 0, bpm: 120 }]);
   assertEquals(ok.timeSignatures, [{ tick: 0, numerator: 4, denominator: 4 }]);
+});
+
+Deno.test("midi: lenient cases that lose no data are read and reported", () => {
+  // Format 0 with two tracks (jazz-soft's "technically invalid" test-2-tracks-type-0): overlaid like format 1.
+  const two = readMidiDetailed(
+    smf(0, PPQ96, [mtrk([on(0, 60), off(96, 60)]), mtrk([on(0, 64), off(96, 64)])]),
+  );
+  assertEquals(brief(two.score), [[60, 0, 96], [64, 0, 96]]);
+  assertEquals(two.report.warnings, ["format 0 with 2 tracks (overlaid)"]);
+  // Bytes after End-of-Track inside the chunk; a tempo of 0 and a 1/128 time signature are skipped.
+  const body = [
+    ...mtrk([tempo(0, 0), timeSig(0, 3, 7), timeSig(0, 5, 3), on(0, 60), off(96, 60)]).slice(8),
+    1,
+    2,
+    3,
+  ];
+  const r = readMidiDetailed(smf(0, PPQ96, [[...ascii("MTrk"), ...u32(body.length), ...body]]));
+  assertEquals(brief(r.score), [[60, 0, 96]]);
+  assertEquals(r.score.tempos, [{ tick: 0, bpm: 120 }]);
+  assertEquals(r.score.timeSignatures, [{ tick: 0, numerator: 5, denominator: 8 }]);
+  assertEquals([r.report.bytesAfterEndOfTrack, r.report.invalidMetaEvents], [3, 2]);
+  assertEquals(r.report.warnings, [
+    "3 byte(s) after End-of-Track ignored",
+    "2 invalid tempo/time-signature event(s) skipped",
+  ]);
 });
 
 // ---- broken files ----
@@ -183,6 +214,9 @@ Deno.test("midi: hand-built structural errors", () => {
     [smf(0, PPQ96, [mtrk([on(0, 60), off(96, 60)], false)]), /track 1: no End-of-Track event/],
     [smf(0, PPQ96, [mtrk([[0, 0x90, 60]], false)]), /event runs past the end of the track/],
   ];
+  const huge = new Uint8Array(16 * 1024 * 1024 + 1);
+  huge.set(smf(0, PPQ96, [good]));
+  cases.push([huge, /file is 16777217 bytes, more than the 16777216 accepted/]);
   for (const [bytes, re] of cases) {
     assertThrows(() => readMidi(bytes), (e: unknown) => e instanceof MidiError && re.test(e.message));
   }
