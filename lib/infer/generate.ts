@@ -7,7 +7,7 @@
 import type { Note, Score } from "../score.ts";
 import { ticksToSeconds } from "../score.ts";
 import type { Tokenizer, TokenizerJson } from "../tokenizers/tokenizer.ts";
-import { RemiTokenizer } from "../tokenizers/remi.ts";
+import { loadTokenizer } from "../tokenizers/load.ts";
 import { Engine } from "./engine.ts";
 import {
   type GrammarState,
@@ -18,7 +18,6 @@ import {
   TokenType,
 } from "./grammar.ts";
 import { type LlamaConfig, type ModelWeights, readCheckpoint } from "./model_loader.ts";
-import { BpeAdapter } from "./_bpe_adapter.ts";
 
 /** A model ready to generate. */
 export interface LoadedModel {
@@ -88,12 +87,6 @@ export class GenerateParamError extends Error {
   }
 }
 
-function tokenizerFor(json: TokenizerJson): Tokenizer {
-  if (json.kind === "remi") return RemiTokenizer.fromJSON(json);
-  if (json.kind === "remi-bpe") return new BpeAdapter(json);
-  throw new Error(`tokenizer.json: kind ${JSON.stringify(json.kind)} is not supported by the WebGPU engine`);
-}
-
 /**
  * Loads a checkpoint directory onto the GPU.
  *
@@ -114,7 +107,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
       }: only transformer checkpoints run on the WebGPU engine`,
     );
   }
-  const tokenizer = tokenizerFor(json);
+  const tokenizer = loadTokenizer(json);
   let engine = await Engine.create(config, weights, { maxBatch: 1 });
   let w: ModelWeights | undefined = weights;
   return {

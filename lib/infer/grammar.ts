@@ -4,7 +4,7 @@
  * (`kernels/sampler.wgsl`) and the CPU (`allowedMask`, `grammarErrors`).
  *
  * Types follow MidiTok REMI: Bar → Position/Bar/TimeSig/Rest; Position → [TimeSig]/[Tempo]/[Chord]/Pitch;
- * Tempo → Chord/Pitch; Chord → Pitch; Pitch → Velocity → Duration → Pitch/Position/Bar/Rest; Rest → Rest/Position/Bar.
+ * Tempo → Chord/Pitch (or Position/Bar/Rest: a tempo change on a step without notes); Chord → Pitch; Pitch → Velocity → Duration → Pitch/Position/Bar/Rest; Rest → Rest/Position/Bar.
  * Positions strictly increase within a bar. A type absent from the vocabulary is skipped (Pitch → Duration when
  * there are no velocities). A BPE token enters with its first base token's type and leaves with its last one's; one
  * whose inside breaks the grammar is never sampled.
@@ -37,8 +37,9 @@ const SUCC: Record<number, number[]> = {
   [T.Start]: [T.Bar],
   [T.Bar]: [T.Bar, T.Position, T.TimeSig, T.Rest, T.End],
   [T.Position]: [T.TimeSig, T.Tempo, T.Chord, T.Pitch],
-  [T.TimeSig]: [T.Position, T.Tempo, T.Chord, T.Pitch],
-  [T.Tempo]: [T.Chord, T.Pitch],
+  [T.TimeSig]: [T.Position, T.Tempo, T.Chord, T.Pitch, T.Bar, T.Rest, T.End],
+  // A tempo change may sit on a step without notes (lib/tokenizers/remi.ts emits it there).
+  [T.Tempo]: [T.Chord, T.Pitch, T.Position, T.Bar, T.Rest, T.End],
   [T.Chord]: [T.Pitch],
   [T.Pitch]: [T.Velocity],
   [T.Velocity]: [T.Duration],
