@@ -39,7 +39,7 @@ if (import.meta.main) {
           `train the default model with \`deno task train\` (README, "The default model")`,
       );
     }
-    const { app, close } = createApp({
+    const { handler, close } = createApp({
       modelsDir,
       generate,
       loadModel,
@@ -58,7 +58,7 @@ if (import.meta.main) {
             models.map((m) => m.name).join(", ") || "none"
           })`,
         ),
-    }, app.fetch);
+    }, handler);
     const stop = () => ac.abort();
     Deno.addSignalListener("SIGINT", stop);
     Deno.addSignalListener("SIGTERM", stop);

@@ -80,6 +80,11 @@ export interface AppOptions<M extends { dispose?: () => void }> {
 /** The app plus its queue (for health checks and tests). */
 export interface EtudeApp {
   app: Hono;
+  /**
+   * The handler for `Deno.serve`: passes the connection info to the app, so a client disconnect is seen through
+   * `info.completed` (no reliance on `request.signal`'s legacy abort-on-success behaviour).
+   */
+  handler: Deno.ServeHandler;
   queue: GenerationQueue;
   /** Disposes loaded models. */
   close(): void;
@@ -309,11 +314,23 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
         400,
       );
     }
-    if (err?.name === "AbortError" || c.req.raw.signal.aborted) {
+    if (err?.name === "AbortError") {
       return c.json({ error: "request cancelled" }, 499 as 400);
     }
     log(`etude server: ${c.req.method} ${c.req.path}: ${(e as Error)?.stack ?? String(e)}`);
     return c.json({ error: "internal error" }, 500);
+  }
+
+  /**
+   * A signal for a streamed response that fires when its client goes away: `info.completed` rejecting (Deno.serve
+   * via `handler`), else the request's own signal (`app.request`). The stream's own `cancel` covers the rest.
+   */
+  function streamClientSignal(c: Context): AbortSignal {
+    const info = (c.env as { info?: Deno.ServeHandlerInfo } | undefined)?.info;
+    if (!info?.completed) return c.req.raw.signal;
+    const ac = new AbortController();
+    info.completed.catch(() => ac.abort(new DOMException("client went away", "AbortError")));
+    return ac.signal;
   }
 
   const app = new Hono();
@@ -355,6 +372,8 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     const fmt = pickFormat(c, format);
     await requireModel(params.model);
     const promptScore = parsePrompt(prompt);
+    // While the answer is being computed, only the request's signal sees a disconnect; the queue listens to it
+    // just for the job's duration.
     const r = await runGeneration(params, promptScore, c.req.raw.signal);
     const headers = {
       "X-Etude-Seed": String(params.seed),
@@ -383,7 +402,7 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
       throw new QueueFullError(queue.retryAfterSeconds());
     }
     const cancel = new AbortController();
-    const signal = AbortSignal.any([c.req.raw.signal, cancel.signal]);
+    const signal = AbortSignal.any([streamClientSignal(c), cancel.signal]);
     const enc = new TextEncoder();
     let closed = false;
     let ping: ReturnType<typeof setInterval> | undefined;
@@ -477,6 +496,7 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
 
   return {
     app,
+    handler: (req, info) => app.fetch(req, { info }),
     queue,
     close() {
       for (const p of loaded.values()) p.then((m) => m.dispose?.(), () => {});

@@ -12,8 +12,9 @@ const state = {
   audio: null,
   playStart: 0,
   playing: false,
-  secondsOf: null,
 };
+// A handle for the browser console and the page test.
+globalThis.etudeState = state;
 
 function setStatus(text, error = false) {
   $("status").textContent = text;

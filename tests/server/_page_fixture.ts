@@ -1,7 +1,8 @@
-/** Serves the app on 127.0.0.1 for the browser test. */
+/** Serves the app, with the real generation entry and a tiny random-weight model, on 127.0.0.1 for the browser test. */
 import { createApp } from "../../lib/server/app.ts";
 import { readMidi, writeMidi } from "../../lib/midi.ts";
-import { type DoubleCall, doubleGenerate, doubleLoadModel, makeModelsDir } from "./_double.ts";
+import { generate, type GenerateOptions, loadModel } from "../../lib/infer/generate.ts";
+import { tinyModelsDir } from "./_tiny_model.ts";
 
 export interface PageFixture {
   url: string;
@@ -11,24 +12,31 @@ export interface PageFixture {
 }
 
 export async function startPageFixture(): Promise<PageFixture> {
-  const calls: DoubleCall[] = [];
-  const { app } = createApp({
-    modelsDir: makeModelsDir(),
-    generate: doubleGenerate(calls, { chunks: 12, perChunk: 3, delayMs: 60 }),
-    loadModel: doubleLoadModel([]),
+  const seen: GenerateOptions[] = [];
+  const etude = createApp({
+    modelsDir: await tinyModelsDir(),
+    // The real entry; a smaller readback chunk makes the stream arrive in more pieces.
+    generate: (o) => {
+      seen.push(o);
+      return generate({ ...o, chunk: 16 });
+    },
+    loadModel,
     readMidi,
     writeMidi,
   });
   const ac = new AbortController();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} }, app.fetch);
-  await Promise.resolve();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
+    etude.handler,
+  );
   return {
     url: `http://127.0.0.1:${server.addr.port}/`,
-    tokens: 36,
-    lastTemperature: () => calls.at(-1)?.opts.temperature,
+    tokens: 400,
+    lastTemperature: () => seen.at(-1)?.temperature,
     async close() {
       ac.abort();
       await server.finished;
+      etude.close();
     },
   };
 }

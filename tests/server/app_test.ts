@@ -367,9 +367,9 @@ Deno.test("app: at most maxLoadedModels stay loaded; the least recently used is 
 });
 
 Deno.test("app over a real socket: routes answer, SSE streams, and a client disconnect aborts its job", async () => {
-  const { app, calls, queue } = setup({ gen: { chunks: 200, perChunk: 1, delayMs: 10 } });
+  const { handler, calls, queue } = setup({ gen: { chunks: 200, perChunk: 1, delayMs: 10 } });
   const ac = new AbortController();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} }, app.fetch);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} }, handler);
   const base = `http://127.0.0.1:${server.addr.port}`;
   try {
     assertEquals((await (await fetch(`${base}/healthz`)).json()).ok, true);
