@@ -153,7 +153,7 @@ export function readMidiDetailed(
     if (opts.sustain !== false) {
       sustainExtended += applySustain(list, pedalByChannel.get(channel) ?? [], pieceEnd);
     }
-    kept.push(...list);
+    for (const n of list) kept.push(n);
   }
   const { notes, overlaps, duplicates } = mergeKeys(kept);
   const score: Score = {

@@ -486,6 +486,23 @@ Deno.test("midi: writeMidi → readMidi is exact; @tonejs/midi reads the written
   assertEquals(readMidi(writeMidi(emptyScore(96))), emptyScore(96));
 });
 
+Deno.test("midi: a 200,000-note score round-trips (no argument-spread or stack limits)", () => {
+  const s = emptyScore(480);
+  for (let i = 0; i < 200_000; i++) {
+    s.notes.push({ pitch: 21 + (i % 88), velocity: 1 + (i % 127), start: i * 3, duration: 5 + (i % 300) });
+  }
+  const back = readMidiDetailed(writeMidi(s), { sustain: false });
+  // Same-key overlaps are trimmed (key i and i+88 overlap when duration > 264): count them independently.
+  let overlaps = 0;
+  for (let i = 0; i + 88 < s.notes.length; i++) {
+    if (s.notes[i].start + s.notes[i].duration > s.notes[i + 88].start) overlaps++;
+  }
+  assert(overlaps > 1000, `${overlaps}`);
+  assertEquals(back.score.notes.length, 200_000);
+  assertEquals(back.report.overlapsCut, overlaps);
+  assertEquals(back.score.notes.map((n) => n.start), s.notes.map((n) => n.start));
+});
+
 Deno.test("midi: writeMidi rejects what a MIDI file cannot hold", () => {
   const bad = (edit: (s: Score) => void, re: RegExp) => {
     const s = handScore();
