@@ -67,7 +67,8 @@ export function noteName(pitch: number): string {
 }
 
 /**
- * The MIDI pitch of a note name (`C4` → 60; sharps `#` and music21 flats `-` both accepted), or undefined.
+ * The MIDI pitch of a note name (`C4` → 60; sharps `#` and music21 flats `-` both accepted, `C-1` meaning octave −1),
+ * or undefined.
  *
  * @example
  * ```ts
@@ -76,7 +77,8 @@ export function noteName(pitch: number): string {
  * ```
  */
 export function parseNoteName(name: string): number | undefined {
-  const m = /^([A-G])(#|-)?(-?\d+)$/.exec(name);
+  // Our own names first (`C-1` is C in octave −1), then music21's flats (`E-4`).
+  const m = /^([A-G])(#?)(-1|\d+)$/.exec(name) ?? /^([A-G])(-)(\d+)$/.exec(name);
   if (!m) return undefined;
   const base = PITCH_CLASSES.indexOf(m[1] as typeof PITCH_CLASSES[number]);
   const p = base + (m[2] === "#" ? 1 : m[2] === "-" ? -1 : 0) + 12 * (Number(m[3]) + 1);
