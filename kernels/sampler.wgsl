@@ -4,6 +4,7 @@
 // readback. lib/infer/sampling.ts reproduces every operation (same chunking, reduction order and exp polynomial).
 // Thresholds are found by bitwise search over order-preserving u32 keys of the logits, so no sort is needed.
 const WG: u32 = 256u;
+const GTAB: u32 = 8u;
 
 struct P {
   v: u32, b: u32, topK: u32, topP: f32,
@@ -104,6 +105,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
   let gType = state[st + 2u];
   let gPos = bitcast<i32>(state[st + 3u]);
   let draws = state[st + 4u];
+  let gBar = state[st + 5u];
   let lo0 = b * p.rowStride * p.v;
   let ko = b * p.v;
   let chunk = (p.v + WG - 1u) / WG;
@@ -114,18 +116,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
   var ok = 0u;
   var lmaxk = 0u;
   for (var v = lo; v < hi; v++) {
-    var a = true;
-    if (p.grammar != 0u) {
-      let ti = gtab[v * 4u];
-      if (ti < 0 || allow[gType * p.nTypes + u32(ti)] == 0u) {
-        a = false;
-      }
-      let pr = gtab[v * 4u + 2u];
-      if (pr >= 0 && pr <= gPos) {
-        a = false;
-      }
-    }
-    if (a) {
+    if (gtabAllowed(v, gType, gPos, gBar)) {
       ok |= 1u << (v - lo);
       lmaxk = max(lmaxk, key(logits[lo0 + v]));
     }
@@ -230,7 +221,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
       let chi = min(clo + chunk, p.v);
       for (var v = clo; v < chi; v++) {
         let lv = logits[lo0 + v];
-        let a = gtabAllowed(v, gType, gPos);
+        let a = gtabAllowed(v, gType, gPos, gBar);
         if (a && key(lv) >= thr) {
           let e = fexp((lv - lmax) * p.invT);
           if (e > 0.0) {
@@ -250,7 +241,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     if (chosen == 0xffffffffu) {
       // Nothing with positive mass: the first allowed token at the maximum.
       for (var v = 0u; v < p.v; v++) {
-        if (gtabAllowed(v, gType, gPos) && key(logits[lo0 + v]) >= atomicLoad(&kmax)) {
+        if (gtabAllowed(v, gType, gPos, gBar) && key(logits[lo0 + v]) >= atomicLoad(&kmax)) {
           chosen = v;
           break;
         }
@@ -261,27 +252,36 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     }
     state[st] = chosen;
     state[st + 1u] = state[st + 1u] + 1u;
-    let to = gtab[chosen * 4u + 1u];
+    let go = chosen * GTAB;
+    let to = gtab[go + 1u];
     if (to >= 0) {
       state[st + 2u] = u32(to);
     }
-    let po = gtab[chosen * 4u + 3u];
+    let po = gtab[go + 3u];
     if (po != -2) {
       state[st + 3u] = bitcast<u32>(po);
+    }
+    let bo = gtab[go + 5u];
+    if (bo >= 0) {
+      state[st + 5u] = u32(bo);
     }
     state[st + 4u] = draws + 1u;
     out[(draws - p.chunkStart) * p.b + b] = chosen;
   }
 }
 
-fn gtabAllowed(v: u32, gType: u32, gPos: i32) -> bool {
+// Grammar: the token's entry type may follow the state's type, its first Position lies after the current one and
+// its largest Position inside the bar (gtab: GTAB words per token, see lib/infer/grammar.ts).
+fn gtabAllowed(v: u32, gType: u32, gPos: i32, gBar: u32) -> bool {
   if (p.grammar == 0u) {
     return true;
   }
-  let ti = gtab[v * 4u];
+  let o = v * GTAB;
+  let ti = gtab[o];
   if (ti < 0 || allow[gType * p.nTypes + u32(ti)] == 0u) {
     return false;
   }
-  let pr = gtab[v * 4u + 2u];
-  return !(pr >= 0 && pr <= gPos);
+  let pr = gtab[o + 2u];
+  let pm = gtab[o + 4u];
+  return !(pr >= 0 && pr <= gPos) && !(pm >= 0 && u32(pm) >= gBar);
 }

@@ -12,7 +12,7 @@
 import { getGpu, type Gpu, loadKernel, packParams, readBuffer, storage, uniform } from "./_gpu.ts";
 import type { LlamaConfig, ModelWeights } from "./model_loader.ts";
 import type { GrammarState, GrammarTables } from "./grammar.ts";
-import { N_TYPES } from "./grammar.ts";
+import { GTAB_STRIDE, N_TYPES } from "./grammar.ts";
 import { seedWords } from "./sampling.ts";
 
 const STATE_WORDS = 8;
@@ -204,7 +204,7 @@ export class Engine {
     b.act = this.#buf(R * f * 4, "act");
     b.logits = this.#buf(R * V * 4, "logits");
     b.kept = this.#buf(B * V * 4, "kept");
-    b.gtab = this.#buf(V * 16, "gtab");
+    b.gtab = this.#buf(V * GTAB_STRIDE * 4, "gtab");
     b.allow = this.#buf(N_TYPES * N_TYPES * 4, "allow");
     b.tokens = this.#buf(1024 * B * 4, "tokens");
     for (const name of ["embed", "qkv", "o", "swiglu", "down", "logits", "rope", "attn", "sampler"]) {
@@ -334,9 +334,14 @@ export class Engine {
     pass.dispatchWorkgroups(batch);
   }
 
-  #writeState(rows: { token: number; pos: number; gType: number; gPos: number; draws: number }[], seq0 = 0) {
+  #writeState(
+    rows: { token: number; pos: number; gType: number; gPos: number; gBar?: number; draws: number }[],
+    seq0 = 0,
+  ) {
     const s = new Uint32Array(rows.length * STATE_WORDS);
-    rows.forEach((r, i) => s.set([r.token, r.pos, r.gType, r.gPos >>> 0, r.draws], i * STATE_WORDS));
+    rows.forEach((r, i) =>
+      s.set([r.token, r.pos, r.gType, r.gPos >>> 0, r.draws, r.gBar ?? 0x7fffffff], i * STATE_WORDS)
+    );
     this.#dev.queue.writeBuffer(this.#b.state, seq0 * STATE_WORDS * 4, s);
   }
 
@@ -344,10 +349,11 @@ export class Engine {
     if (this.#grammarKey === g) return;
     this.#grammarKey = g;
     const V = this.config.vocabSize;
-    const gtab = new Int32Array(V * 4);
-    for (let v = 0; v < V; v++) gtab.set([10, 10, -1, -2], v * 4);
-    if (g) gtab.set(g.gtab.subarray(0, Math.min(g.gtab.length, V * 4)));
-    if (g && g.gtab.length < V * 4) { for (let v = g.gtab.length / 4; v < V; v++) gtab[v * 4] = -1; }
+    const S = GTAB_STRIDE;
+    const gtab = new Int32Array(V * S);
+    for (let v = 0; v < V; v++) gtab.set([10, 10, -1, -2, -1, -1], v * S);
+    if (g) gtab.set(g.gtab.subarray(0, Math.min(g.gtab.length, V * S)));
+    if (g && g.gtab.length < V * S) { for (let v = g.gtab.length / S; v < V; v++) gtab[v * S] = -1; }
     this.#dev.queue.writeBuffer(this.#b.gtab, 0, gtab);
     this.#dev.queue.writeBuffer(
       this.#b.allow,
@@ -427,7 +433,7 @@ export class Engine {
   async sample(
     logits: Float32Array,
     s: DecodeSampling,
-    states: { gType: number; gPos: number; draws: number }[],
+    states: { gType: number; gPos: number; gBar?: number; draws: number }[],
   ): Promise<{ tokens: number[]; kept: Uint32Array; state: Uint32Array }> {
     const B = states.length, V = this.config.vocabSize;
     this.#setGrammar(s.grammar);
@@ -521,6 +527,7 @@ export class Engine {
               pos: w.length - 1,
               gType: gStates[s].type,
               gPos: gStates[s].pos,
+              gBar: gStates[s].barLen,
               draws,
             }], s);
           }
@@ -540,6 +547,7 @@ export class Engine {
             pos: T - 1,
             gType: gStates[s].type,
             gPos: gStates[s].pos,
+            gBar: gStates[s].barLen,
             draws: 0,
           })));
           this.#params("p", T, 0, 0, T - 1, 1, 0, B);

@@ -200,7 +200,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
     promptIds = promptIds.slice(start);
   }
   const prompt = [bos, ...promptIds];
-  let gs: GrammarState = initialState();
+  let gs: GrammarState = initialState(g);
   for (const id of promptIds) gs = nextState(g, gs, id);
 
   // Stop criteria per sequence.

@@ -32,6 +32,8 @@ export const TokenType = {
 const T = TokenType;
 /** Number of token types. */
 export const N_TYPES = 12;
+/** Int32 words per token in `GrammarTables.gtab`. */
+export const GTAB_STRIDE = 8;
 
 const SUCC: Record<number, number[]> = {
   [T.Start]: [T.Bar],
@@ -50,26 +52,35 @@ const SUCC: Record<number, number[]> = {
 
 /** Per-token grammar table: entry/exit type, required position (> current) and position after it. */
 export interface GrammarTables {
-  /** `[typeIn, typeOut, posReq, posOut]` per token: typeIn −1 = never sampled; posReq −1 = none; posOut −2 = keep, −1 = reset. */
+  /**
+   * `GTAB_STRIDE` words per token: `[typeIn, typeOut, posReq, posOut, posMax, barOut, 0, 0]`: typeIn −1 = never
+   * sampled; posReq −1 = none (else the current position must be below it); posOut −2 = keep, −1 = reset; posMax: the
+   * largest Position inside (−1 none; must be below the bar length); barOut: bar length in positions set by a
+   * TimeSig inside (−1 keep).
+   */
   gtab: Int32Array;
+  /** Bar length in positions before any TimeSig (4/4; unbounded when the vocabulary has no TimeSig). */
+  barLen0: number;
   /** `allow[from * N_TYPES + to]` = 1 when a token of type `to` may follow type `from`. */
   allow: Uint32Array;
   /** Base token ids of each token (itself for base tokens; the expansion for BPE tokens). */
   base: number[][];
-  /** Base token types and position values (−1 when not a Position) by base id. */
+  /** Base token types, position values (−1 when not a Position) and TimeSig bar lengths (−1) by base id. */
   baseType: number[];
   basePos: number[];
+  baseBar: number[];
   /** Whether the tokenizer has a REMI grammar (false: everything allowed except specials). */
   remi: boolean;
 }
 
-/** Grammar state: type of the last token and the current position within the bar (−1 = none yet). */
+/** Grammar state: type of the last token, the current position within the bar (−1 = none yet), the bar length. */
 export interface GrammarState {
   type: number;
   pos: number;
+  barLen: number;
 }
 
-function typeOfName(name: string): { type: number; pos: number } {
+function typeOfName(name: string): { type: number; pos: number; sig?: string } {
   const [kind, val] = [
     name.slice(0, name.indexOf("_") < 0 ? name.length : name.indexOf("_")),
     name.split("_")[1],
@@ -80,7 +91,7 @@ function typeOfName(name: string): { type: number; pos: number } {
     case "Position":
       return { type: T.Position, pos: Number(val) };
     case "TimeSig":
-      return { type: T.TimeSig, pos: -1 };
+      return { type: T.TimeSig, pos: -1, sig: val };
     case "Tempo":
       return { type: T.Tempo, pos: -1 };
     case "Chord":
@@ -112,7 +123,7 @@ function typeOfName(name: string): { type: number; pos: number } {
  * ```ts
  * import { grammarTables } from "./grammar.ts";
  * const g = grammarTables({ kind: "remi", config: {}, vocab: ["PAD_None", "BOS_None", "EOS_None", "MASK_None", "Bar_None"] });
- * g.gtab.length; // 5 * 4
+ * g.gtab.length; // 5 * GTAB_STRIDE
  * ```
  */
 export function grammarTables(tok: TokenizerJson): GrammarTables {
@@ -120,9 +131,17 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
   const V = tok.vocab.length;
   const nBase = V - merges.length;
   const remi = tok.kind === "remi" || tok.kind === "remi-bpe";
-  const baseType: number[] = [], basePos: number[] = [];
+  const baseType: number[] = [], basePos: number[] = [], baseBar: number[] = [];
+  const grid = gridOf(tok.config);
+  let hasSig = false;
   for (let i = 0; i < nBase; i++) {
     const t = typeOfName(tok.vocab[i]);
+    let bar = -1;
+    if (t.sig) {
+      const [n, d] = t.sig.split("/").map(Number);
+      if (n > 0 && d > 0) bar = Math.round(n * grid * 4 / d), hasSig = true;
+    }
+    baseBar.push(remi ? bar : -1);
     baseType.push(remi || t.type < 0 ? t.type : (t.type === T.Start || t.type === T.End ? t.type : T.Other));
     basePos.push(t.pos);
   }
@@ -155,9 +174,10 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
     for (const s of seen) allow[from * N_TYPES + s] = 1;
     allow[from * N_TYPES + T.Other] = 1;
   }
-  const gtab = new Int32Array(V * 4);
+  const gtab = new Int32Array(V * GTAB_STRIDE);
   for (let v = 0; v < V; v++) {
     const seq = base[v];
+    let posMax = -1, barOut = -1;
     let typeIn = baseType[seq[0]];
     const typeOut = baseType[seq[seq.length - 1]];
     let posReq = -1, posOut = -2, cur = -3; // -3: unknown (before any Bar/Position inside this token)
@@ -166,7 +186,9 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
       const t = baseType[id];
       if (t < 0 || t === T.Start || (seq.length > 1 && t === T.End)) typeIn = -1;
       if (prev >= 0 && !allow[prev * N_TYPES + t]) typeIn = -1;
+      if (baseBar[id] > 0) barOut = baseBar[id];
       if (t === T.Position) {
+        posMax = Math.max(posMax, basePos[id]);
         if (cur === -3) posReq = basePos[id];
         else if (cur >= 0 && basePos[id] <= cur) typeIn = -1;
         cur = basePos[id];
@@ -177,23 +199,34 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
       }
       prev = t;
     }
-    if (!remi) posReq = -1, posOut = -2;
-    gtab.set([typeIn, typeOut < 0 ? T.Start : typeOut, posReq, posOut], v * 4);
+    if (!remi) posReq = -1, posOut = -2, posMax = -1;
+    gtab.set([typeIn, typeOut < 0 ? T.Start : typeOut, posReq, posOut, posMax, barOut], v * GTAB_STRIDE);
   }
-  return { gtab, allow, base, baseType, basePos, remi };
+  const barLen0 = remi && hasSig ? 4 * grid : 0x7fffffff;
+  return { gtab, allow, base, baseType, basePos, baseBar, remi, barLen0 };
+}
+
+function gridOf(config: Record<string, unknown>): number {
+  const c = (config.base ?? config) as Record<string, unknown>;
+  const res = c.beatRes;
+  if (Array.isArray(res) && res.length) {
+    const g = Math.max(...res.map((r) => Array.isArray(r) ? Number(r[2]) : 0));
+    if (g > 0) return g;
+  }
+  return 8;
 }
 
 /**
- * The state before any token (as after BOS).
+ * The state before any token (as after BOS); with tables, the bar length starts at 4/4.
  *
  * @example
  * ```ts
  * import { initialState } from "./grammar.ts";
- * initialState(); // { type: 0, pos: -1 }
+ * initialState(); // { type: 0, pos: -1, barLen: 2147483647 }
  * ```
  */
-export function initialState(): GrammarState {
-  return { type: T.Start, pos: -1 };
+export function initialState(g?: GrammarTables): GrammarState {
+  return { type: T.Start, pos: -1, barLen: g?.barLen0 ?? 0x7fffffff };
 }
 
 /**
@@ -207,10 +240,11 @@ export function initialState(): GrammarState {
  * ```
  */
 export function isAllowed(g: GrammarTables, s: GrammarState, v: number): boolean {
-  const ti = g.gtab[v * 4];
+  const o = v * GTAB_STRIDE;
+  const ti = g.gtab[o];
   if (ti < 0 || !g.allow[s.type * N_TYPES + ti]) return false;
-  const pr = g.gtab[v * 4 + 2];
-  return !(pr >= 0 && pr <= s.pos);
+  const pr = g.gtab[o + 2], pm = g.gtab[o + 4];
+  return !(pr >= 0 && pr <= s.pos) && !(pm >= 0 && pm >= s.barLen);
 }
 
 /**
@@ -224,7 +258,7 @@ export function isAllowed(g: GrammarTables, s: GrammarState, v: number): boolean
  * ```
  */
 export function allowedMask(g: GrammarTables, s: GrammarState): Uint8Array {
-  const V = g.gtab.length / 4;
+  const V = g.gtab.length / GTAB_STRIDE;
   const m = new Uint8Array(V);
   for (let v = 0; v < V; v++) m[v] = isAllowed(g, s, v) ? 1 : 0;
   return m;
@@ -237,19 +271,20 @@ export function allowedMask(g: GrammarTables, s: GrammarState): Uint8Array {
  * ```ts
  * import { grammarTables, initialState, nextState } from "./grammar.ts";
  * const g = grammarTables({ kind: "remi", config: {}, vocab: ["PAD_None", "BOS_None", "EOS_None", "MASK_None", "Bar_None"] });
- * nextState(g, initialState(), 4); // { type: 1, pos: -1 }
+ * nextState(g, initialState(), 4); // { type: 1, pos: -1, barLen: 2147483647 }
  * ```
  */
 export function nextState(g: GrammarTables, s: GrammarState, v: number): GrammarState {
-  const to = g.gtab[v * 4 + 1], po = g.gtab[v * 4 + 3];
-  return { type: to >= 0 ? to : s.type, pos: po !== -2 ? po : s.pos };
+  const o = v * GTAB_STRIDE;
+  const to = g.gtab[o + 1], po = g.gtab[o + 3], bo = g.gtab[o + 5];
+  return { type: to >= 0 ? to : s.type, pos: po !== -2 ? po : s.pos, barLen: bo >= 0 ? bo : s.barLen };
 }
 
 /** Syntax error counts of a token sequence (MidiTok-style TSE). */
 export interface GrammarErrors {
   /** A token whose type cannot follow the previous one. */
   type: number;
-  /** A Position not after the current one within the bar. */
+  /** A Position not after the current one within the bar, or past the bar's end. */
   time: number;
   /** The same pitch twice at one time step. */
   dupn: number;
@@ -270,19 +305,20 @@ export interface GrammarErrors {
 export function grammarErrors(ids: readonly number[], tok: TokenizerJson | GrammarTables): GrammarErrors {
   const g = "gtab" in tok ? tok : grammarTables(tok);
   const errors = { type: 0, time: 0, dupn: 0, tokens: 0 };
-  let type: number = T.Start, pos = -1;
+  let type: number = T.Start, pos = -1, barLen = g.barLen0;
   let pitches = new Set<number>();
   for (const id of ids) {
     for (const b of g.base[id] ?? []) {
       errors.tokens++;
       const t = g.baseType[b];
       if (t === T.Start) {
-        type = T.Start, pos = -1, pitches = new Set();
+        type = T.Start, pos = -1, barLen = g.barLen0, pitches = new Set();
         continue;
       }
       if (t < 0 || !g.allow[type * N_TYPES + t]) errors.type++;
+      if (g.baseBar[b] > 0) barLen = g.baseBar[b];
       if (t === T.Position) {
-        if (g.basePos[b] <= pos) errors.time++;
+        if (g.basePos[b] <= pos || g.basePos[b] >= barLen) errors.time++;
         pos = g.basePos[b];
         pitches = new Set();
       } else if (t === T.Bar || t === T.Rest || t === T.End) {

@@ -41,7 +41,7 @@ Deno.test("grammar: real REMI token streams have no errors; broken ones are coun
   assertEquals(grammarErrors(ids, base.toJSON()), { type: 0, time: 0, dupn: 0, tokens: ids.length });
   // Every token of a real stream is allowed by the mask in the state before it.
   const g = grammarTables(base.toJSON());
-  let s = initialState();
+  let s = initialState(g);
   for (const t of ids) {
     assertEquals(allowedMask(g, s)[t], 1, `${base.vocab[t]} after state ${JSON.stringify(s)}`);
     s = nextState(g, s, t);
@@ -53,6 +53,22 @@ Deno.test("grammar: real REMI token streams have no errors; broken ones are coun
   const back = [id("Bar_None"), id("Position_8"), id("Pitch_60"), id("Velocity_95"), id("Position_4")];
   assertEquals(grammarErrors(back, base.toJSON()).time, 1);
   const dup = [id("Bar_None"), id("Position_0"), id("Pitch_60"), id("Velocity_95"), id("Duration_1.0.8")];
+  // 4/4 has 32 positions; after TimeSig_3/4 only 24.
+  assertEquals(grammarErrors([id("Bar_None"), id("Position_40")], base.toJSON()).time, 1);
+  assertEquals(
+    grammarErrors(
+      [id("Bar_None"), id("Position_0"), id("TimeSig_3/4"), id("Bar_None"), id("Position_26")],
+      base.toJSON(),
+    ).time,
+    1,
+  );
+  assertEquals(
+    grammarErrors(
+      [id("Bar_None"), id("Position_0"), id("TimeSig_6/4"), id("Bar_None"), id("Position_40")],
+      base.toJSON(),
+    ).time,
+    0,
+  );
   assertEquals(grammarErrors([...dup, ...dup.slice(2)], base.toJSON()).dupn, 1);
 });
 
@@ -70,11 +86,11 @@ Deno.test("grammar: BPE tokens enter and leave with their first and last base ty
   const bpe = new BpeTokenizer(base, merges);
   const json = bpe.toJSON();
   const g = grammarTables(json);
-  assertEquals([...g.gtab.subarray((n0 + 2) * 4, (n0 + 3) * 4)], [2, 8, 4, 4]);
-  assertEquals(g.gtab[(n0 + 4) * 4], -1);
-  assertEquals(g.gtab[(n0 + 5) * 4], -1);
+  assertEquals([...g.gtab.subarray((n0 + 2) * 8, (n0 + 2) * 8 + 6)], [2, 8, 4, 4, 4, -1]);
+  assertEquals(g.gtab[(n0 + 4) * 8], -1);
+  assertEquals(g.gtab[(n0 + 5) * 8], -1);
   // After Position_4 inside a bar, a token starting with Position_4 is not allowed; after Bar it is.
-  let s = nextState(g, nextState(g, initialState(), id("Bar_None")), id("Position_4"));
+  let s = nextState(g, nextState(g, initialState(g), id("Bar_None")), id("Position_4"));
   s = nextState(g, nextState(g, nextState(g, s, id("Pitch_64")), id("Velocity_95")), id("Duration_1.0.8"));
   assertEquals(allowedMask(g, s)[n0 + 2], 0);
   assertEquals(allowedMask(g, nextState(g, s, id("Bar_None")))[n0 + 2], 1);
@@ -89,7 +105,7 @@ Deno.test("grammar: BPE tokens enter and leave with their first and last base ty
     const engine = await model.engine(4);
     const r = await engine.decode({
       prompt: [1],
-      grammarState: initialState(),
+      grammarState: initialState(model.grammar),
       grammar: model.grammar,
       nextState: (st, t) => nextState(model.grammar, st, t),
       batch: 4,
