@@ -122,7 +122,12 @@ export async function compileBinary(
     resolve(entry),
   ], env);
   if (r.ok) return { ok: true, message: `wrote ${outFile}` };
-  const last = r.output.split("\n").filter(Boolean).slice(-2).join(" | ");
+  // deno's error chain: keep the most specific cause ("1: error sending request for url …") or the first line.
+  const lines = r.output.split("\n").map((l) => l.trim()).filter((l) =>
+    l && !/^(Stack backtrace|\d+: <unknown>)/.test(l)
+  );
+  const cause = lines.find((l) => /^1: /.test(l))?.slice(3) ?? lines[0] ?? "no output";
+  const last = cause.length > 200 ? `${cause.slice(0, 200)}…` : cause;
   return {
     ok: false,
     message: `deno compile could not build ${outFile} (${last})` +

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { parseCli, runMain, UsageError } from "../lib/cli.ts";
 import { bundle, compileBinary, writeEntry } from "../lib/compile.ts";
 import { MODEL_FILES } from "../lib/embed.ts";
@@ -48,8 +48,9 @@ if (import.meta.main) {
     if (!values["no-binary"]) {
       const binPath = join(outDir, "etude");
       const r = await compileBinary(entry, binPath);
+      const run = isAbsolute(binPath) ? binPath : `./${binPath}`;
       if (r.ok) {
-        console.log(`wrote ${binPath} (${(Deno.statSync(binPath).size / 1e6).toFixed(1)} MB): ./${binPath}`);
+        console.log(`wrote ${binPath} (${(Deno.statSync(binPath).size / 1e6).toFixed(1)} MB): ${run}`);
       } else console.error(`warning: ${r.message}`);
     }
     console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
