@@ -145,6 +145,50 @@ export class RemiTokenizer implements Tokenizer {
     return name === undefined ? "" : name.slice(0, name.indexOf("_"));
   }
 
+  /**
+   * Which token type may follow which in what `encode` produces (MidiTok's `tokens_types_graph`, for this config):
+   * a sequence starts with `Bar`; `Position` values rise within a bar; `TimeSig` only follows `Bar Position_0`.
+   *
+   * @example
+   * ```ts
+   * import { RemiTokenizer } from "./remi.ts";
+   * new RemiTokenizer().typeGraph().Pitch; // ["Velocity"]
+   * ```
+   */
+  typeGraph(): Record<string, string[]> {
+    const c = this.config;
+    const g: Record<string, string[]> = {
+      Bar: ["Bar", "Position"],
+      Position: ["Pitch"],
+      Pitch: ["Velocity"],
+      Velocity: ["Duration"],
+      Duration: ["Pitch", "Position", "Bar"],
+    };
+    const afterStep = ["Position", "Bar", ...(c.useRests ? ["Rest"] : [])];
+    if (c.useRests) {
+      g.Rest = ["Rest", "Position", "Bar"];
+      g.Duration.push("Rest");
+    }
+    if (c.useChords) {
+      g.Chord = ["Pitch"];
+      g.Position.push("Chord");
+    }
+    if (c.useTempos) {
+      g.Tempo = [...(c.useChords ? ["Chord"] : []), "Pitch", ...afterStep];
+      g.Position.push("Tempo");
+    }
+    if (c.useTimeSignatures) {
+      g.TimeSig = [
+        ...(c.useTempos ? ["Tempo"] : []),
+        ...(c.useChords ? ["Chord"] : []),
+        "Pitch",
+        ...afterStep,
+      ];
+      g.Position.push("TimeSig");
+    }
+    return g;
+  }
+
   /** Encodes a score (no BOS/EOS). */
   encode(score: Score): number[] {
     const t = this.tables, c = this.config, R = t.grid;

@@ -227,6 +227,53 @@ Deno.test("remi: time signatures 3/4 and a change to 6/8 set the bar length", ()
   assertEquals(tok.decode(tok.encode(odd)).notes, odd.notes);
 });
 
+/** Counts type transitions outside the graph, Positions that do not rise within a bar, and a start other than Bar. */
+function grammarErrors(tok: RemiTokenizer, graph: Record<string, string[]>, ids: number[]): number {
+  let errors = ids.length && tok.tokenType(ids[0]) !== "Bar" ? 1 : 0;
+  let lastPos = -1;
+  for (let i = 0; i < ids.length; i++) {
+    const type = tok.tokenType(ids[i]);
+    if (i > 0 && !graph[tok.tokenType(ids[i - 1])].includes(type)) errors++;
+    if (type === "Bar") lastPos = -1;
+    if (type === "Position") {
+      const p = Number(tok.vocab[ids[i]].slice(9));
+      if (p <= lastPos) errors++;
+      lastPos = p;
+    }
+    if (type === "Rest") lastPos = -1; // rests may move to a later bar without a Bar token
+  }
+  return errors;
+}
+
+Deno.test("remi: every encoding follows the type graph (all options on)", () => {
+  const tok = new RemiTokenizer({ useChords: true, useRests: true });
+  const graph = tok.typeGraph();
+  let seed = 5;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let k = 0; k < 20; k++) {
+    const s = score([], {
+      tempos: [{ tick: 0, bpm: 100 }, { tick: 5000, bpm: 150 }, { tick: 9000, bpm: 70 }],
+      timeSignatures: [{ tick: 0, numerator: 3, denominator: 4 }, {
+        tick: 1440 * 3,
+        numerator: 6,
+        denominator: 8,
+      }],
+    });
+    let t = 0;
+    for (let i = 0; i < 80; i++) {
+      t += Math.floor(rand() * 4) * Math.floor(rand() * 3) * 240 + (rand() < 0.1 ? 4000 : 0);
+      for (const p of [48, 60, 64, 67].filter(() => rand() < 0.6)) {
+        s.notes.push(note(p, t, 120 + Math.floor(rand() * 900)));
+      }
+    }
+    s.notes.sort((a, b) => a.start - b.start || a.pitch - b.pitch);
+    const ids = tok.encode(s);
+    assertEquals(grammarErrors(tok, graph, ids), 0, names(tok, ids).join(" "));
+    const back = tok.decode(ids);
+    assertEquals(back.notes.length, new Set(s.notes.map((n) => `${n.pitch}@${n.start}`)).size);
+  }
+});
+
 Deno.test("remi: decode never throws on random ids and only yields valid notes", () => {
   const configs = [{}, { useChords: true, useRests: true }, { useTimeSignatures: false, useTempos: false }];
   let seed = 12345;
@@ -284,13 +331,15 @@ Deno.test({
     const vb = tok.tables.velocities;
     const nearestIdx = (xs: number[], x: number) =>
       xs.reduce((best, v, i) => (Math.abs(v - x) < Math.abs(xs[best] - x) ? i : best), 0);
-    let total = 0, recovered = 0, duplicates = 0, tokens = 0, beats = 0;
+    const graph = tok.typeGraph();
+    let total = 0, recovered = 0, duplicates = 0, tokens = 0, beats = 0, badPairs = 0;
     const files = pianoCorpusFiles();
     for (const f of files) {
       const s = await readMidiFile(f);
       const ids = tok.encode(s);
       const d = tok.decode(ids);
       tokens += ids.length;
+      badPairs += grammarErrors(tok, graph, ids);
       beats += s.notes.reduce((e, n) => Math.max(e, n.start + n.duration), 0) / s.ticksPerBeat;
       const back = new Map<string, Note>();
       for (const n of d.notes) back.set(`${n.pitch}@${n.start / d.ticksPerBeat * R}`, n);
@@ -320,6 +369,7 @@ Deno.test({
         }%; ${duplicates} duplicates of a pitch on one grid position merged), ` +
         `${(tokens / beats).toFixed(2)} tokens/beat, vocab ${tok.vocab.length}`,
     );
+    assertEquals(badPairs, 0);
     assertEquals(recovered, total - duplicates);
     assert(duplicates < total * 0.001);
   },
