@@ -5,7 +5,9 @@
  * Ignored (visibly) where /usr/bin/chromium is absent.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { readMidi } from "../../lib/midi.ts";
+import { Buffer } from "node:buffer";
+import { readMidi, writeMidi } from "../../lib/midi.ts";
+import { emptyScore } from "../../lib/score.ts";
 import type { Note } from "../../lib/score.ts";
 import { type PageFixture, startPageFixture } from "./_page_fixture.ts";
 
@@ -19,7 +21,8 @@ const hasChromium = (() => {
 })();
 
 Deno.test({
-  name: "page in headless Chromium: slider, streamed piano roll, .mid download, screenshot",
+  name:
+    "page in headless Chromium: slider, streamed piano roll, .mid/.wav downloads, MIDI prompt, play, screenshot",
   ignore: !hasChromium,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -115,6 +118,37 @@ Deno.test({
       for (const n of score.notes) {
         assert(drawn.has(`${n.start}:${n.pitch}`), `note ${JSON.stringify(n)} not drawn`);
       }
+
+      // .wav download (rendered by POST /api/render).
+      const [wavDl] = await Promise.all([page.waitForEvent("download"), page.click("#download-wav")]);
+      assertEquals(wavDl.suggestedFilename(), "etude-1234.wav");
+      const wav = await Deno.readFile(await wavDl.path());
+      assertEquals(new TextDecoder().decode(wav.subarray(0, 12)).replace(/[^A-Z]/g, ""), "RIFFWAVE");
+
+      // Upload a MIDI prompt: the new piece continues it (its notes come first in the roll's data).
+      const prompt = emptyScore(480);
+      for (let i = 0; i < 5; i++) {
+        prompt.notes.push({ pitch: 72 - i, velocity: 100, start: i * 480, duration: 480 });
+      }
+      await page.setInputFiles("#prompt", {
+        name: "prompt.mid",
+        mimeType: "audio/midi",
+        buffer: Buffer.from(writeMidi(prompt)),
+      });
+      await page.fill("#length", "60");
+      await page.click("#generate");
+      await page.waitForFunction(() => document.body.dataset.state === "done", undefined, {
+        timeout: 60_000,
+      });
+      const cont = await page.evaluate(() =>
+        (globalThis as unknown as { etudeState: { result: { notes: Note[] } } }).etudeState.result.notes
+      );
+      const keys = new Set(cont.map((n) => `${n.start}:${n.pitch}`));
+      for (const n of prompt.notes) assert(keys.has(`${n.start}:${n.pitch}`), "prompt note kept");
+      // Play starts WebAudio playback without errors (headless: no sound, but the graph is built).
+      await page.click("#play");
+      await page.waitForFunction(() => !(document.getElementById("stop") as HTMLButtonElement).disabled);
+      await page.click("#stop");
       assertEquals(errors, []);
       await context.close();
     } finally {
