@@ -112,6 +112,7 @@ export function trainBpe(
  * ```
  */
 export class BpeTokenizer implements Tokenizer {
+  /** Always `"remi-bpe"`. */
   readonly kind = "remi-bpe" as const;
   readonly vocab: readonly string[];
   /** The REMI tokenizer underneath. */
@@ -123,6 +124,9 @@ export class BpeTokenizer implements Tokenizer {
   #cache = new Map<string, number[]>();
 
   /**
+   * A BPE tokenizer from a base and an ordered merge list (validated: each merge joins two earlier ids and never puts
+   * a Bar inside a token).
+   *
    * @example
    * ```ts
    * import { BpeTokenizer } from "./bpe.ts";
@@ -239,7 +243,7 @@ export class BpeTokenizer implements Tokenizer {
     const hit = this.#cache.get(key);
     if (hit) return hit;
     const word = mergeWord(ids.slice(from, to) as number[], this.#rank, this.baseVocabSize);
-    if (this.#cache.size > 500_000) this.#cache.clear();
+    if (this.#cache.size > 100_000) this.#cache.clear();
     this.#cache.set(key, word);
     return word;
   }

@@ -129,7 +129,9 @@ export function pitchStrings(score: Score, grid = DEFAULT_PITCH_STRING_CONFIG.gr
  * ```
  */
 export class PitchStringTokenizer implements Tokenizer {
+  /** Always `"pitch"`. */
   readonly kind = "pitch" as const;
+  /** The configuration (defaults filled in). */
   readonly config: PitchStringConfig;
   readonly vocab: readonly string[];
   #index: Map<string, number>;

@@ -69,6 +69,7 @@ interface QNote {
  * ```
  */
 export class RemiTokenizer implements Tokenizer {
+  /** Always `"remi"`. */
   readonly kind = "remi" as const;
   /** The full configuration (defaults filled in). */
   readonly config: RemiConfig;
@@ -81,10 +82,12 @@ export class RemiTokenizer implements Tokenizer {
   #velIndex: Int32Array;
 
   /**
+   * A REMI tokenizer with `DEFAULT_REMI_CONFIG` overridden by `config`; throws naming a bad field.
+   *
    * @example
    * ```ts
    * import { RemiTokenizer } from "./remi.ts";
-   * const tok = new RemiTokenizer({ useChords: false, useRests: true });
+   * const tok = new RemiTokenizer({ useChords: true, useRests: true });
    * console.log(tok.vocab.length);
    * ```
    */

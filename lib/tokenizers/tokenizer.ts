@@ -10,6 +10,7 @@ export type TokenizerKind = "pitch" | "remi" | "remi-bpe";
 
 /** The self-describing `tokenizer.json` contents. */
 export interface TokenizerJson {
+  /** Which tokeniser (`loadTokenizer` dispatches on it). */
   kind: TokenizerKind;
   /** Tokeniser-specific configuration (REMI options, BPE base config…). */
   config: Record<string, unknown>;
@@ -21,6 +22,7 @@ export interface TokenizerJson {
 
 /** Turns a `Score` into token ids and back. */
 export interface Tokenizer {
+  /** Which tokeniser this is. */
   readonly kind: TokenizerKind;
   /** id → token name. */
   readonly vocab: readonly string[];
