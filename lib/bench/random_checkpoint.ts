@@ -12,6 +12,7 @@ import {
   type TransformerConfig,
 } from "../model/config.ts";
 import { saveCheckpoint } from "../model/checkpoint.ts";
+import { RemiTokenizer } from "../tokenizers/remi.ts";
 
 /**
  * A seeded normal generator (xorshift32 + Box–Muller).
@@ -52,7 +53,9 @@ export function benchModelConfig(overrides: Overrides = {}): TransformerConfig {
 }
 
 /**
- * Writes a checkpoint with N(0, std²) matrices and unit norms into `dir`; returns the weight bytes (fp32).
+ * Writes a checkpoint with N(0, std²) matrices and unit norms into `dir`; returns the weight bytes (fp32). Without a
+ * `tokenizerJson`, the default REMI tokenizer's is written when it fits the vocabulary (the engine's loader wants
+ * one).
  *
  * @example
  * ```ts
@@ -78,6 +81,11 @@ export async function writeRandomCheckpoint(
     weights[name] = t;
     bytes += n * 4;
   }
-  await saveCheckpoint(dir, { config: model, weights, tokenizerJson: opts.tokenizerJson });
+  let tokenizerJson = opts.tokenizerJson;
+  if (tokenizerJson === undefined) {
+    const remi = new RemiTokenizer();
+    if (remi.vocab.length <= model.vocabSize) tokenizerJson = remi.toJSON();
+  }
+  await saveCheckpoint(dir, { config: model, weights, tokenizerJson });
   return { weightBytes: bytes };
 }

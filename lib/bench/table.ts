@@ -78,6 +78,7 @@ export function computeRatios(results: readonly BenchResult[], specs: readonly R
  * import { formatNumber } from "./table.ts";
  * formatNumber(12345.6); // "12,346"
  * formatNumber(0.012345); // "0.0123"
+ * formatNumber(0.0000176); // "1.76e-5"
  * ```
  */
 export function formatNumber(v: number | null | undefined): string {
@@ -85,6 +86,7 @@ export function formatNumber(v: number | null | undefined): string {
   const a = Math.abs(v);
   if (a >= 1000) return Math.round(v).toLocaleString("en-US");
   if (a === 0) return "0";
+  if (a < 1e-3) return v.toExponential(2);
   return Number(v.toPrecision(3)).toString();
 }
 

@@ -69,6 +69,7 @@ Deno.test("number formatting, slugs and the bandwidth decode limit", () => {
   assertEquals(formatNumber(12345.6), "12,346");
   assertEquals(formatNumber(61.234), "61.2");
   assertEquals(formatNumber(0.012345), "0.0123");
+  assertEquals(formatNumber(0.0000176), "1.76e-5");
   assertEquals(formatNumber(null), "—");
   assertEquals(formatNumber(NaN), "—");
   assertEquals(slug("NVIDIA H100 80GB HBM3"), "nvidia-h100-80gb-hbm3");

@@ -1,0 +1,496 @@
+/**
+ * The parts `deno task bench` measures. Each part declares the rows it produces (so a part that cannot run still
+ * shows every row, skipped with the reason), the repository files it needs, a time limit, and a `run` that
+ * imports its code lazily: parts run one by one in child processes (`part_main.ts`), so a crash, a hang or a
+ * missing module costs one part, not the run.
+ *
+ * @module
+ */
+import type { BenchResult } from "./table.ts";
+import type { TorchStatus } from "./torch_peer.ts";
+
+/** One way of running the PyTorch peer. */
+export interface TorchVariant {
+  /** Short tag used in ids: `t1`, `t2`, `cuda`. */
+  tag: string;
+  device: "cpu" | "cuda";
+  /** OPENBLAS_NUM_THREADS / torch threads (cpu). */
+  threads?: number;
+}
+
+/** Everything a part needs, serialisable to a child process. */
+export interface BenchContext {
+  quick: boolean;
+  /** Repository root. */
+  root: string;
+  /** The random v8 checkpoint directory. */
+  ckptDir: string;
+  weightBytes: number;
+  params: number;
+  torch: TorchStatus;
+  torchVariants: TorchVariant[];
+  realGpu: boolean;
+  adapter: string;
+  corpus?: string;
+  /** A small model directory for the faces (models/default when present), and its name inside `modelsDir`. */
+  facesModelsDir?: string;
+  facesModelName?: string;
+  facesModelNote?: string;
+}
+
+/** A row a part promises. */
+export interface RowSpec {
+  id: string;
+  label: string;
+  unit: string;
+}
+
+/** One bench part. */
+export interface BenchPart {
+  id: string;
+  section: string;
+  /** Repository-relative files the part's code lives in (checked before running). */
+  requires: string[];
+  rows(ctx: BenchContext): RowSpec[];
+  /** Seconds before the child process is killed. */
+  timeoutS(ctx: BenchContext): number;
+  run(ctx: BenchContext): Promise<BenchResult[]>;
+}
+
+const TORCH_MISSING = (ctx: BenchContext) =>
+  `${ctx.torch.python} cannot import torch (${ctx.torch.detail}); install: apt-get install -y python3-torch libopenblas0-pthread`;
+
+function row(
+  section: string,
+  spec: RowSpec,
+  value: number | null,
+  extra: Partial<BenchResult> = {},
+): BenchResult {
+  return { id: spec.id, section, label: spec.label, unit: spec.unit, value, ...extra };
+}
+
+/** Decode shape per mode: tokens per sequence at batch 1 and 16. */
+function decodeTokens(ctx: BenchContext, who: "engine" | "torch" | "tfjs", batch: number): number {
+  if (who === "tfjs") return ctx.quick ? (batch === 1 ? 4 : 2) : (batch === 1 ? 32 : 8);
+  if (who === "engine") return ctx.quick ? 16 : (batch === 1 ? 128 : 64);
+  return ctx.quick ? 16 : 128;
+}
+
+/** Training shape per mode (tfjs-wasm cannot hold v8 activations at batch 8 × 256: its heap aborts). */
+function trainShape(ctx: BenchContext): { batch: number; seq: number; steps: number } {
+  return ctx.quick ? { batch: 1, seq: 64, steps: 1 } : { batch: 1, seq: 256, steps: 2 };
+}
+
+const bandwidth: BenchPart = {
+  id: "bandwidth",
+  section: "memory",
+  requires: ["lib/bench/bandwidth.ts"],
+  rows: () => [
+    { id: "memory.copy.deno", label: "copy bandwidth, Deno TypedArray.set (read + write)", unit: "GB/s" },
+    { id: "memory.copy.torch", label: "copy bandwidth, PyTorch tensor.copy_ (read + write)", unit: "GB/s" },
+    {
+      id: "decode.limit.b1",
+      label: "batch-1 decode limit = bandwidth ÷ fp32 weight bytes",
+      unit: "tokens/s",
+    },
+  ],
+  timeoutS: () => 120,
+  async run(ctx) {
+    const { measureCopyBandwidth, decodeLimit } = await import("./bandwidth.ts");
+    const { runTorchPeer } = await import("./torch_peer.ts");
+    const [deno, torchSpec, limit] = this.rows(ctx);
+    const mb = ctx.quick ? 128 : 256;
+    const bw = measureCopyBandwidth(mb, ctx.quick ? 3 : 7);
+    const out = [row("memory", deno, bw.gbPerSecond, { note: `${mb} MiB, best of ${ctx.quick ? 3 : 7}` })];
+    if (ctx.torch.ok) {
+      const r = await runTorchPeer(["bandwidth", "--mb", String(mb)], { threads: 1 });
+      out.push(row("memory", torchSpec, Number(r.gb_per_s), { note: `${mb} MiB, torch ${r.torch}` }));
+    } else out.push(row("memory", torchSpec, null, { skipped: TORCH_MISSING(ctx) }));
+    out.push(row("decode", limit, decodeLimit(bw.gbPerSecond, ctx.weightBytes), {
+      note: `${(ctx.weightBytes / 1e6).toFixed(1)} MB at ${bw.gbPerSecond.toFixed(1)} GB/s`,
+    }));
+    return out;
+  },
+};
+
+const tokenizer: BenchPart = {
+  id: "tokenizer",
+  section: "tokenizer",
+  requires: ["lib/tokenizers/remi.ts", "lib/tokenizers/bpe.ts", "lib/midi.ts"],
+  rows: () => [
+    { id: "tokenizer.remi.encode", label: "REMI encode", unit: "notes/s" },
+    { id: "tokenizer.bpe.train", label: "BPE train to vocab 1,024", unit: "s" },
+    { id: "tokenizer.bpe.encode", label: "BPE encode (base ids → BPE)", unit: "tokens/s" },
+  ],
+  timeoutS: (ctx) => (ctx.quick ? 60 : 300),
+  async run(ctx) {
+    const [enc, train, bpe] = this.rows(ctx);
+    if (!ctx.corpus) {
+      const why = "no MIDI corpus (../shared/midi or $ETUDE_MIDI_CORPUS)";
+      return [enc, train, bpe].map((s) => row("tokenizer", s, null, { skipped: why }));
+    }
+    const { pianoFiles, tokenizerThroughput } = await import("./tokenizer_bench.ts");
+    const all = pianoFiles(ctx.corpus);
+    const files = ctx.quick ? all.filter((_, i) => i % 10 === 0) : all;
+    const r = tokenizerThroughput(files, 1024);
+    const what = `${r.files} files, ${r.notes.toLocaleString("en-US")} notes`;
+    return [
+      row("tokenizer", enc, r.remiNotesPerSecond, {
+        note: `${what}, ${(r.baseTokens / r.notes).toFixed(2)} tokens/note`,
+      }),
+      row("tokenizer", train, r.bpeTrainSeconds, {
+        note: `${r.baseTokens.toLocaleString("en-US")} base tokens → vocab ${r.bpeVocab}`,
+      }),
+      row("tokenizer", bpe, r.bpeTokensPerSecond, {
+        note: `${Math.round(r.bpeNotesPerSecond).toLocaleString("en-US")} notes/s, ${
+          (100 * r.bpeReduction).toFixed(1)
+        }% fewer tokens than REMI`,
+      }),
+    ];
+  },
+};
+
+const logitsCheck: BenchPart = {
+  id: "logits",
+  section: "check",
+  requires: ["bench/torch_peer.py", "lib/bench/llama_ref.ts", "lib/infer/engine.ts", "lib/model/model.ts"],
+  rows: () => [
+    { id: "check.torch_vs_reference", label: "max |logit diff| PyTorch vs plain-TS reference", unit: "abs" },
+    { id: "check.torch_vs_engine", label: "max |logit diff| PyTorch vs WebGPU engine", unit: "abs" },
+    { id: "check.torch_vs_tfjs", label: "max |logit diff| PyTorch vs tfjs model (wasm)", unit: "abs" },
+    {
+      id: "check.torch_cache_vs_full",
+      label: "max |logit diff| PyTorch KV cache vs full forward",
+      unit: "abs",
+    },
+  ],
+  timeoutS: () => 300,
+  async run(ctx) {
+    const specs = this.rows(ctx);
+    if (!ctx.torch.ok) return specs.map((s) => row("check", s, null, { skipped: TORCH_MISSING(ctx) }));
+    const { torchLogits } = await import("./torch_peer.ts");
+    const ids = [1, 4, 200, 31, 77, 500, 1000, 9];
+    const t = await torchLogits(ctx.ckptDir, ids, { threads: 1 });
+    let scale = 0;
+    for (const v of t.logits) scale = Math.max(scale, Math.abs(v));
+    const diff = (other: Float32Array) => {
+      let m = 0;
+      for (let i = 0; i < t.logits.length; i++) m = Math.max(m, Math.abs(other[i] - t.logits[i]));
+      return m;
+    };
+    const note = `${ids.length}-token prompt, logit scale ${scale.toFixed(3)}`;
+    const out: BenchResult[] = [];
+    const attempt = async (spec: RowSpec, f: () => Promise<{ logits: Float32Array; note?: string }>) => {
+      try {
+        const r = await f();
+        if (r.logits.length !== t.logits.length) {
+          throw new Error(`${r.logits.length} logits, PyTorch gave ${t.logits.length}`);
+        }
+        out.push(row("check", spec, diff(r.logits), { note: r.note ? `${note}, ${r.note}` : note }));
+      } catch (e) {
+        out.push(row("check", spec, null, { skipped: (e as Error).message.split("\n")[0] }));
+      }
+    };
+    await attempt(specs[0], async () => {
+      const { llamaLogits } = await import("./llama_ref.ts");
+      const { loadCheckpoint } = await import("../model/checkpoint.ts");
+      const ck = await loadCheckpoint(ctx.ckptDir);
+      return { logits: llamaLogits(ck.config as never, ck.weights, ids) };
+    });
+    await attempt(specs[1], async () => {
+      const { engineLogits } = await import("./engine_bench.ts");
+      const r = await engineLogits(ctx.ckptDir, ids);
+      return { logits: r.logits, note: r.adapter };
+    });
+    await attempt(specs[2], async () => {
+      const { selectBackend } = await import("../model/backend.ts");
+      const { TfModel, forwardLogits } = await import("../model/model.ts");
+      await selectBackend("wasm");
+      const { model } = await TfModel.load(ctx.ckptDir);
+      const logits = forwardLogits(model, ids);
+      model.dispose();
+      return { logits };
+    });
+    out.push(row("check", specs[3], t.cacheVsFull, { note }));
+    return out;
+  },
+};
+
+const decodeEngine: BenchPart = {
+  id: "decode.engine",
+  section: "decode",
+  requires: ["lib/infer/engine.ts", "lib/infer/model_loader.ts"],
+  rows: () => [
+    { id: "decode.engine.b1", label: "WebGPU engine, batch 1", unit: "tokens/s" },
+    { id: "decode.engine.b16", label: "WebGPU engine, batch 16", unit: "tokens/s" },
+  ],
+  timeoutS: (ctx) => (ctx.quick ? 120 : 400),
+  async run(ctx) {
+    const { engineDecodeThroughput } = await import("./engine_bench.ts");
+    const out: BenchResult[] = [];
+    for (const [spec, batch] of this.rows(ctx).map((s, i) => [s, i === 0 ? 1 : 16] as const)) {
+      const r = await engineDecodeThroughput(ctx.ckptDir, {
+        batch,
+        tokens: decodeTokens(ctx, "engine", batch),
+      });
+      out.push(
+        row("decode", spec, r.tokensPerSecond, {
+          note: `${r.adapter}, ${r.tokens} tokens/seq, GPU sampling`,
+        }),
+      );
+    }
+    return out;
+  },
+};
+
+const decodeTfjs: BenchPart = {
+  id: "decode.tfjs",
+  section: "decode",
+  requires: ["lib/model/model.ts", "lib/model/backend.ts"],
+  rows: () => [
+    { id: "decode.tfjs.b1", label: "tfjs model token by token (wasm), batch 1", unit: "tokens/s" },
+    { id: "decode.tfjs.b16", label: "tfjs model token by token (wasm), batch 16", unit: "tokens/s" },
+  ],
+  timeoutS: (ctx) => (ctx.quick ? 60 : 300),
+  async run(ctx) {
+    const { tfjsDecodeThroughput } = await import("./decode_bench.ts");
+    const out: BenchResult[] = [];
+    for (const [spec, batch] of this.rows(ctx).map((s, i) => [s, i === 0 ? 1 : 16] as const)) {
+      const tokens = decodeTokens(ctx, "tfjs", batch);
+      const r = await tfjsDecodeThroughput(ctx.ckptDir, { backend: "wasm", batch, tokens });
+      out.push(
+        row("decode", spec, r.tokensPerSecond, {
+          note: `${tokens} tokens/seq, no KV cache (full prefix per step)`,
+        }),
+      );
+    }
+    return out;
+  },
+};
+
+const decodeTorch: BenchPart = {
+  id: "decode.torch",
+  section: "decode",
+  requires: ["bench/torch_peer.py"],
+  rows: (ctx) =>
+    ctx.torchVariants.flatMap((v) =>
+      [1, 16].map((b) => ({
+        id: `decode.torch.${v.tag}.b${b}`,
+        label: `PyTorch KV cache, batch ${b}, ${
+          v.device === "cuda" ? "CUDA" : `OPENBLAS ${v.threads} thread(s)`
+        }`,
+        unit: "tokens/s",
+      }))
+    ),
+  timeoutS: (ctx) => (ctx.quick ? 90 : 400),
+  async run(ctx) {
+    const specs = this.rows(ctx);
+    if (!ctx.torch.ok) return specs.map((s) => row("decode", s, null, { skipped: TORCH_MISSING(ctx) }));
+    const { runTorchPeer } = await import("./torch_peer.ts");
+    const out: BenchResult[] = [];
+    let i = 0;
+    for (const v of ctx.torchVariants) {
+      for (const b of [1, 16]) {
+        const spec = specs[i++];
+        const tokens = decodeTokens(ctx, "torch", b);
+        const r = await runTorchPeer(
+          [
+            "decode",
+            "--model",
+            ctx.ckptDir,
+            "--batch",
+            String(b),
+            "--tokens",
+            String(tokens),
+            "--device",
+            v.device,
+          ],
+          { threads: v.threads },
+        );
+        out.push(
+          row("decode", spec, Number(r.tokens_per_s), {
+            note: `torch ${r.torch}, ${tokens} tokens/seq, greedy`,
+          }),
+        );
+      }
+    }
+    return out;
+  },
+};
+
+function trainTfjs(backend: "wasm" | "cpu" | "webgpu"): BenchPart {
+  return {
+    id: `train.tfjs.${backend}`,
+    section: "train",
+    requires: ["lib/model/model.ts", "lib/model/backend.ts"],
+    rows: () => [{ id: `train.tfjs.${backend}`, label: `tfjs ${backend}, Adam`, unit: "tokens/s" }],
+    timeoutS: (ctx) => (ctx.quick ? 90 : 600),
+    async run(ctx) {
+      const [spec] = this.rows(ctx);
+      if (backend === "webgpu" && !ctx.realGpu) {
+        return [
+          row("train", spec, null, {
+            skipped: `no real GPU (adapter: ${ctx.adapter}); tfjs-webgpu runs only there`,
+          }),
+        ];
+      }
+      if (backend === "cpu" && ctx.quick) {
+        return [
+          row("train", spec, null, {
+            skipped: "--quick: tfjs-cpu (≈ 0.8 GFLOP/s) needs minutes per v8 step",
+          }),
+        ];
+      }
+      const { tfjsTrainThroughput } = await import("./train_bench.ts");
+      const shape = trainShape(ctx);
+      const r = await tfjsTrainThroughput(ctx.ckptDir, { backend, ...shape });
+      return [row("train", spec, r.tokensPerSecond, {
+        note: `batch ${shape.batch} × seq ${shape.seq}, ${shape.steps} step(s) after a ${
+          r.warmupSeconds.toFixed(1)
+        } s warm-up`,
+      })];
+    },
+  };
+}
+
+const trainTorch: BenchPart = {
+  id: "train.torch",
+  section: "train",
+  requires: ["bench/torch_peer.py"],
+  rows: (ctx) =>
+    ctx.torchVariants.flatMap((v) => [
+      {
+        id: `train.torch.${v.tag}`,
+        label: `PyTorch AdamW, ${
+          v.device === "cuda" ? "CUDA" : `OPENBLAS ${v.threads} thread(s)`
+        }, tfjs shape`,
+        unit: "tokens/s",
+      },
+      {
+        id: `train.torch.${v.tag}.b8`,
+        label: `PyTorch AdamW, ${
+          v.device === "cuda" ? "CUDA" : `OPENBLAS ${v.threads} thread(s)`
+        }, seq 256 × batch 8`,
+        unit: "tokens/s",
+      },
+    ]),
+  timeoutS: (ctx) => (ctx.quick ? 90 : 500),
+  async run(ctx) {
+    const specs = this.rows(ctx);
+    if (!ctx.torch.ok) return specs.map((s) => row("train", s, null, { skipped: TORCH_MISSING(ctx) }));
+    const { runTorchPeer } = await import("./torch_peer.ts");
+    const out: BenchResult[] = [];
+    let i = 0;
+    for (const v of ctx.torchVariants) {
+      const shapes = [trainShape(ctx), { batch: 8, seq: 256, steps: ctx.quick ? 1 : 2 }];
+      for (const s of shapes) {
+        const spec = specs[i++];
+        if (ctx.quick && s.batch === 8 && v.device === "cpu" && v.threads !== 1) {
+          out.push(
+            row("train", spec, null, { skipped: "--quick: seq 256 × batch 8 measured with 1 thread only" }),
+          );
+          continue;
+        }
+        const r = await runTorchPeer([
+          "train",
+          "--model",
+          ctx.ckptDir,
+          "--batch",
+          String(s.batch),
+          "--seq",
+          String(s.seq),
+          "--steps",
+          String(s.steps),
+          "--device",
+          v.device,
+        ], { threads: v.threads });
+        out.push(row("train", spec, Number(r.tokens_per_s), {
+          note: `batch ${s.batch} × seq ${s.seq}, ${s.steps} step(s), torch ${r.torch}`,
+        }));
+      }
+    }
+    return out;
+  },
+};
+
+const coldStart: BenchPart = {
+  id: "coldstart",
+  section: "faces",
+  requires: ["tasks/generate.ts", "lib/generate_cli.ts", "lib/infer/generate.ts"],
+  rows:
+    () => [{ id: "faces.coldstart", label: "cold start: `deno task generate` → .mid written", unit: "s" }],
+  timeoutS: () => 300,
+  async run(ctx) {
+    const [spec] = this.rows(ctx);
+    if (!ctx.facesModelsDir || !ctx.facesModelName) {
+      return [row("faces", spec, null, { skipped: "no model for the faces" })];
+    }
+    const { coldStartGenerate } = await import("./server_bench.ts");
+    const tokens = 64;
+    const r = await coldStartGenerate(ctx.root, `${ctx.facesModelsDir}/${ctx.facesModelName}`, tokens);
+    return [
+      row("faces", spec, r.seconds, {
+        note: `${ctx.facesModelNote}, ${tokens} tokens, ${r.midiBytes} B of MIDI`,
+      }),
+    ];
+  },
+};
+
+const server: BenchPart = {
+  id: "server",
+  section: "faces",
+  requires: ["lib/server/app.ts", "lib/infer/generate.ts"],
+  rows: () => [
+    { id: "faces.health.rps", label: "server GET /healthz, 16 clients", unit: "req/s" },
+    { id: "faces.health.p50", label: "server GET /healthz p50 latency", unit: "ms" },
+    { id: "faces.health.p99", label: "server GET /healthz p99 latency", unit: "ms" },
+    { id: "faces.generate.rps", label: "server POST /api/generate, 16 clients", unit: "req/s" },
+    { id: "faces.generate.p50", label: "server POST /api/generate p50 latency", unit: "ms" },
+    { id: "faces.generate.p99", label: "server POST /api/generate p99 latency", unit: "ms" },
+  ],
+  timeoutS: (ctx) => (ctx.quick ? 90 : 400),
+  async run(ctx) {
+    const specs = this.rows(ctx);
+    if (!ctx.facesModelsDir || !ctx.facesModelName) {
+      return specs.map((s) => row("faces", s, null, { skipped: "no model for the faces" }));
+    }
+    const { serverThroughput } = await import("./server_bench.ts");
+    const tokens = 16;
+    const o = {
+      concurrency: 16,
+      healthRequests: ctx.quick ? 400 : 2000,
+      generateRequests: ctx.quick ? 16 : 48,
+      tokens,
+    };
+    const r = await serverThroughput(ctx.facesModelsDir, ctx.facesModelName, o);
+    const note = (x: typeof r.health, what: string) =>
+      `${x.requests} requests${what}, ${x.ok} ok${
+        Object.keys(x.errors).length ? `, errors ${JSON.stringify(x.errors)}` : ""
+      }`;
+    const g = `, ${tokens} tokens each, ${ctx.facesModelNote}`;
+    return [
+      row("faces", specs[0], r.health.requestsPerSecond, { note: note(r.health, "") }),
+      row("faces", specs[1], r.health.p50Ms),
+      row("faces", specs[2], r.health.p99Ms),
+      row("faces", specs[3], r.generate.requestsPerSecond, { note: note(r.generate, g) }),
+      row("faces", specs[4], r.generate.p50Ms),
+      row("faces", specs[5], r.generate.p99Ms),
+    ];
+  },
+};
+
+/** All parts in run order. */
+export const BENCH_PARTS: readonly BenchPart[] = [
+  bandwidth,
+  tokenizer,
+  logitsCheck,
+  decodeTorch,
+  decodeEngine,
+  decodeTfjs,
+  trainTorch,
+  trainTfjs("wasm"),
+  trainTfjs("webgpu"),
+  trainTfjs("cpu"),
+  coldStart,
+  server,
+];

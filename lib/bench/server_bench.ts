@@ -1,0 +1,187 @@
+/**
+ * End-to-end latency of the faces: the cold start of `deno task generate` (process start → MIDI written), and the
+ * HTTP server under concurrent clients (loopback only, a bounded number of requests): requests/s with p50/p99
+ * latency, for `/healthz` (the HTTP layer alone) and `/api/generate` (through the generation queue).
+ *
+ * @module
+ */
+import { createApp } from "../server/app.ts";
+import { generate, loadModel } from "../infer/generate.ts";
+import { readMidi, writeMidi } from "../midi.ts";
+
+/**
+ * The q-quantile (0…1) of a list, by linear interpolation between order statistics.
+ *
+ * @example
+ * ```ts
+ * import { quantile } from "./server_bench.ts";
+ * quantile([1, 2, 3, 4], 0.5); // 2.5
+ * ```
+ */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+}
+
+/** Result of {@link loadTest}. */
+export interface LoadTestResult {
+  requests: number;
+  ok: number;
+  /** Status code → count for non-2xx answers. */
+  errors: Record<string, number>;
+  seconds: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/**
+ * Sends `total` requests from `concurrency` clients (each waits for its answer before the next) and measures
+ * latencies; `makeRequest(i)` builds request i.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadTest } from "./server_bench.ts";
+ * const r = await loadTest(() => new Request("http://127.0.0.1:8000/healthz"), 16, 256);
+ * ```
+ */
+export async function loadTest(
+  makeRequest: (i: number) => Request,
+  concurrency: number,
+  total: number,
+): Promise<LoadTestResult> {
+  let next = 0, ok = 0;
+  const lat: number[] = [];
+  const errors: Record<string, number> = {};
+  const t0 = performance.now();
+  const client = async () => {
+    while (next < total) {
+      const i = next++;
+      const s = performance.now();
+      try {
+        const res = await fetch(makeRequest(i));
+        await res.arrayBuffer();
+        if (res.ok) ok++;
+        else errors[res.status] = (errors[res.status] ?? 0) + 1;
+      } catch (e) {
+        const k = (e as Error).name;
+        errors[k] = (errors[k] ?? 0) + 1;
+      }
+      lat.push(performance.now() - s);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, client));
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    requests: total,
+    ok,
+    errors,
+    seconds,
+    requestsPerSecond: total / seconds,
+    p50Ms: quantile(lat, 0.5),
+    p99Ms: quantile(lat, 0.99),
+  };
+}
+
+/**
+ * Serves the real app (lib/server/app.ts over lib/infer/generate.ts) on 127.0.0.1 with `modelsDir`, then load-tests
+ * `/healthz` and `/api/generate` (`tokens` tokens per request, seeds 0…) with `concurrency` clients.
+ *
+ * @example
+ * ```ts ignore
+ * import { serverThroughput } from "./server_bench.ts";
+ * const r = await serverThroughput("/tmp/models", "default", { concurrency: 16, healthRequests: 512, generateRequests: 32, tokens: 16 });
+ * ```
+ */
+export async function serverThroughput(
+  modelsDir: string,
+  modelName: string,
+  o: { concurrency: number; healthRequests: number; generateRequests: number; tokens: number },
+): Promise<{ health: LoadTestResult; generate: LoadTestResult }> {
+  const { app, close } = createApp({
+    modelsDir,
+    generate,
+    loadModel,
+    readMidi,
+    writeMidi,
+    queue: { maxWaiting: o.concurrency, timeoutMs: 600_000 },
+    log: () => {},
+  });
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
+    app.fetch,
+  );
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    const body = (i: number) => JSON.stringify({ model: modelName, tokens: o.tokens, seed: i });
+    const gen = (i: number) =>
+      new Request(`${base}/api/generate`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json" },
+        body: body(i),
+      });
+    // warm-up: loads the model and compiles the pipelines
+    const warm = await fetch(gen(0));
+    await warm.arrayBuffer();
+    if (!warm.ok) throw new Error(`POST /api/generate warm-up: HTTP ${warm.status}`);
+    const health = await loadTest(() => new Request(`${base}/healthz`), o.concurrency, o.healthRequests);
+    const generateRes = await loadTest(gen, o.concurrency, o.generateRequests);
+    return { health, generate: generateRes };
+  } finally {
+    ac.abort();
+    await server.finished;
+    close();
+  }
+}
+
+/**
+ * Runs `deno task generate` as a user would (fresh process) and times it from spawn to exit with the MIDI written.
+ *
+ * @example
+ * ```ts ignore
+ * import { coldStartGenerate } from "./server_bench.ts";
+ * const r = await coldStartGenerate("/work/main", "models/default", 32);
+ * ```
+ */
+export async function coldStartGenerate(
+  root: string,
+  modelDir: string,
+  tokens: number,
+): Promise<{ seconds: number; midiBytes: number }> {
+  const dir = await Deno.makeTempDir({ prefix: "etude_cold_" });
+  const out = `${dir}/cold.mid`;
+  try {
+    const t0 = performance.now();
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "task",
+        "-q",
+        "generate",
+        "--model",
+        modelDir,
+        "--tokens",
+        String(tokens),
+        "--seed",
+        "1",
+        "--out",
+        out,
+      ],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const seconds = (performance.now() - t0) / 1000;
+    if (!r.success) {
+      const err = new TextDecoder().decode(r.stderr).trim().split("\n").pop();
+      throw new Error(`deno task generate failed (exit ${r.code}): ${err}`);
+    }
+    const midiBytes = (await Deno.stat(out)).size;
+    return { seconds, midiBytes };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
