@@ -92,7 +92,8 @@ export class RemiTokenizer implements Tokenizer {
    * ```
    */
   constructor(config: Partial<RemiConfig> = {}) {
-    this.config = structuredClone({ ...DEFAULT_REMI_CONFIG, ...config });
+    const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
+    this.config = structuredClone({ ...DEFAULT_REMI_CONFIG, ...given });
     const t = this.tables = buildTables(this.config);
     this.vocab = Object.freeze(t.vocab.slice());
     this.#index = new Map(t.vocab.map((n, i) => [n, i]));
