@@ -71,6 +71,7 @@ export function renderPcm(score: Score, opts: SynthOptions = {}): Pcm {
     return v;
   };
 
+  let buf = new Float64Array(0);
   for (const note of score.notes) {
     if (note.velocity <= 0) continue;
     const s0 = Math.round(sec(note.start) * sr);
@@ -85,6 +86,10 @@ export function renderPcm(score: Score, opts: SynthOptions = {}): Pcm {
     const pan = nch === 2 ? Math.min(1, Math.max(0, (note.pitch - 21) / 87)) * 0.6 + 0.2 : 0.5;
     const gl = nch === 2 ? Math.cos(pan * Math.PI / 2) * Math.SQRT2 : 1;
     const gr = nch === 2 ? Math.sin(pan * Math.PI / 2) * Math.SQRT2 : 1;
+    // Sum the partials into a per-note buffer (branch-free hot loop), then apply the envelope and mix once.
+    const len = sEnd - s0;
+    if (buf.length < len) buf = new Float64Array(Math.max(len, 2 * buf.length));
+    else buf.fill(0, 0, len);
     for (let k = 1; k <= MAX_PARTIALS; k++) {
       const fk = k * f0 * Math.sqrt(1 + 0.0004 * k * k);
       if (fk >= 0.45 * sr) break;
@@ -95,24 +100,29 @@ export function renderPcm(score: Score, opts: SynthOptions = {}): Pcm {
       const w = 2 * Math.PI * fk / sr;
       const cr = r * Math.cos(w), ci = r * Math.sin(w);
       // Samples until this partial falls below the floor (no further work after that).
-      const life = Math.ceil(tau * sr * Math.log(amp / FLOOR));
-      const stop = Math.min(sEnd, s0 + Math.max(0, life));
+      const stop = Math.min(len, Math.max(0, Math.ceil(tau * sr * Math.log(amp / FLOOR))));
       let zr = amp, zi = 0;
-      let env = 1;
-      for (let i = s0; i < stop; i++) {
-        const n = i - s0;
-        let g = n < attack ? n / attack : 1;
-        if (i >= s1) {
-          env *= relDecay;
-          g *= env;
-        }
-        const v = zi * g;
-        mixL[i] += v * gl;
-        if (nch === 2) mixR[i] += v * gr;
+      for (let j = 0; j < stop; j++) {
+        buf[j] += zi;
         const nr = zr * cr - zi * ci;
         zi = zr * ci + zi * cr;
         zr = nr;
       }
+    }
+    const a = Math.min(attack, len);
+    for (let j = 0; j < a; j++) buf[j] *= j / attack;
+    let env = 1;
+    for (let j = s1 - s0; j < len; j++) {
+      env *= relDecay;
+      buf[j] *= env;
+    }
+    if (nch === 2) {
+      for (let j = 0; j < len; j++) {
+        mixL[s0 + j] += buf[j] * gl;
+        mixR[s0 + j] += buf[j] * gr;
+      }
+    } else {
+      for (let j = 0; j < len; j++) mixL[s0 + j] += buf[j];
     }
   }
 
