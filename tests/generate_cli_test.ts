@@ -168,3 +168,29 @@ Deno.test({
     );
   },
 });
+
+const DEFAULT_MODEL = join(import.meta.dirname!, "..", "models", "default");
+const hasDefault = (() => {
+  try {
+    return Deno.statSync(join(DEFAULT_MODEL, "model.safetensors")).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "the shipped default model (models/default): a 4-bar sample decodes to valid piano notes",
+  ignore: !hasDefault,
+  ...opts,
+  async fn() {
+    const out = join(tmp, "default.mid");
+    const { r } = await run(["--model", DEFAULT_MODEL, "--bars", "4", "--seed", "1", "--out", out]);
+    const score = readMidi(await Deno.readFile(out));
+    assert(score.notes.length > 0, "the default model writes notes");
+    for (const n of score.notes) {
+      assert(n.pitch >= 21 && n.pitch <= 108, `pitch ${n.pitch}`);
+      assert(n.velocity >= 1 && n.velocity <= 127 && n.duration > 0 && n.start >= 0);
+    }
+    assert(r.tokensPerSecond > 0);
+  },
+});
