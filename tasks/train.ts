@@ -14,6 +14,7 @@ import {
   estimateTrainMemory,
   getPreset,
   type Overrides,
+  type Preset,
   PRESETS,
 } from "../lib/model/config.ts";
 import { trainModel } from "../lib/train/loop.ts";
@@ -23,7 +24,7 @@ const USAGE = `usage: deno task train --preset v2..v8 --data data/prepared/<name
   --resume             continue <out>/last/ (optimizer, schedule and data order restored)
   --backend B          auto (default: webgpu on a real GPU, else wasm) | webgpu | wasm | cpu
   model:  --layers N --dim N --heads N --ffn N --seq-len N --vocab N --hidden 512,512 --embed-dim N
-  train:  --lr X --batch N --epochs N --warmup N --weight-decay X --patience N --stride N --seed N --max-steps N`;
+  train:  --lr X --batch N --micro-batch N --epochs N --warmup N --weight-decay X --patience N --stride N --seed N --max-steps N`;
 
 const MiB = 1024 * 1024;
 
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
     "embed-dim": s,
     lr: s,
     batch: s,
+    "micro-batch": s,
     epochs: s,
     warmup: s,
     "weight-decay": s,
@@ -89,6 +91,7 @@ async function main(): Promise<void> {
     embedDim: int("embed-dim"),
     lr: num("lr"),
     batch: int("batch"),
+    microBatch: int("micro-batch"),
     epochs: int("epochs"),
     warmup: int("warmup", 0),
     weightDecay: num("weight-decay"),
@@ -96,16 +99,36 @@ async function main(): Promise<void> {
     stride: int("stride"),
     seed: int("seed", 0),
   };
-  let preset;
+  let preset: Preset;
   try {
     preset = applyOverrides(getPreset(presetName), o);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
 
+  const out = values.out as string | undefined;
+  if (values.resume) {
+    // the run's own model and recipe, not the preset's
+    if (!out) throw new UsageError("--out: required with --resume");
+    const path = `${out}/last/config.json`;
+    let saved: { etude?: { model?: Preset["model"]; state?: { train?: Preset["train"] } } };
+    try {
+      saved = JSON.parse(await Deno.readTextFile(path));
+    } catch (e) {
+      throw new Error(`${path}: ${(e as Error).message.split("\n")[0]} (nothing to resume)`);
+    }
+    if (!saved.etude?.model || !saved.etude.state?.train) throw new Error(`${path}: no etude model/state`);
+    preset = { model: saved.etude.model, train: saved.etude.state.train };
+  }
   const data = values.data as string | undefined;
   const ds = data ? await openShards(data) : null;
-  if (ds) {
+  if (ds && values.resume) {
+    if (preset.model.vocabSize < ds.meta.vocabSize) {
+      throw new UsageError(
+        `--data: vocabulary ${ds.meta.vocabSize} exceeds the run's ${preset.model.vocabSize}`,
+      );
+    }
+  } else if (ds) {
     if (o.vocab !== undefined && o.vocab < ds.meta.vocabSize) {
       throw new UsageError(`--vocab ${o.vocab} is smaller than the data's vocabulary (${ds.meta.vocabSize})`);
     }
@@ -119,22 +142,20 @@ async function main(): Promise<void> {
   }
 
   const m = preset.model;
-  const mem = estimateTrainMemory(m, preset.train.batch);
+  const rows = preset.train.microBatch || preset.train.batch;
+  const mem = estimateTrainMemory(m, rows);
   console.log(describeModel(m));
   console.log(`parameters: ${countParams(m).toLocaleString("en-US")} (${countParams(m)})`);
   console.log(
     `training memory ≈ ${(mem.total / MiB).toFixed(0)} MiB (weights+grads+AdamW ${
       (mem.params / MiB).toFixed(0)
     } MiB,` +
-      ` activations at batch ${preset.train.batch} × ${m.seqLen} ≈ ${
-        (mem.activations / MiB).toFixed(0)
-      } MiB)`,
+      ` activations at ${rows} rows × ${m.seqLen} ≈ ${(mem.activations / MiB).toFixed(0)} MiB)`,
   );
   console.log(`recipe: ${JSON.stringify(preset.train)}`);
   if (values["dry-run"]) return;
 
   if (!ds) throw new UsageError("--data: required (a data/prepared/<name> directory)");
-  const out = values.out as string | undefined;
   if (!out) throw new UsageError("--out: required (e.g. models/<run>)");
   const choice = ((values.backend as string | undefined) ?? "auto") as BackendChoice;
   if (!["auto", "webgpu", "wasm", "cpu"].includes(choice)) {

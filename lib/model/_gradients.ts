@@ -63,7 +63,11 @@ const configs: tf.GradConfig[] = [
       const [a, b] = saved;
       const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
       const g = dy as T;
-      const mm = (x: T, y: T, tx: boolean, ty: boolean) => tf.matMul(x, y, tx, ty);
+      // 2-D: transpose explicitly (tfjs-wasm is fast only for untransposed operands); batched: pass the flags
+      const mm = (x: T, y: T, tx: boolean, ty: boolean) =>
+        x.rank === 2 && y.rank === 2
+          ? tf.matMul(tx ? tf.transpose(x) : x, ty ? tf.transpose(y) : y)
+          : tf.matMul(x, y, tx, ty);
       let da: () => T, db: () => T;
       if (!transposeA && !transposeB) {
         da = () => mm(g, b, false, true);

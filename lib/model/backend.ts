@@ -66,6 +66,8 @@ export async function selectBackend(choice: BackendChoice = "auto"): Promise<str
     ? [(await hasRealGpu()) ? "webgpu" : "", "wasm", "cpu"]
     : [choice];
   const errors: string[] = [];
+  // production mode: no debug checks, and no "install tfjs-node" banner from the cpu backend
+  tf.env().set("PROD", true);
   for (const name of order.filter(Boolean)) {
     try {
       if (tf.getBackend() === name) return name;

@@ -52,6 +52,8 @@ export interface TrainConfig {
   /** Final learning rate as a fraction of `lr` at the end of the cosine. */
   minLrFrac: number;
   batch: number;
+  /** Rows per forward/backward pass; gradients are accumulated up to `batch` (0 = the whole batch at once). */
+  microBatch: number;
   epochs: number;
   /** Linear warmup steps (0 = plain cosine annealing). */
   warmup: number;
@@ -78,6 +80,7 @@ const TRAIN_TRANSFORMER: TrainConfig = {
   lr: 3e-4,
   minLrFrac: 0.1,
   batch: 8,
+  microBatch: 0,
   epochs: 100,
   warmup: 500,
   weightDecay: 0.1,
@@ -184,6 +187,7 @@ export interface Overrides {
   embedDim?: number;
   lr?: number;
   batch?: number;
+  microBatch?: number;
   epochs?: number;
   warmup?: number;
   weightDecay?: number;
@@ -227,7 +231,19 @@ export function applyOverrides(preset: Preset, o: Overrides): Preset {
     }
   }
   const t = p.train;
-  for (const k of ["lr", "batch", "epochs", "warmup", "weightDecay", "patience", "stride", "seed"] as const) {
+  for (
+    const k of [
+      "lr",
+      "batch",
+      "microBatch",
+      "epochs",
+      "warmup",
+      "weightDecay",
+      "patience",
+      "stride",
+      "seed",
+    ] as const
+  ) {
     if (o[k] !== undefined) t[k] = o[k]!;
   }
   if (o.seqLen !== undefined && o.stride === undefined) t.stride = Math.min(t.stride, m.seqLen);

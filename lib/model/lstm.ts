@@ -31,16 +31,17 @@ export function lstmForward(c: LstmConfig, p: Record<string, tf.Tensor>, ids: tf
   for (let l = 0; l < c.hidden.length; l++) {
     const H = c.hidden[l];
     const xw = tf.reshape(
-      tf.add(tf.matMul(x, p[`lstm.weight_ih_l${l}`] as tf.Tensor2D, false, true), p[`lstm.bias_l${l}`]),
+      tf.add(tf.matMul(x, tf.transpose(p[`lstm.weight_ih_l${l}`] as tf.Tensor2D)), p[`lstm.bias_l${l}`]),
       [B, T, 4 * H],
     );
     const steps = tf.unstack(xw, 1);
-    const whh = p[`lstm.weight_hh_l${l}`] as tf.Tensor2D;
+    // transposed once: tfjs-wasm's matmul is fast only without transpose flags
+    const whhT = tf.transpose(p[`lstm.weight_hh_l${l}`] as tf.Tensor2D);
     let h: tf.Tensor2D = tf.zeros([B, H]);
     let cell: tf.Tensor = tf.zeros([B, H]);
     const outs: tf.Tensor[] = [];
     for (let t = 0; t < T; t++) {
-      const g = tf.add(steps[t], tf.matMul(h, whh, false, true));
+      const g = tf.add(steps[t], tf.matMul(h, whhT));
       const [gi, gf, gg, go] = tf.split(g, 4, 1);
       cell = tf.add(tf.mul(tf.sigmoid(gf), cell), tf.mul(tf.sigmoid(gi), tf.tanh(gg)));
       h = tf.mul(tf.sigmoid(go), tf.tanh(cell));
@@ -48,7 +49,7 @@ export function lstmForward(c: LstmConfig, p: Record<string, tf.Tensor>, ids: tf
     }
     x = tf.reshape(tf.stack(outs, 1), [B * T, H]);
   }
-  const logits = tf.add(tf.matMul(x, p["head.weight"] as tf.Tensor2D, false, true), p["head.bias"]);
+  const logits = tf.add(tf.matMul(x, tf.transpose(p["head.weight"] as tf.Tensor2D)), p["head.bias"]);
   return tf.reshape(logits, [B, T, c.vocabSize]);
 }
 

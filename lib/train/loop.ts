@@ -253,7 +253,7 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
         const tps = tokensPerStep / dt;
         log.write({
           type: "step",
-          epoch: state.epoch,
+          epoch: state.epoch + 1,
           step: state.step,
           loss,
           lr,

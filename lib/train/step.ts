@@ -9,6 +9,14 @@ import type { TrainConfig } from "../model/config.ts";
 import { crossEntropy, type TfModel } from "../model/model.ts";
 import { AdamW } from "./adamw.ts";
 
+/** Non-PAD targets (ids 1… of each window) in `batch` packed windows. */
+function countTargets(windows: Int32Array, batch: number): number {
+  const w = windows.length / batch;
+  let n = 0;
+  for (let b = 0; b < batch; b++) for (let t = 1; t < w; t++) if (windows[b * w + t] !== 0) n++;
+  return n;
+}
+
 /** What one step reports. */
 export interface StepResult {
   /** Mean cross-entropy (nats per target token) before the update. */
@@ -47,25 +55,46 @@ export class Trainer {
 
   /**
    * Trains on `batch` windows packed in `windows` (each seqLen + 1 ids: inputs are the first seqLen, targets the
-   * last seqLen) at learning rate `lr`.
+   * last seqLen) at learning rate `lr`. With `train.microBatch` < batch, gradients are accumulated over
+   * micro-batches (same update up to rounding; bounds memory — tfjs-wasm has a 4 GB heap).
    */
   step(windows: Int32Array, batch: number, lr: number): StepResult {
-    const T = windows.length / batch - 1;
+    const w = windows.length / batch;
+    const micro = Math.min(batch, this.train.microBatch || batch);
     const vars = Object.values(this.model.vars);
-    const { value, grads } = tf.tidy(() => {
-      const all = tf.tensor2d(windows, [batch, T + 1], "int32");
-      const x = tf.slice(all, [0, 0], [batch, T]) as tf.Tensor2D;
-      const y = tf.slice(all, [0, 1], [batch, T]) as tf.Tensor2D;
-      return tf.variableGrads(() => crossEntropy(this.model.apply(x), y), vars);
-    });
-    const byName: Record<string, tf.Tensor> = {};
-    for (const [n, g] of Object.entries(grads)) byName[this.#names.get(n)!] = g;
-    const sq = tf.tidy(() => tf.addN(Object.values(byName).map((g) => tf.sum(tf.square(g)))));
-    const [loss, normSq] = [value.dataSync()[0], sq.dataSync()[0]];
-    const gradNorm = Math.sqrt(normSq);
+    const total = countTargets(windows, batch);
+    const acc: Record<string, tf.Tensor> = {};
+    let loss = 0;
+    for (let r = 0; r < batch; r += micro) {
+      const rows = Math.min(micro, batch - r);
+      const chunk = windows.subarray(r * w, (r + rows) * w);
+      // each chunk's mean loss weighted by its share of target tokens: the sum is the whole batch's mean
+      const share = total ? countTargets(chunk, rows) / total : rows / batch;
+      const { value, grads } = tf.tidy(() => {
+        const all = tf.tensor2d(chunk, [rows, w], "int32");
+        const x = tf.slice(all, [0, 0], [rows, w - 1]) as tf.Tensor2D;
+        const y = tf.slice(all, [0, 1], [rows, w - 1]) as tf.Tensor2D;
+        return tf.variableGrads(() => crossEntropy(this.model.apply(x), y), vars);
+      });
+      loss += value.dataSync()[0] * share;
+      value.dispose();
+      for (const [n, g] of Object.entries(grads)) {
+        const k = this.#names.get(n)!;
+        const scaled = share === 1 ? g : tf.tidy(() => tf.mul(g, share));
+        if (scaled !== g) g.dispose();
+        if (acc[k]) {
+          const sum = tf.add(acc[k], scaled);
+          tf.dispose([acc[k], scaled]);
+          acc[k] = sum;
+        } else acc[k] = scaled;
+      }
+    }
+    const sq = tf.tidy(() => tf.addN(Object.values(acc).map((g) => tf.sum(tf.square(g)))));
+    const gradNorm = Math.sqrt(sq.dataSync()[0]);
+    sq.dispose();
     const scale = gradNorm > this.train.clip ? this.train.clip / (gradNorm + 1e-6) : 1;
-    this.optimizer.apply(byName, lr, scale);
-    tf.dispose([value, sq, ...Object.values(grads)]);
+    this.optimizer.apply(acc, lr, scale);
+    tf.dispose(Object.values(acc));
     return { loss, gradNorm };
   }
 
@@ -76,10 +105,10 @@ export class Trainer {
       const all = tf.tensor2d(windows, [batch, T + 1], "int32");
       const x = tf.slice(all, [0, 0], [batch, T]) as tf.Tensor2D;
       const y = tf.slice(all, [0, 1], [batch, T]) as tf.Tensor2D;
-      let tokens = 0;
-      const yv = windows;
-      for (let b = 0; b < batch; b++) for (let t = 1; t <= T; t++) if (yv[b * (T + 1) + t] !== 0) tokens++;
-      return { loss: crossEntropy(this.model.apply(x), y).dataSync()[0], tokens };
+      return {
+        loss: crossEntropy(this.model.apply(x), y).dataSync()[0],
+        tokens: countTargets(windows, batch),
+      };
     });
   }
 

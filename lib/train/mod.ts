@@ -1,0 +1,24 @@
+/**
+ * Training: the loop (`trainModel`), one step (`Trainer`), AdamW, the LR schedule, the loss-curve SVG and a
+ * seeded RNG.
+ *
+ * @example
+ * ```ts
+ * import { learningRate } from "./mod.ts";
+ * learningRate(0, { lr: 3e-4, warmup: 500, total: 10000, minLrFrac: 0.1 });
+ * ```
+ *
+ * @module
+ */
+export { AdamW, type AdamWOptions } from "./adamw.ts";
+export {
+  type TrainData,
+  trainModel,
+  type TrainRunOptions,
+  type TrainRunResult,
+  validationLoss,
+} from "./loop.ts";
+export { lossCurveSvg, type LossPoint } from "./loss_svg.ts";
+export { Rng } from "./rng.ts";
+export { learningRate } from "./schedule.ts";
+export { type StepResult, Trainer } from "./step.ts";

@@ -1,0 +1,38 @@
+import { assert, assertAlmostEquals } from "../_assert.ts";
+import { selectBackend } from "../../lib/model/backend.ts";
+import { applyOverrides, getPreset } from "../../lib/model/config.ts";
+import { TfModel } from "../../lib/model/model.ts";
+import { Trainer } from "../../lib/train/step.ts";
+
+await selectBackend("wasm");
+
+Deno.test("gradient accumulation over micro-batches gives the whole-batch update (padding included)", async () => {
+  const p = applyOverrides(getPreset("v8"), {
+    layers: 1,
+    dim: 16,
+    heads: 2,
+    ffn: 32,
+    vocab: 20,
+    seqLen: 8,
+    batch: 4,
+  });
+  const windows = new Int32Array(4 * 9).map((_, i) => 4 + ((i * 7) % 16));
+  windows.fill(0, 3 * 9 + 4, 4 * 9); // the last window is a padded tail: fewer targets
+  const results = [];
+  for (const microBatch of [0, 1, 3]) {
+    const trainer = new Trainer(TfModel.init(p.model, 3), { ...p.train, microBatch });
+    const r = trainer.step(windows, 4, 1e-2);
+    results.push({ ...r, w: await trainer.model.weights() });
+    trainer.dispose();
+    trainer.model.dispose();
+  }
+  for (const r of results.slice(1)) {
+    assertAlmostEquals(r.loss, results[0].loss, 1e-5);
+    assertAlmostEquals(r.gradNorm, results[0].gradNorm, 1e-4);
+    let maxDiff = 0;
+    for (const [k, v] of Object.entries(r.w)) {
+      for (let i = 0; i < v.length; i++) maxDiff = Math.max(maxDiff, Math.abs(v[i] - results[0].w[k][i]));
+    }
+    assert(maxDiff < 1e-5, `weights differ by ${maxDiff}`);
+  }
+});
