@@ -140,6 +140,9 @@ async function generate() {
   stopAudio();
   state.notes = [];
   state.result = null;
+  const abort = new AbortController();
+  state.abort = abort;
+  setBusy(true);
   draw();
   const params = {
     model: $("model").value || "default",
@@ -150,13 +153,10 @@ async function generate() {
   };
   params[$("unit").value] = Number($("length").value);
   if ($("seed").value !== "") params.seed = Number($("seed").value);
-  const file = $("prompt").files[0];
-  if (file) params.prompt = await readFileBase64(file);
-  const abort = new AbortController();
-  state.abort = abort;
-  setBusy(true);
   setStatus("waiting for the model…");
   try {
+    const file = $("prompt").files[0];
+    if (file) params.prompt = await readFileBase64(file);
     const res = await fetch("/api/generate/stream", {
       method: "POST",
       headers: { "content-type": "application/json", accept: "text/event-stream" },

@@ -75,9 +75,14 @@ Deno.test({
         });
       });
       await page.click("#generate");
-      await page.waitForFunction(() => document.body.dataset.state === "done", undefined, {
+      await page.waitForFunction(() => document.body.dataset.state !== "generating", undefined, {
         timeout: 60_000,
       });
+      assertEquals(
+        await page.evaluate(() => document.body.dataset.state),
+        "done",
+        await page.textContent("#status") ?? "",
+      );
       const counts: number[] = await page.evaluate(() =>
         (globalThis as unknown as { __counts: number[] }).__counts
       );
@@ -137,9 +142,14 @@ Deno.test({
       });
       await page.fill("#length", "60");
       await page.click("#generate");
-      await page.waitForFunction(() => document.body.dataset.state === "done", undefined, {
+      await page.waitForFunction(() => document.body.dataset.state !== "generating", undefined, {
         timeout: 60_000,
       });
+      assertEquals(
+        await page.evaluate(() => document.body.dataset.state),
+        "done",
+        await page.textContent("#status") ?? "",
+      );
       const cont = await page.evaluate(() =>
         (globalThis as unknown as { etudeState: { result: { notes: Note[] } } }).etudeState.result.notes
       );
