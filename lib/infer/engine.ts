@@ -18,8 +18,12 @@ import { seedWords } from "./sampling.ts";
 const STATE_WORDS = 8;
 
 type Variant = { TM: number; TN: number; WG: number };
-const GEMV: Variant = { TM: 1, TN: 1, WG: 64 };
-const TILE: Variant = { TM: 8, TN: 2, WG: 64 };
+// Measured on llvmpipe (see the README): small workgroups and few accumulators (each vec4 per invocation takes 4 of
+// the 16 AVX2 registers in the SoA layout) win.
+const GEMV: Variant = { TM: 1, TN: 4, WG: 8 };
+const TILE: Variant = { TM: 4, TN: 2, WG: 8 };
+const SWIGLU_GEMV: Variant = { TM: 1, TN: 2, WG: 8 };
+const SWIGLU_TILE: Variant = { TM: 4, TN: 1, WG: 8 };
 
 interface Kernel {
   pipeline: GPUComputePipeline;
@@ -147,9 +151,9 @@ export class Engine {
     const [embed, mmG, mmT, swG, swT, rope, attn, sampler] = await Promise.all([
       mk("embed", "urrrw"),
       mk("matmul", "urrw", GEMV),
-      mk("matmul", "urrw", TILE),
-      mk("matmul_swiglu", "urrrw", GEMV),
-      mk("matmul_swiglu", "urrrw", { ...TILE, TN: 1 }),
+      mk("matmul_tile", "urrw", { WG: TILE.WG }),
+      mk("matmul_swiglu", "urrrw", SWIGLU_GEMV),
+      mk("matmul_swiglu_tile", "urrrw", { WG: SWIGLU_TILE.WG }),
       mk("rope_kv", "urrrwww"),
       mk("attention", "urrrrw", { MAXPOS: config.maxPos }),
       mk("sampler", "urwwrrw"),
@@ -274,11 +278,11 @@ export class Engine {
   ) {
     const big = m > 2;
     const k = big ? kernels[1] : kernels[0];
-    const v = big ? TILE : GEMV;
-    const tn = k === this.#k.swT ? 1 : v.TN;
+    const sw = kernels[0] === this.#k.swG;
+    const v = sw ? (big ? SWIGLU_TILE : SWIGLU_GEMV) : big ? TILE : GEMV;
     pass.setPipeline(k.pipeline);
     pass.setBindGroup(0, this.#group(`${key}.${big ? "T" : "G"}`, k, bufs));
-    pass.dispatchWorkgroups(Math.ceil(ceil4(n) / 4 / (v.WG * tn)), Math.ceil(m / v.TM));
+    pass.dispatchWorkgroups(Math.ceil(ceil4(n) / 4 / (v.WG * v.TN)), Math.ceil(m / v.TM));
   }
 
   /** Encodes the model over m rows (embedding through logits) in mode `mode`. */
