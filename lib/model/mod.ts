@@ -15,6 +15,6 @@
 export * from "./config.ts";
 export * from "./checkpoint.ts";
 export { type BackendChoice, hasRealGpu, selectBackend } from "./backend.ts";
-export { crossEntropy, forwardLogits, TfModel } from "./model.ts";
+export { crossEntropy, forwardLogits, forwardLogitsAsync, TfModel } from "./model.ts";
 export { applyRope, initTransformerWeights, rmsNorm, ropeTables, transformerForward } from "./transformer.ts";
 export { initLstmWeights, lstmForward } from "./lstm.ts";

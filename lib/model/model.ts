@@ -106,8 +106,8 @@ export function crossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Scal
 }
 
 /**
- * Reference logits for one sequence: ids [T] → Float32Array of T × vocab (row-major, position-major). Synchronous
- * on cpu/wasm. The engine and evaluator compare their logits against this.
+ * Reference logits for one sequence: ids [T] → Float32Array of T × vocab (row-major, position-major). Synchronous:
+ * cpu/wasm only (use {@link forwardLogitsAsync} on webgpu). The engine and evaluator compare their logits against this.
  *
  * @example
  * ```ts
@@ -123,4 +123,23 @@ export function forwardLogits(model: TfModel, ids: ArrayLike<number>): Float32Ar
     const t = tf.tensor2d(Int32Array.from(ids), [1, ids.length], "int32");
     return model.apply(t).dataSync() as Float32Array;
   });
+}
+
+/**
+ * {@link forwardLogits} with an asynchronous read-back: works on every backend, webgpu included (tfjs-webgpu
+ * cannot read synchronously under Deno).
+ *
+ * @example
+ * ```ts
+ * import { applyOverrides, getPreset } from "./config.ts";
+ * import { forwardLogitsAsync, TfModel } from "./model.ts";
+ * const { model: cfg } = applyOverrides(getPreset("v8"), { layers: 1, dim: 16, heads: 2, ffn: 32, vocab: 20 });
+ * const logits = await forwardLogitsAsync(TfModel.init(cfg, 1), [1, 5, 7]);
+ * ```
+ */
+export async function forwardLogitsAsync(model: TfModel, ids: ArrayLike<number>): Promise<Float32Array> {
+  const out = tf.tidy(() => model.apply(tf.tensor2d(Int32Array.from(ids), [1, ids.length], "int32")));
+  const data = (await out.data()) as Float32Array;
+  out.dispose();
+  return data;
 }

@@ -108,18 +108,18 @@ async function readCurves(path: string): Promise<{ train: LossPoint[]; val: Loss
  *
  * @example
  * ```ts ignore
- * const loss = validationLoss(trainer, data.validation, model.seqLen, 8);
+ * const loss = await validationLoss(trainer, data.validation, model.seqLen, 8);
  * ```
  */
-export function validationLoss(
+export async function validationLoss(
   trainer: Trainer,
   pieces: readonly ArrayLike<number>[],
   seqLen: number,
   batch: number,
-): number {
+): Promise<number> {
   let sum = 0, n = 0;
   for (const b of windowBatches(pieces, { seqLen, stride: seqLen, batchSize: batch, shuffle: false })) {
-    const { loss, tokens } = trainer.evaluate(b.tokens, b.rows);
+    const { loss, tokens } = await trainer.evaluate(b.tokens, b.rows);
     sum += loss * tokens;
     n += tokens;
   }
@@ -243,7 +243,7 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
         if (i++ < state.stepInEpoch) continue;
         const t0 = performance.now();
         const lr = learningRate(state.step, sched);
-        const { loss, gradNorm } = trainer.step(b.tokens, b.rows, lr);
+        const { loss, gradNorm } = await trainer.step(b.tokens, b.rows, lr);
         const dt = (performance.now() - t0) / 1000;
         state.step++;
         state.stepInEpoch++;
@@ -281,7 +281,7 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
         }
       }
       // epoch end: validate, keep the best, decide on early stopping
-      const val = validationLoss(trainer, opts.data.validation, cfg.seqLen, tc.batch);
+      const val = await validationLoss(trainer, opts.data.validation, cfg.seqLen, tc.batch);
       state.epoch++;
       state.stepInEpoch = 0;
       state.valLosses.push(val);

@@ -36,7 +36,7 @@ export interface StepResult {
  * const p = applyOverrides(getPreset("v8"), { layers: 1, dim: 16, heads: 2, ffn: 32, vocab: 20, seqLen: 8 });
  * const trainer = new Trainer(TfModel.init(p.model, 1), p.train);
  * const ids = new Int32Array(2 * 9).map((_, i) => 4 + (i % 10)); // batch 2 windows of seqLen + 1 tokens
- * const { loss } = trainer.step(ids, 2, 1e-3);
+ * const { loss } = await trainer.step(ids, 2, 1e-3);
  * ```
  */
 export class Trainer {
@@ -58,13 +58,13 @@ export class Trainer {
    * last seqLen) at learning rate `lr`. With `train.microBatch` < batch, gradients are accumulated over
    * micro-batches (same update up to rounding; bounds memory — tfjs-wasm has a 4 GB heap).
    */
-  step(windows: Int32Array, batch: number, lr: number): StepResult {
+  async step(windows: Int32Array, batch: number, lr: number): Promise<StepResult> {
     const w = windows.length / batch;
     const micro = Math.min(batch, this.train.microBatch || batch);
     const vars = Object.values(this.model.vars);
     const total = countTargets(windows, batch);
     const acc: Record<string, tf.Tensor> = {};
-    let loss = 0;
+    const losses: [tf.Tensor, number][] = [];
     for (let r = 0; r < batch; r += micro) {
       const rows = Math.min(micro, batch - r);
       const chunk = windows.subarray(r * w, (r + rows) * w);
@@ -76,8 +76,7 @@ export class Trainer {
         const y = tf.slice(all, [0, 1], [rows, w - 1]) as tf.Tensor2D;
         return tf.variableGrads(() => crossEntropy(this.model.apply(x), y), vars);
       });
-      loss += value.dataSync()[0] * share;
-      value.dispose();
+      losses.push([value, share]);
       for (const [n, g] of Object.entries(grads)) {
         const k = this.#names.get(n)!;
         const scaled = share === 1 ? g : tf.tidy(() => tf.mul(g, share));
@@ -89,9 +88,20 @@ export class Trainer {
         } else acc[k] = scaled;
       }
     }
-    const sq = tf.tidy(() => tf.addN(Object.values(acc).map((g) => tf.sum(tf.square(g)))));
-    const gradNorm = Math.sqrt(sq.dataSync()[0]);
-    sq.dispose();
+    // pairwise adds and a concat of [1]-tensors: tfjs-webgpu's AddN and scalar Pack return wrong values here
+    const sq = tf.tidy(() =>
+      Object.values(acc).map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b))
+    );
+    // one read-back per step (async: tfjs-webgpu has no synchronous read in Deno)
+    const packed = tf.tidy(() =>
+      tf.concat([sq, ...losses.map(([v, w]) => tf.mul(v, w))].map((t) => tf.reshape(t, [1])))
+    );
+    const sums = await packed.data();
+    packed.dispose();
+    tf.dispose([sq, ...losses.map(([v]) => v)]);
+    const gradNorm = Math.sqrt(sums[0]);
+    let loss = 0;
+    for (let i = 1; i < sums.length; i++) loss += sums[i];
     const scale = gradNorm > this.train.clip ? this.train.clip / (gradNorm + 1e-6) : 1;
     this.optimizer.apply(acc, lr, scale);
     tf.dispose(Object.values(acc));

@@ -21,7 +21,7 @@ Deno.test("gradient accumulation over micro-batches gives the whole-batch update
   const results = [];
   for (const microBatch of [0, 1, 3]) {
     const trainer = new Trainer(TfModel.init(p.model, 3), { ...p.train, microBatch });
-    const r = trainer.step(windows, 4, 1e-2);
+    const r = await trainer.step(windows, 4, 1e-2);
     results.push({ ...r, w: await trainer.model.weights() });
     trainer.dispose();
     trainer.model.dispose();
