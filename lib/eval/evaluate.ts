@@ -1,0 +1,508 @@
+/**
+ * `deno task eval` as a library: how good a checkpoint is, in one report.
+ *
+ * - NLL of the validation and test shards per token, per note and per second of music (perplexity too), with the
+ *   model's own forward (the WebGPU engine for Transformers, tfjs for LSTMs, or the plain-TS reference), next to a
+ *   Kneser-Ney bigram trained on the train shard: the floor.
+ * - N seeded samples through `lib/infer/generate.ts`; MusPy-style metrics on them and on the reference corpus (the
+ *   test split decoded, or a MIDI folder) side by side with the relative difference; token syntax errors per 1,000
+ *   tokens with and without the grammar mask.
+ *
+ * A part that cannot run (no data, a model the engine does not load…) is reported as skipped with the reason.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { formatTable } from "../bench/table.ts";
+import { openShards, type PreparedDataset } from "../data/shards.ts";
+import { loadCheckpoint } from "../model/checkpoint.ts";
+import { readMidi } from "../midi.ts";
+import { type Score, scoreEndTick, ticksToSeconds } from "../score.ts";
+import { loadTokenizer } from "../tokenizers/load.ts";
+import type { Tokenizer, TokenizerJson } from "../tokenizers/tokenizer.ts";
+import {
+  computeMetrics,
+  meanMetrics,
+  METRIC_NAMES,
+  type Metrics,
+  pitchClassDistribution,
+  relativeDifference,
+} from "./metrics.ts";
+import { bigramNll, type LogitsFn, modelNll, type NllReport, nllReport, trainBigram } from "./nll.ts";
+
+/** Which forward computes the model's logits for NLL. */
+export type EvalBackend = "auto" | "engine" | "tfjs" | "reference";
+
+/** Options for {@link evaluate}. */
+export interface EvalOptions {
+  modelDir: string;
+  /** A prepared dataset (`data/prepared/<name>`) for NLL and the reference corpus. */
+  dataDir?: string;
+  /** A folder of MIDI files as the reference corpus (default: the data's test split). */
+  midiDir?: string;
+  /** Samples to generate (default 8; 0 = none). */
+  samples?: number;
+  seed?: number;
+  /** Tokens per sample (default 512). */
+  sampleTokens?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  /** Tokens scored per split, whole pieces (default 16,384; 0 = all). */
+  nllMaxTokens?: number;
+  backend?: EvalBackend;
+  /** Reference pieces used for the corpus metrics (default 200). */
+  referenceLimit?: number;
+  log?: (line: string) => void;
+}
+
+/** NLL of one split: the model and the bigram floor on the same pieces. */
+export interface SplitNll {
+  pieces: number;
+  model: NllReport;
+  bigram: NllReport;
+}
+
+/** Syntax errors per 1,000 generated tokens. */
+export interface SyntaxErrorRates {
+  tokens: number;
+  baseTokens: number;
+  typePer1k: number;
+  timePer1k: number;
+  dupnPer1k: number;
+}
+
+/** A section that could not run. */
+export interface Skipped {
+  skipped: string;
+}
+
+/** The eval report (`eval.json`). */
+export interface EvalReport {
+  date: string;
+  seconds: number;
+  model: { dir: string; arch: string; preset: string; params: number; vocab: number; tokenizer: string };
+  data: { dir: string; name: string; tokenizer: string } | null;
+  nll: {
+    backend: string;
+    splits: Record<string, SplitNll>;
+    bigram: { smoothing: string; trainTokens: number };
+  } | Skipped;
+  samples:
+    | {
+      count: number;
+      tokensEach: number;
+      seed: number;
+      temperature: number;
+      topK: number;
+      topP: number;
+      adapter: string;
+      tokensPerSecond: number;
+      notes: number;
+      metrics: Metrics;
+      pitchClasses: number[];
+    }
+    | Skipped;
+  reference: { source: string; pieces: number; metrics: Metrics; pitchClasses: number[] } | Skipped;
+  relativeDifference: Metrics | null;
+  syntaxErrors: { withGrammar: SyntaxErrorRates; withoutGrammar: SyntaxErrorRates } | Skipped;
+}
+
+function isSkipped(x: unknown): x is Skipped {
+  return typeof x === "object" && x !== null && "skipped" in x;
+}
+
+function why(e: unknown): string {
+  return (e as Error).message?.split("\n")[0] ?? String(e);
+}
+
+function sameTokenizer(a: TokenizerJson, b: TokenizerJson): boolean {
+  return a.kind === b.kind && JSON.stringify(a.vocab) === JSON.stringify(b.vocab) &&
+    JSON.stringify(a.merges ?? []) === JSON.stringify(b.merges ?? []);
+}
+
+function scoreSeconds(s: Score): number {
+  return ticksToSeconds(s, scoreEndTick(s));
+}
+
+/** Builds the logits function for NLL. */
+async function makeLogits(
+  dir: string,
+  arch: string,
+  backend: EvalBackend,
+): Promise<{ fn: LogitsFn; vocab: number; context: number; name: string; dispose: () => void }> {
+  const choice = backend === "auto" ? (arch === "transformer" ? "engine" : "tfjs") : backend;
+  if (choice !== "tfjs" && arch !== "transformer") {
+    throw new Error(`--backend ${choice} runs Transformers only`);
+  }
+  if (choice === "engine") {
+    const { readCheckpoint } = await import("../infer/model_loader.ts");
+    const { Engine } = await import("../infer/engine.ts");
+    const { config, weights } = await readCheckpoint(dir);
+    const engine = await Engine.create(config, weights, { maxBatch: 1 });
+    return {
+      fn: (ids) => engine.forward([...ids], { allRows: true }),
+      vocab: config.vocabSize,
+      context: config.maxPos,
+      name: `engine (${engine.adapter})`,
+      dispose: () => engine.dispose(),
+    };
+  }
+  if (choice === "reference") {
+    const { readCheckpoint } = await import("../infer/model_loader.ts");
+    const { referenceForward } = await import("../infer/reference.ts");
+    const { config, weights } = await readCheckpoint(dir);
+    return {
+      fn: (ids) => {
+        const rows = referenceForward(config, weights, ids);
+        const out = new Float32Array(rows.length * config.vocabSize);
+        rows.forEach((r, i) => out.set(r, i * config.vocabSize));
+        return out;
+      },
+      vocab: config.vocabSize,
+      context: config.maxPos,
+      name: "plain-TS reference",
+      dispose: () => {},
+    };
+  }
+  const { selectBackend } = await import("../model/backend.ts");
+  const { TfModel, forwardLogits } = await import("../model/model.ts");
+  const name = await selectBackend("auto");
+  const { model } = await TfModel.load(dir);
+  const c = model.config;
+  return {
+    fn: (ids) => forwardLogits(model, ids),
+    vocab: c.vocabSize,
+    context: c.arch === "transformer" ? c.maxPositions : c.seqLen,
+    name: `tfjs ${name}`,
+    dispose: () => model.dispose(),
+  };
+}
+
+async function nllSection(
+  o: EvalOptions,
+  ds: PreparedDataset,
+  tok: Tokenizer,
+  arch: string,
+  log: (s: string) => void,
+): Promise<EvalReport["nll"]> {
+  const lm = await makeLogits(o.modelDir, arch, o.backend ?? "auto");
+  try {
+    const t0 = performance.now();
+    const bigram = trainBigram(ds.splits.train, lm.vocab, { smoothing: "kneser-ney" });
+    const trainTokens = ds.splits.train.reduce((a, p) => a + p.length - 1, 0);
+    log(
+      `bigram floor: Kneser-Ney on ${trainTokens.toLocaleString("en-US")} train tokens (${
+        ((performance.now() - t0) / 1000).toFixed(1)
+      } s)`,
+    );
+    const limit = o.nllMaxTokens === 0 ? Infinity : o.nllMaxTokens ?? 16_384;
+    const splits: Record<string, SplitNll> = {};
+    for (const split of ["validation", "test"] as const) {
+      const pieces = ds.splits[split];
+      if (pieces.length === 0) continue;
+      const ts = performance.now();
+      const m = await modelNll(lm.fn, pieces, { vocab: lm.vocab, context: lm.context, maxTokens: limit });
+      const scored = pieces.slice(0, m.pieces);
+      let notes = 0, seconds = 0;
+      for (const p of scored) {
+        const s = tok.decode(Array.from(p));
+        notes += s.notes.length;
+        seconds += scoreSeconds(s);
+      }
+      const b = bigramNll(bigram, scored);
+      splits[split] = {
+        pieces: m.pieces,
+        model: nllReport(m, notes, seconds),
+        bigram: nllReport(b, notes, seconds),
+      };
+      log(
+        `${split}: ${m.tokens.toLocaleString("en-US")} tokens of ${m.pieces}/${pieces.length} pieces, model ${
+          (m.nll / m.tokens).toFixed(3)
+        } vs bigram ${(b.nll / b.tokens).toFixed(3)} nats/token (${
+          ((performance.now() - ts) / 1000).toFixed(1)
+        } s)`,
+      );
+    }
+    return { backend: lm.name, splits, bigram: { smoothing: "kneser-ney (d = 0.75)", trainTokens } };
+  } finally {
+    lm.dispose();
+  }
+}
+
+function syntaxRates(
+  grammarErrors: (
+    ids: readonly number[],
+    t: TokenizerJson,
+  ) => { type: number; time: number; dupn: number; tokens: number },
+  ids: number[][],
+  tj: TokenizerJson,
+): SyntaxErrorRates {
+  let type = 0, time = 0, dupn = 0, base = 0, tokens = 0;
+  for (const seq of ids) {
+    const e = grammarErrors(seq, tj);
+    type += e.type;
+    time += e.time;
+    dupn += e.dupn;
+    base += e.tokens;
+    tokens += seq.length;
+  }
+  const per = (n: number) => (tokens > 0 ? (1000 * n) / tokens : NaN);
+  return { tokens, baseTokens: base, typePer1k: per(type), timePer1k: per(time), dupnPer1k: per(dupn) };
+}
+
+async function readReferenceMidi(dir: string, limit: number): Promise<Score[]> {
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of Deno.readDirSync(d)) {
+      const p = join(d, e.name);
+      if (e.isDirectory) walk(p);
+      else if (/\.midi?$/i.test(e.name)) files.push(p);
+    }
+  };
+  walk(dir);
+  files.sort();
+  const scores: Score[] = [];
+  for (const f of files) {
+    if (scores.length >= limit) break;
+    try {
+      const s = readMidi(await Deno.readFile(f));
+      if (s.notes.length) scores.push(s);
+    } catch { /* a bad file is skipped */ }
+  }
+  if (!scores.length) throw new Error(`${dir}: no readable MIDI file with notes`);
+  return scores;
+}
+
+/**
+ * Evaluates a checkpoint; see the module doc for what is measured.
+ *
+ * @example
+ * ```ts ignore
+ * import { evaluate, formatEvalReport } from "./evaluate.ts";
+ * const r = await evaluate({ modelDir: "models/default", dataDir: "data/prepared/piano", samples: 4, seed: 1 });
+ * console.log(formatEvalReport(r));
+ * ```
+ */
+export async function evaluate(o: EvalOptions): Promise<EvalReport> {
+  const log = o.log ?? ((s: string) => console.error(s));
+  const t0 = performance.now();
+  const ck = await loadCheckpoint(o.modelDir);
+  const arch = ck.model.arch;
+  if (!ck.tokenizerJson) {
+    throw new Error(`${o.modelDir}/tokenizer.json: missing (needed to decode and score)`);
+  }
+  const tj = ck.tokenizerJson as TokenizerJson;
+  const tok = loadTokenizer(tj);
+  const params = Object.values(ck.weights).reduce((a, w) => a + w.length, 0);
+  const report: EvalReport = {
+    date: new Date().toISOString(),
+    seconds: 0,
+    model: {
+      dir: o.modelDir,
+      arch,
+      preset: ck.model.preset,
+      params,
+      vocab: ck.model.vocabSize,
+      tokenizer: `${tj.kind}, ${tj.vocab.length} tokens`,
+    },
+    data: null,
+    nll: { skipped: "no --data" },
+    samples: { skipped: "--samples 0" },
+    reference: { skipped: "no --data and no --midi" },
+    relativeDifference: null,
+    syntaxErrors: { skipped: "--samples 0" },
+  };
+
+  let ds: PreparedDataset | undefined;
+  if (o.dataDir) {
+    ds = await openShards(o.dataDir);
+    if (!sameTokenizer(ds.tokenizer, tj)) {
+      throw new Error(
+        `${o.dataDir}/tokenizer.json differs from ${o.modelDir}/tokenizer.json: evaluate on data made with the model's tokenizer`,
+      );
+    }
+    report.data = { dir: o.dataDir, name: ds.meta.name, tokenizer: ds.meta.tokenizer.kind };
+    try {
+      report.nll = await nllSection(o, ds, tok, arch, log);
+    } catch (e) {
+      report.nll = { skipped: `NLL failed: ${why(e)}` };
+      log(`NLL skipped: ${why(e)}`);
+    }
+  }
+
+  // Reference corpus.
+  let refScores: Score[] | undefined;
+  const refLimit = o.referenceLimit ?? 200;
+  try {
+    if (o.midiDir) {
+      refScores = await readReferenceMidi(o.midiDir, refLimit);
+      report.reference = { source: o.midiDir, pieces: 0, metrics: {} as Metrics, pitchClasses: [] };
+    } else if (ds) {
+      const pieces = ds.splits.test.length ? ds.splits.test : ds.splits.validation;
+      refScores = pieces.slice(0, refLimit).map((p) => tok.decode(Array.from(p))).filter((s) =>
+        s.notes.length > 0
+      );
+      report.reference = {
+        source: `${o.dataDir} (${ds.splits.test.length ? "test" : "validation"} split)`,
+        pieces: 0,
+        metrics: {} as Metrics,
+        pitchClasses: [],
+      };
+    }
+    if (refScores && !isSkipped(report.reference)) {
+      report.reference.pieces = refScores.length;
+      report.reference.metrics = meanMetrics(refScores.map((s) => computeMetrics(s)));
+      report.reference.pitchClasses = pitchClassDistribution(refScores);
+    }
+  } catch (e) {
+    report.reference = { skipped: why(e) };
+  }
+
+  // Samples.
+  const n = o.samples ?? 8;
+  if (n > 0) {
+    const seed = o.seed ?? 1, tokensEach = o.sampleTokens ?? 512;
+    const temperature = o.temperature ?? 0.8, topK = o.topK ?? 50, topP = o.topP ?? 0.95;
+    try {
+      const { generate, loadModel } = await import("../infer/generate.ts");
+      const { grammarErrors } = await import("../infer/grammar.ts");
+      const model = await loadModel(o.modelDir);
+      try {
+        const ts = performance.now();
+        const run = (grammar: boolean) =>
+          generate({
+            model,
+            maxTokens: tokensEach,
+            temperature,
+            topK,
+            topP,
+            seed,
+            grammar,
+            batch: Math.min(n, 64),
+          });
+        const on = await run(true);
+        log(
+          `samples: ${n} × ${tokensEach} tokens at ${
+            on.tokensPerSecond.toFixed(1)
+          } tokens/s on ${on.adapter} (${((performance.now() - ts) / 1000).toFixed(1)} s)`,
+        );
+        const off = await run(false);
+        const scores = on.scores.slice(0, n);
+        report.samples = {
+          count: scores.length,
+          tokensEach,
+          seed,
+          temperature,
+          topK,
+          topP,
+          adapter: on.adapter,
+          tokensPerSecond: on.tokensPerSecond,
+          notes: scores.reduce((a, s) => a + s.notes.length, 0),
+          metrics: meanMetrics(scores.map((s) => computeMetrics(s))),
+          pitchClasses: pitchClassDistribution(scores),
+        };
+        report.syntaxErrors = {
+          withGrammar: syntaxRates(grammarErrors, on.ids.slice(0, n), tj),
+          withoutGrammar: syntaxRates(grammarErrors, off.ids.slice(0, n), tj),
+        };
+      } finally {
+        model.dispose();
+      }
+    } catch (e) {
+      report.samples = { skipped: `generation failed: ${why(e)}` };
+      report.syntaxErrors = { skipped: `generation failed: ${why(e)}` };
+      log(`samples skipped: ${why(e)}`);
+    }
+  }
+  if (!isSkipped(report.samples) && !isSkipped(report.reference)) {
+    report.relativeDifference = relativeDifference(report.samples.metrics, report.reference.metrics);
+  }
+  report.seconds = (performance.now() - t0) / 1000;
+  return report;
+}
+
+function f(v: number | undefined, digits = 3): string {
+  return v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits);
+}
+
+/**
+ * The printed tables of a report.
+ *
+ * @example
+ * ```ts ignore
+ * import { evaluate, formatEvalReport } from "./evaluate.ts";
+ * console.log(formatEvalReport(await evaluate({ modelDir: "models/default" })));
+ * ```
+ */
+export function formatEvalReport(r: EvalReport): string {
+  const table = formatTable;
+  const lines: string[] = [];
+  lines.push(
+    `etude eval ${r.date.slice(0, 16).replace("T", " ")} UTC, ${r.seconds.toFixed(0)} s`,
+    `model: ${r.model.dir} (${r.model.arch} ${r.model.preset}, ${
+      r.model.params.toLocaleString("en-US")
+    } params, ${r.model.tokenizer})`,
+    `data: ${r.data ? `${r.data.dir}` : "none"}`,
+    "",
+  );
+  if (isSkipped(r.nll)) lines.push(`NLL: SKIPPED (${r.nll.skipped})`);
+  else {
+    lines.push(`NLL (nats; model forward: ${r.nll.backend}; floor: bigram ${r.nll.bigram.smoothing})`);
+    const rows = [["split", "who", "tokens", "per token", "perplexity", "per note", "per second"]];
+    for (const [split, s] of Object.entries(r.nll.splits)) {
+      for (const [who, x] of [["model", s.model], ["bigram", s.bigram]] as const) {
+        rows.push([
+          split,
+          who,
+          String(x.tokens),
+          f(x.perToken),
+          f(x.perplexity, 2),
+          f(x.perNote),
+          f(x.perSecond, 2),
+        ]);
+      }
+    }
+    lines.push(table(rows));
+  }
+  lines.push("");
+  if (isSkipped(r.samples) || isSkipped(r.reference)) {
+    if (isSkipped(r.samples)) lines.push(`samples: SKIPPED (${r.samples.skipped})`);
+    if (isSkipped(r.reference)) lines.push(`reference corpus: SKIPPED (${r.reference.skipped})`);
+  }
+  const s = isSkipped(r.samples) ? undefined : r.samples;
+  const ref = isSkipped(r.reference) ? undefined : r.reference;
+  if (s || ref) {
+    lines.push(
+      `Metrics: ${
+        s
+          ? `${s.count} samples × ${s.tokensEach} tokens (seed ${s.seed}, T ${s.temperature}, top-k ${s.topK}, top-p ${s.topP})`
+          : "no samples"
+      } vs ${ref ? `${ref.pieces} reference pieces from ${ref.source}` : "no reference"}`,
+    );
+    const rows = [["metric", "samples", "reference", "rel. diff"]];
+    for (const k of METRIC_NAMES) {
+      const rd = r.relativeDifference?.[k];
+      rows.push([
+        k,
+        f(s?.metrics[k]),
+        f(ref?.metrics[k]),
+        rd === undefined || !Number.isFinite(rd) ? "—" : `${rd >= 0 ? "+" : ""}${(100 * rd).toFixed(1)}%`,
+      ]);
+    }
+    lines.push(table(rows));
+  }
+  lines.push("");
+  if (isSkipped(r.syntaxErrors)) lines.push(`token syntax errors: SKIPPED (${r.syntaxErrors.skipped})`);
+  else {
+    lines.push("Token syntax errors per 1,000 generated tokens");
+    const rows = [["grammar mask", "tokens", "type", "time", "dupn"]];
+    for (
+      const [name, x] of [["on", r.syntaxErrors.withGrammar], ["off", r.syntaxErrors.withoutGrammar]] as const
+    ) {
+      rows.push([name, String(x.tokens), f(x.typePer1k, 2), f(x.timePer1k, 2), f(x.dupnPer1k, 2)]);
+    }
+    lines.push(table(rows));
+  }
+  return lines.join("\n");
+}

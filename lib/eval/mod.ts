@@ -1,0 +1,59 @@
+/**
+ * Evaluation: MusPy-style metrics on a `Score`, NLL per token / note / second with a bigram floor, the eval SVG,
+ * and `evaluate` (what `deno task eval` runs).
+ *
+ * @example
+ * ```ts
+ * import { computeMetrics } from "./mod.ts";
+ * import { emptyScore } from "../score.ts";
+ * const s = emptyScore(480);
+ * for (const p of [60, 64, 67]) s.notes.push({ pitch: p, velocity: 80, start: 0, duration: 1920 });
+ * computeMetrics(s).polyphony; // 3
+ * ```
+ *
+ * @module
+ */
+export {
+  barStarts,
+  computeMetrics,
+  emptyBeatRate,
+  entropyBits,
+  grooveConsistency,
+  meanMetrics,
+  METRIC_NAMES,
+  type MetricOptions,
+  type Metrics,
+  nPitchClassesUsed,
+  nPitchesUsed,
+  pitchClassCounts,
+  pitchClassDistribution,
+  pitchClassEntropy,
+  pitchRange,
+  polyphony,
+  polyphonyRate,
+  relativeDifference,
+  scaleConsistency,
+} from "./metrics.ts";
+export {
+  type BigramModel,
+  bigramNll,
+  type BigramOptions,
+  type LogitsFn,
+  modelNll,
+  type ModelNllOptions,
+  type NllReport,
+  nllReport,
+  type NllTotals,
+  tokenNll,
+  trainBigram,
+} from "./nll.ts";
+export { evalSvg, type EvalSvgInput } from "./svg.ts";
+export {
+  type EvalBackend,
+  type EvalOptions,
+  type EvalReport,
+  evaluate,
+  formatEvalReport,
+  type SplitNll,
+  type SyntaxErrorRates,
+} from "./evaluate.ts";
