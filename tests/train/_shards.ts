@@ -5,16 +5,19 @@ export async function writePrepared(
   dir: string,
   splits: { train: Uint16Array[]; validation: Uint16Array[]; test: Uint16Array[] },
   vocabSize: number,
+  tokenizerJson?: unknown,
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  const tok = JSON.stringify({
-    kind: "remi",
-    config: {},
-    vocab: Array.from(
-      { length: vocabSize },
-      (_, i) => ["PAD_None", "BOS_None", "EOS_None", "MASK_None"][i] ?? `T_${i}`,
-    ),
-  });
+  const tok = JSON.stringify(
+    tokenizerJson ?? {
+      kind: "remi",
+      config: {},
+      vocab: Array.from(
+        { length: vocabSize },
+        (_, i) => ["PAD_None", "BOS_None", "EOS_None", "MASK_None"][i] ?? `T_${i}`,
+      ),
+    },
+  );
   await Deno.writeTextFile(`${dir}/tokenizer.json`, tok);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(tok)));
   const meta: Record<string, unknown> = {
@@ -25,7 +28,7 @@ export async function writePrepared(
     vocabSize,
     specialTokens: { pad: 0, bos: 1, eos: 2, mask: 3 },
     tokenizer: {
-      kind: "remi",
+      kind: JSON.parse(tok).kind,
       file: "tokenizer.json",
       sha256: [...digest].map((b) => b.toString(16).padStart(2, "0")).join(""),
     },
