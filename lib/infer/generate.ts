@@ -10,6 +10,7 @@ import type { Tokenizer, TokenizerJson } from "../tokenizers/tokenizer.ts";
 import { loadTokenizer } from "../tokenizers/load.ts";
 import { Engine } from "./engine.ts";
 import {
+  allowedMask,
   type GrammarState,
   type GrammarTables,
   grammarTables,
@@ -18,6 +19,7 @@ import {
   TokenType,
 } from "./grammar.ts";
 import { type LlamaConfig, type ModelWeights, readCheckpoint } from "./model_loader.ts";
+import { sampleReference, type SamplerParams } from "./sampling.ts";
 
 /** A model ready to generate. */
 export interface LoadedModel {
@@ -28,8 +30,14 @@ export interface LoadedModel {
   readonly tokenizerJson: TokenizerJson;
   /** The grammar tables derived from `tokenizer.json`. */
   readonly grammar: GrammarTables;
-  /** The WebGPU adapter the engine runs on. */
+  /** Where it runs: the WebGPU adapter (transformer) or `tfjs-<backend>` (LSTM). */
   readonly adapter: string;
+  /** `etude.arch` of the checkpoint. */
+  readonly arch: "transformer" | "lstm";
+  /** LSTM only: logits of the last position for each of B equally long id windows (via tfjs). */
+  readonly lstmLogits?: (windows: number[][]) => Float32Array[];
+  /** LSTM only: the training window length (the context the LSTM is run over). */
+  readonly seqLen?: number;
   /** The engine (recreated with a larger batch capacity when needed). */
   engine(batch: number): Promise<Engine>;
   dispose(): void;
@@ -100,14 +108,14 @@ export class GenerateParamError extends Error {
  */
 export async function loadModel(dir: string): Promise<LoadedModel> {
   const { config, weights, tokenizer: json } = await readCheckpoint(dir);
+  const tokenizer = loadTokenizer(json);
+  const grammar = grammarTables(json);
+  if (config.arch === "lstm") return await loadLstm(dir, config, tokenizer, json, grammar);
   if (config.arch !== "transformer") {
     throw new Error(
-      `${dir}/config.json: etude.arch ${
-        JSON.stringify(config.arch)
-      }: only transformer checkpoints run on the WebGPU engine`,
+      `${dir}/config.json: etude.arch ${JSON.stringify(config.arch)} is not "transformer" or "lstm"`,
     );
   }
-  const tokenizer = loadTokenizer(json);
   let engine = await Engine.create(config, weights, { maxBatch: 1 });
   let w: ModelWeights | undefined = weights;
   return {
@@ -115,8 +123,9 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     config,
     tokenizer,
     tokenizerJson: json,
-    grammar: grammarTables(json),
+    grammar,
     adapter: engine.adapter,
+    arch: "transformer",
     async engine(batch: number) {
       if (batch > engine.maxBatch) {
         if (!w) throw new Error("model was disposed");
@@ -128,6 +137,44 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     dispose() {
       engine.dispose();
       w = undefined;
+    },
+  };
+}
+
+/** The LSTM presets run through tfjs (lib/model), imported only when such a checkpoint is loaded. */
+async function loadLstm(
+  dir: string,
+  config: LlamaConfig,
+  tokenizer: Tokenizer,
+  json: TokenizerJson,
+  grammar: GrammarTables,
+): Promise<LoadedModel> {
+  const tf = await import("@tensorflow/tfjs-core");
+  const { selectBackend } = await import("../model/backend.ts");
+  const { TfModel } = await import("../model/model.ts");
+  const backend = await selectBackend("auto");
+  const { model } = await TfModel.load(dir);
+  const seqLen = Number((config.raw.etude as Record<string, unknown> | undefined)?.seqLen) || 100;
+  return {
+    dir,
+    config: { ...config, maxPos: Number.MAX_SAFE_INTEGER },
+    tokenizer,
+    tokenizerJson: json,
+    grammar,
+    adapter: `tfjs-${backend}`,
+    arch: "lstm",
+    seqLen,
+    lstmLogits(windows: number[][]) {
+      const B = windows.length, T = windows[0].length, V = config.vocabSize;
+      const flat = Int32Array.from(windows.flat());
+      const out = tf.tidy(() => model.apply(tf.tensor2d(flat, [B, T], "int32")).dataSync() as Float32Array);
+      return windows.map((_, b) => out.slice((b * T + T - 1) * V, (b * T + T) * V));
+    },
+    engine() {
+      return Promise.reject(new Error("LSTM checkpoints run through tfjs, not the WebGPU engine"));
+    },
+    dispose() {
+      model.dispose();
     },
   };
 }
@@ -210,66 +257,81 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const emitted = Array.from({ length: batch }, () => new Set<string>());
   const decodeAll = (s: number) => tok.decode([...promptIds, ...ids[s]]);
   const t0 = performance.now();
-  const engine = await model.engine(batch);
-  const res = await engine.decode({
-    prompt,
-    grammarState: gs,
-    grammar: useGrammar ? g : undefined,
-    batch,
-    maxTokens,
-    temperature,
-    topK,
-    topP,
-    seed,
-    chunk,
-    signal: opts.signal,
-    nextState: (s, id) => nextState(g, s, id),
-    windowStart: (h) => {
-      const target = h.length - Math.floor(c.maxPos / 2);
-      for (let i = Math.max(target - Math.floor(c.maxPos / 4), 0); i < h.length; i++) {
-        if (isBar(h[i])) return i;
-      }
-      return target;
-    },
-    onTokens: (fresh) => {
-      for (let s = 0; s < batch; s++) {
-        if (done[s]) continue;
-        for (const id of fresh[s]) {
-          if (id === c.eosId) {
-            done[s] = true;
-            break;
-          }
-          if (bars !== undefined && isBar(id) && ++barsSeen[s] > bars) {
-            done[s] = true;
-            break;
-          }
-          ids[s].push(id);
-          if (ids[s].length >= maxTokens) {
-            done[s] = true;
-            break;
-          }
+  const onTokens = (fresh: number[][]): boolean => {
+    for (let s = 0; s < batch; s++) {
+      if (done[s]) continue;
+      for (const id of fresh[s]) {
+        if (id === c.eosId) {
+          done[s] = true;
+          break;
         }
-        if (seconds !== undefined || opts.onNotes) {
-          const score = decodeAll(s);
-          if (seconds !== undefined && score.notes.some((n) => ticksToSeconds(score, n.start) >= seconds)) {
-            done[s] = true;
-          }
-          if (opts.onNotes) {
-            const fresh2 = score.notes.filter((n) => {
-              const k = `${n.start}:${n.pitch}`;
-              if (emitted[s].has(k) || (seconds !== undefined && ticksToSeconds(score, n.start) >= seconds)) {
-                return false;
-              }
-              emitted[s].add(k);
-              return true;
-            });
-            if (fresh2.length) opts.onNotes(fresh2, s);
-          }
+        if (bars !== undefined && isBar(id) && ++barsSeen[s] > bars) {
+          done[s] = true;
+          break;
+        }
+        ids[s].push(id);
+        if (ids[s].length >= maxTokens) {
+          done[s] = true;
+          break;
         }
       }
-      return done.every(Boolean);
-    },
-  });
+      if (seconds !== undefined || opts.onNotes) {
+        const score = decodeAll(s);
+        if (seconds !== undefined && score.notes.some((n) => ticksToSeconds(score, n.start) >= seconds)) {
+          done[s] = true;
+        }
+        if (opts.onNotes) {
+          const fresh2 = score.notes.filter((n) => {
+            const k = `${n.start}:${n.pitch}`;
+            if (emitted[s].has(k) || (seconds !== undefined && ticksToSeconds(score, n.start) >= seconds)) {
+              return false;
+            }
+            emitted[s].add(k);
+            return true;
+          });
+          if (fresh2.length) opts.onNotes(fresh2, s);
+        }
+      }
+    }
+    return done.every(Boolean);
+  };
+  const sampling = { temperature, topK, topP, seed };
+  const windowStart = (h: number[]) => {
+    const target = h.length - Math.floor(c.maxPos / 2);
+    for (let i = Math.max(target - Math.floor(c.maxPos / 4), 0); i < h.length; i++) if (isBar(h[i])) return i;
+    return target;
+  };
+  let steps: number;
+  if (model.arch === "lstm") {
+    steps = await lstmDecode(
+      model,
+      prompt,
+      gs,
+      useGrammar,
+      batch,
+      maxTokens,
+      chunk,
+      sampling,
+      onTokens,
+      opts.signal,
+    );
+  } else {
+    const engine = await model.engine(batch);
+    const res = await engine.decode({
+      prompt,
+      grammarState: gs,
+      grammar: useGrammar ? g : undefined,
+      batch,
+      maxTokens,
+      ...sampling,
+      chunk,
+      signal: opts.signal,
+      nextState: (s, id) => nextState(g, s, id),
+      windowStart,
+      onTokens,
+    });
+    steps = res.steps;
+  }
   const elapsed = (performance.now() - t0) / 1000;
   const scores = ids.map((_, s) => {
     const score = decodeAll(s);
@@ -278,6 +340,42 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
     }
     return score;
   });
-  const tokens = res.steps * batch;
+  const tokens = steps * batch;
   return { scores, ids, tokens, tokensPerSecond: tokens / elapsed, adapter: model.adapter };
+}
+
+/** Token-by-token sampling for LSTM checkpoints (tfjs forward over the last seqLen tokens; CPU sampler). */
+async function lstmDecode(
+  model: LoadedModel,
+  prompt: number[],
+  gs: GrammarState,
+  useGrammar: boolean,
+  batch: number,
+  maxTokens: number,
+  chunk: number,
+  sampling: SamplerParams,
+  onTokens: (fresh: number[][]) => boolean,
+  signal?: AbortSignal,
+): Promise<number> {
+  const g = model.grammar, L = model.seqLen ?? 100;
+  const hist = Array.from({ length: batch }, () => [...prompt]);
+  const states = Array.from({ length: batch }, () => ({ ...gs }));
+  let draws = 0;
+  while (draws < maxTokens) {
+    const fresh: number[][] = Array.from({ length: batch }, () => []);
+    const n = Math.min(chunk, maxTokens - draws);
+    for (let i = 0; i < n; i++, draws++) {
+      const rows = model.lstmLogits!(hist.map((h) => h.slice(-L)));
+      for (let b = 0; b < batch; b++) {
+        const mask = useGrammar ? allowedMask(g, states[b]) : undefined;
+        const t = sampleReference(rows[b], sampling, b, draws, mask).token;
+        hist[b].push(t);
+        fresh[b].push(t);
+        states[b] = nextState(g, states[b], t);
+      }
+    }
+    if (onTokens(fresh) || signal?.aborted) break;
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  return draws;
 }
