@@ -25,6 +25,9 @@ if (import.meta.main) {
     if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}; see --help`);
     if (values.url && values.zip) throw new UsageError("--url and --zip exclude each other");
     const sha = values.sha256 as string | undefined;
+    if (sha !== undefined && sha !== "none" && !/^[0-9a-fA-F]{64}$/.test(sha)) {
+      throw new UsageError(`--sha256: expected 64 hex digits or "none", got ${JSON.stringify(sha)}`);
+    }
     const r = await fetchMaestro({
       out: values.out as string | undefined,
       url: values.url as string | undefined,
