@@ -170,7 +170,15 @@ async function runPart(part: BenchPart, ctx: BenchContext, ctxFile: string): Pro
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(ctx.root, "lib/bench/part_main.ts"), part.id, ctxFile],
+      // $ETUDE_DENO_FLAGS: extra runtime flags for the children (e.g. --cached-only on an offline machine)
+      args: [
+        "run",
+        "-A",
+        ...(Deno.env.get("ETUDE_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean),
+        join(ctx.root, "lib/bench/part_main.ts"),
+        part.id,
+        ctxFile,
+      ],
       cwd: ctx.root,
       env: { NO_COLOR: "1" },
       stdout: "piped",
