@@ -71,6 +71,22 @@ function linear(x: tf.Tensor, w: tf.Tensor): tf.Tensor2D {
   return tf.matMul(x as tf.Tensor2D, tf.transpose(w as tf.Tensor2D));
 }
 
+/**
+ * Batched [B, H, M, K] × [B, H, K, N]. On wasm, one 2-D matmul per (batch, head): tfjs-wasm runs batched matmuls
+ * in a slow scalar loop (≈ 1.7 GFLOP/s) but 2-D ones through XNNPACK (≈ 20 GFLOP/s), 5× faster per step here.
+ */
+function bmm(a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
+  if (tf.getBackend() !== "wasm") return tf.matMul(a, b);
+  const [B, H, M, K] = a.shape, N = b.shape[3];
+  const as = tf.unstack(tf.reshape(a, [B * H, M, K])), bs = tf.unstack(tf.reshape(b, [B * H, K, N]));
+  return tf.reshape(tf.stack(as.map((x, i) => tf.matMul(x as tf.Tensor2D, bs[i] as tf.Tensor2D))), [
+    B,
+    H,
+    M,
+    N,
+  ]);
+}
+
 /** Embeds ids [B, T] → [B·T, d] with a differentiable one-hot matmul. */
 export function embedOneHot(ids: tf.Tensor2D, table: tf.Tensor): tf.Tensor2D {
   const [B, T] = ids.shape;
@@ -107,10 +123,10 @@ export function transformerForward(
     const q = applyRope(heads(linear(x, p[L + "self_attn.q_proj.weight"])), cos, sin);
     const k = applyRope(heads(linear(x, p[L + "self_attn.k_proj.weight"])), cos, sin);
     const v = heads(linear(x, p[L + "self_attn.v_proj.weight"]));
-    const scores: tf.Tensor4D = tf.mul(tf.matMul(q, k, false, true), scale);
+    const scores: tf.Tensor4D = tf.mul(bmm(q, tf.transpose(k, [0, 1, 3, 2])), scale);
     probe?.(i, scores);
     const att: tf.Tensor4D = tf.softmax(tf.add(scores, mask));
-    const y = tf.reshape(tf.transpose(tf.matMul(att, v), [0, 2, 1, 3]), [N, c.dim]);
+    const y = tf.reshape(tf.transpose(bmm(att, v), [0, 2, 1, 3]), [N, c.dim]);
     h = tf.add(h, linear(y, p[L + "self_attn.o_proj.weight"]));
     const x2 = rmsNorm(h, p[L + "post_attention_layernorm.weight"], c.normEps);
     const g = linear(x2, p[L + "mlp.gate_proj.weight"]);
