@@ -29,6 +29,7 @@ let shared: Promise<Gpu> | undefined;
  */
 export function getGpu(): Promise<Gpu> {
   shared ??= (async () => {
+    prepareEnv();
     if (!("gpu" in navigator) || !navigator.gpu) {
       throw new Error("WebGPU is not available (navigator.gpu missing)");
     }
@@ -52,6 +53,37 @@ export function getGpu(): Promise<Gpu> {
     return { device, adapter, software: !!info.isFallbackAdapter };
   })();
   return shared;
+}
+
+/**
+ * Mesa's software adapters need XDG_RUNTIME_DIR; Vulkan (lavapipe) compiles pipelines much faster than GL, so it is
+ * preferred when its driver is installed. Both only when the user has not set them.
+ */
+function prepareEnv() {
+  try {
+    if (!Deno.env.get("XDG_RUNTIME_DIR")) {
+      const dir = `/tmp/etude-xdg-${Deno.uid() ?? 0}`;
+      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      Deno.env.set("XDG_RUNTIME_DIR", dir);
+    }
+    if (!Deno.env.get("DENO_WEBGPU_BACKEND") && Deno.build.os === "linux") {
+      const icd = [
+        "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json",
+        "/usr/share/vulkan/icd.d/lvp_icd.aarch64.json",
+      ];
+      if (
+        icd.some((f) => {
+          try {
+            return Deno.statSync(f).isFile;
+          } catch {
+            return false;
+          }
+        })
+      ) Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
+    }
+  } catch {
+    // no env/fs permission: leave the environment as it is
+  }
 }
 
 const sources = new Map<string, Promise<string>>();
