@@ -126,24 +126,43 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
   const maxLoaded = Math.max(1, opts.maxLoadedModels ?? 2);
   const log = opts.log ?? ((m: string) => console.error(m));
   const loaded = new Map<string, Promise<M>>();
+  const inUse = new Map<Promise<M>, number>();
+  const evicted = new Set<Promise<M>>();
   const started = Date.now();
 
-  function getModel(name: string): Promise<M> {
+  const dispose = (p: Promise<M>) => p.then((m) => m.dispose?.(), () => {});
+
+  /** The loaded model `name` (loading it if needed); call `release` when done. LRU beyond `maxLoaded`. */
+  function acquireModel(name: string): { model: Promise<M>; release: () => void } {
     let p = loaded.get(name);
-    if (p) {
-      loaded.delete(name);
-      loaded.set(name, p); // most recently used last
-      return p;
+    if (p) loaded.delete(name); // re-inserted below as most recently used
+    else {
+      p = opts.loadModel(join(opts.modelsDir, name));
+      const mine = p;
+      p.catch(() => loaded.get(name) === mine && loaded.delete(name));
     }
-    p = opts.loadModel(join(opts.modelsDir, name));
     loaded.set(name, p);
-    p.catch(() => loaded.delete(name));
+    inUse.set(p, (inUse.get(p) ?? 0) + 1);
     while (loaded.size > maxLoaded) {
       const [oldest, op] = loaded.entries().next().value!;
       loaded.delete(oldest);
-      op.then((m) => m.dispose?.(), () => {});
+      // A model still generating is disposed when its last user releases it.
+      if (inUse.get(op)) evicted.add(op);
+      else dispose(op);
     }
-    return p;
+    const model = p;
+    return {
+      model,
+      release() {
+        const n = (inUse.get(model) ?? 1) - 1;
+        if (n > 0) {
+          inUse.set(model, n);
+          return;
+        }
+        inUse.delete(model);
+        if (evicted.delete(model)) dispose(model);
+      },
+    };
   }
 
   async function requireModel(name: string): Promise<ModelInfo> {
@@ -187,14 +206,16 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     let raw: Record<string, unknown> = { ...query };
     let prompt: Uint8Array | undefined;
     if (c.req.method === "POST") {
-      const type = (c.req.header("content-type") ?? "").toLowerCase();
+      const rawType = c.req.header("content-type") ?? "";
+      const type = rawType.toLowerCase();
       const bytes = await readBody(c);
       if (type.startsWith("multipart/form-data")) {
         let form: FormData;
         try {
+          // The boundary is case-sensitive: pass the header through unchanged.
           form = await new Request("http://x/", {
             method: "POST",
-            headers: { "content-type": type },
+            headers: { "content-type": rawType },
             body: bytes as Uint8Array<ArrayBuffer>,
           })
             .formData();
@@ -261,22 +282,27 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     onNotes?: (notes: Note[], sequence: number) => void,
   ): Promise<AppGenerateResult> {
     return queue.run(async (jobSignal) => {
-      const model = await getModel(params.model);
-      jobSignal.throwIfAborted();
-      return await opts.generate({
-        model,
-        prompt,
-        maxTokens: params.maxTokens,
-        bars: params.bars,
-        seconds: params.seconds,
-        temperature: params.temperature,
-        topK: params.topK,
-        topP: params.topP,
-        seed: params.seed,
-        grammar: params.grammar,
-        onNotes,
-        signal: jobSignal,
-      });
+      const { model: pending, release } = acquireModel(params.model);
+      try {
+        const model = await pending;
+        jobSignal.throwIfAborted();
+        return await opts.generate({
+          model,
+          prompt,
+          maxTokens: params.maxTokens,
+          bars: params.bars,
+          seconds: params.seconds,
+          temperature: params.temperature,
+          topK: params.topK,
+          topP: params.topP,
+          seed: params.seed,
+          grammar: params.grammar,
+          onNotes,
+          signal: jobSignal,
+        });
+      } finally {
+        release();
+      }
     }, { signal });
   }
 
@@ -499,7 +525,7 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     handler: (req, info) => app.fetch(req, { info }),
     queue,
     close() {
-      for (const p of loaded.values()) p.then((m) => m.dispose?.(), () => {});
+      for (const p of loaded.values()) dispose(p);
       loaded.clear();
     },
   };

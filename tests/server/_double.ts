@@ -17,6 +17,8 @@ export interface DoubleCall {
   opts: AppGenerateOptions<DoubleModel>;
   aborted: boolean;
   finished: boolean;
+  /** Whether the model had been disposed by the time this generation finished (it must not be). */
+  modelDisposedAtEnd?: boolean;
 }
 
 /** A fake generate: `chunks` chunks of `perChunk` notes, `delayMs` apart; `fail` makes it throw. */
@@ -53,6 +55,7 @@ export function doubleGenerate(
       opts.onNotes?.(notes, c);
     }
     call.finished = true;
+    call.modelDisposedAtEnd = opts.model.disposed;
     const ids = score.notes.map((_, i) => i + 4);
     return {
       scores: [score],

@@ -7,14 +7,20 @@ import { createApp } from "../../lib/server/app.ts";
 import { encodeBase64 } from "../../lib/server/params.ts";
 import { readMidi, writeMidi } from "../../lib/midi.ts";
 import { emptyScore, type Note } from "../../lib/score.ts";
-import { type DoubleCall, doubleGenerate, doubleLoadModel, makeModelsDir } from "./_double.ts";
+import {
+  type DoubleCall,
+  doubleGenerate,
+  doubleLoadModel,
+  type DoubleModel,
+  makeModelsDir,
+} from "./_double.ts";
 
 const modelsDir = makeModelsDir();
 
 function setup(
   { gen = {}, queue = {}, maxBodyBytes, maxLoadedModels }: {
     gen?: Parameters<typeof doubleGenerate>[1];
-    queue?: { maxWaiting?: number; timeoutMs?: number };
+    queue?: { maxWaiting?: number; timeoutMs?: number; concurrency?: number };
     maxBodyBytes?: number;
     maxLoadedModels?: number;
   } = {},
@@ -22,10 +28,11 @@ function setup(
   const calls: DoubleCall[] = [];
   const loads: string[] = [];
   const logs: string[] = [];
+  const models: DoubleModel[] = [];
   const etude = createApp({
     modelsDir,
     generate: doubleGenerate(calls, gen),
-    loadModel: doubleLoadModel(loads),
+    loadModel: (dir) => doubleLoadModel(loads)(dir).then((m) => (models.push(m), m)),
     readMidi,
     writeMidi,
     queue,
@@ -33,7 +40,7 @@ function setup(
     maxLoadedModels,
     log: (m) => logs.push(m),
   });
-  return { ...etude, calls, loads, logs };
+  return { ...etude, calls, loads, logs, models };
 }
 
 const post = (body: unknown, headers: Record<string, string> = {}) => ({
@@ -364,6 +371,45 @@ Deno.test("app: at most maxLoadedModels stay loaded; the least recently used is 
   await (await app.request("/api/generate", post({ model: "default" }))).arrayBuffer();
   assertEquals(loads.map((d) => d.split("/").pop()), ["default", "tiny", "default"]);
   close();
+});
+
+Deno.test("app: a model evicted while it generates is disposed only when its job ends", async () => {
+  const { app, models, calls } = setup({
+    maxLoadedModels: 1,
+    queue: { concurrency: 2 },
+    gen: { chunks: 5, delayMs: 20 },
+  });
+  const slow = app.request("/api/generate", post({ model: "default" }));
+  await new Promise((r) => setTimeout(r, 15));
+  await (await app.request("/api/generate", post({ model: "tiny" }))).arrayBuffer();
+  const def = models.find((m) => m.dir.endsWith("/default"))!;
+  // "tiny" evicted "default" from the cache; both jobs overlapped, so "default" is still in use here or just done.
+  await (await slow).arrayBuffer();
+  const defCall = calls.find((c) => c.opts.model === def)!;
+  assertEquals(defCall.modelDisposedAtEnd, false, "not disposed under its running generation");
+  assertEquals(def.disposed, true, "disposed once its generation finished");
+  assertEquals(models.find((m) => m.dir.endsWith("/tiny"))!.disposed, false);
+});
+
+Deno.test("app: a browser-style multipart body (mixed-case boundary) is parsed", async () => {
+  const { app, calls } = setup();
+  const boundary = "----WebKitFormBoundaryAbCdEfGh12";
+  const midi = promptMidi();
+  const head = new TextEncoder().encode(
+    `--${boundary}\r\nContent-Disposition: form-data; name="topK"\r\n\r\n7\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="prompt"; filename="p.mid"\r\n` +
+      `Content-Type: audio/midi\r\n\r\n`,
+  );
+  const tail = new TextEncoder().encode(`\r\n--${boundary}--\r\n`);
+  const body = new Uint8Array([...head, ...midi, ...tail]);
+  const res = await app.request("/api/generate", {
+    method: "POST",
+    headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
+    body,
+  });
+  assertEquals(res.status, 200, await res.clone().text());
+  assertEquals(calls[0].opts.topK, 7);
+  assertEquals(calls[0].opts.prompt!.notes.length, 2);
 });
 
 Deno.test("app over a real socket: routes answer, SSE streams, and a client disconnect aborts its job", async () => {
