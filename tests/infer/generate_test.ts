@@ -3,6 +3,7 @@ import { generate, GenerateParamError, loadModel } from "../../lib/infer/generat
 import { grammarErrors, initialState, nextState } from "../../lib/infer/grammar.ts";
 import { RemiTokenizer } from "../../lib/tokenizers/remi.ts";
 import { writeMidi } from "../../lib/midi.ts";
+import { ticksToSeconds } from "../../lib/score.ts";
 import type { TokenizerJson } from "../../lib/tokenizers/tokenizer.ts";
 import { writeTinyCheckpoint } from "./_fixtures.ts";
 
@@ -83,6 +84,9 @@ Deno.test("generate: same seed gives byte-identical MIDI; a batch gives differen
     const contKeys = new Set(cont.scores[0].notes.map(key));
     assert(promptNotes.every((n) => contKeys.has(key(n))), "the continuation keeps the prompt's notes");
     assert(cont.scores[0].notes.length > promptNotes.length);
+    const secs = await generate({ model, seconds: 3, seed: 4, ...hot });
+    const sc = secs.scores[0];
+    assert(sc.notes.length > 0 && sc.notes.every((n) => ticksToSeconds(sc, n.start) < 3));
     let streamed = 0;
     await generate({ model, maxTokens: 120, seed: 42, ...hot, onNotes: (n) => streamed += n.length });
     assert(streamed > 0);
