@@ -19,7 +19,7 @@ import { type PackedScore, type ParseResult, unpackScore } from "./_jobs.ts";
 import { WorkerPool } from "./_pool.ts";
 import { mixSeed, mulberry32, shuffleInPlace } from "./_random.ts";
 import { listSources, type SourceFile } from "./_sources.ts";
-import { type Split, SPLITS } from "./maestro.ts";
+import { removeStale, type Split, SPLITS } from "./maestro.ts";
 import { dtypeFor, encodeShard, type ShardItem, type ShardMeta, type SplitMeta } from "./shards.ts";
 
 /** Options for {@link prepareDataset}. */
@@ -359,6 +359,8 @@ async function writePrepared(
   files: Record<string, Uint8Array | string>,
 ): Promise<string> {
   await Deno.mkdir(outRoot, { recursive: true });
+  const esc = name.replace(/[.+]/g, "\\$&");
+  await removeStale(outRoot, new RegExp(`^\\.${esc}\\.(tmp|old)-[0-9a-f]{8}$`));
   const tag = crypto.randomUUID().slice(0, 8);
   const tmp = join(outRoot, `.${name}.tmp-${tag}`);
   const dir = join(outRoot, name);

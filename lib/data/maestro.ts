@@ -289,6 +289,7 @@ export async function fetchMaestro(opts: FetchMaestroOptions = {}): Promise<Fetc
     }
   }
   await Deno.mkdir(out, { recursive: true });
+  await removeStale(out, /^\.etude-extract-[0-9a-f]{8}$/);
   let zipPath = opts.zip ?? join(out, zipName);
   let downloaded = false;
   let resumedFrom = 0;
@@ -359,6 +360,23 @@ export async function fetchMaestro(opts: FetchMaestroOptions = {}): Promise<Fetc
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw e;
   }
+}
+
+/**
+ * Removes leftovers of a process killed mid-way (temporary directories matching `pattern` directly in `dir`).
+ *
+ * @example
+ * ```ts ignore
+ * import { removeStale } from "./maestro.ts";
+ * await removeStale("data", /^\.etude-extract-/);
+ * ```
+ */
+export async function removeStale(dir: string, pattern: RegExp): Promise<void> {
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (pattern.test(e.name)) await Deno.remove(join(dir, e.name), { recursive: true }).catch(() => {});
+    }
+  } catch { /* no directory yet */ }
 }
 
 /**

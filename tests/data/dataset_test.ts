@@ -153,6 +153,7 @@ Deno.test({
           seed: 3,
           workers,
         });
+      await Deno.mkdir(join(tmp, "prepared", ".a.tmp-0badc0de"), { recursive: true }); // a killed run's leftover
       const { dir, meta } = await run(2, "a");
       await checkCounts(dir, meta);
       assertEquals(meta.dataset.kind, "folder");

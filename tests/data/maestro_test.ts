@@ -81,6 +81,8 @@ Deno.test({
     const srv = serveZip(fx.zip);
     const out = await Deno.makeTempDir({ prefix: "etude_fetch_" });
     try {
+      // Leftovers of a run killed mid-extraction are cleaned up.
+      await Deno.mkdir(join(out, ".etude-extract-deadbeef", "maestro-v3.0.0"), { recursive: true });
       const r = await fetchMaestro({ out, url: srv.url, sha256: fx.sha256, progress: false });
       assertEquals(r.status, "extracted");
       assertEquals(r.root, join(out, "maestro-v3.0.0"));
