@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { numberOpt, parseCli, UsageError } from "./cli.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { Progress } from "./progress.ts";
 import { readMidi, writeMidi } from "./midi.ts";
 import { type Note, type Score, scoreEndTick, ticksToSeconds } from "./score.ts";
 import { renderWav } from "./audio/wav.ts";
@@ -190,7 +191,8 @@ export async function generateCli(
     try {
       const out = typeof values.out === "string" ? values.out : join("out", `etude-${seed}.mid`);
       const wav = typeof values.wav === "string" ? values.wav : undefined;
-      const tpb = model.tokenizer.decode([]).ticksPerBeat || 480;
+      const blank = model.tokenizer.decode([]); // the tokenizer's resolution and default tempo
+      const tpb = blank.ticksPerBeat || 480;
       const length = maxTokens !== undefined
         ? `${maxTokens} tokens`
         : bars !== undefined
@@ -206,19 +208,33 @@ export async function generateCli(
             prompt ? ` after ${prompt.notes.length} prompt notes` : ""
           }`,
       );
-      const onNotes = values.stream
-        ? (notes: Note[], sequence: number) => {
-          for (const n of notes) {
-            const tag = batch > 1 ? `[${sequence + 1}] ` : "";
-            print(
-              `${tag}beat ${(n.start / tpb).toFixed(2).padStart(7)}  ${
-                noteName(n.pitch).padEnd(3)
-              } (${n.pitch})` +
-                `  vel ${String(n.velocity).padStart(3)}  ${(n.duration / tpb).toFixed(2)} beats`,
-            );
-          }
-        }
+      // The prompt's own notes come back first in the stream; only new ones are printed.
+      const promptKeys = new Set(prompt?.notes.map((n) => `${n.start}:${n.pitch}`) ?? []);
+      // A progress bar (on a terminal) for --bars / --seconds, driven by the streamed notes of the first piece.
+      const bar = bars !== undefined
+        ? new Progress("generating", bars, { unit: "bars" })
+        : seconds !== undefined
+        ? new Progress("generating", seconds, { unit: "s" })
         : undefined;
+      const promptEnd = prompt?.notes.length ? scoreEndTick(prompt) : 0;
+      const onNotes = (notes: Note[], sequence: number) => {
+        if (bar && sequence === 0 && notes.length) {
+          const last = Math.max(...notes.map((n) => n.start));
+          if (bars !== undefined) bar.update(Math.min(bars, Math.floor((last - promptEnd) / (4 * tpb)) + 1));
+          else bar.update(Math.min(seconds!, Math.max(0, ticksToSeconds(blank, last - promptEnd))));
+        }
+        if (!values.stream) return;
+        for (const n of notes) {
+          if (promptKeys.has(`${n.start}:${n.pitch}`)) continue;
+          const tag = batch > 1 ? `[${sequence + 1}] ` : "";
+          print(
+            `${tag}beat ${(n.start / tpb).toFixed(2).padStart(7)}  ${
+              noteName(n.pitch).padEnd(3)
+            } (${n.pitch})` +
+              `  vel ${String(n.velocity).padStart(3)}  ${(n.duration / tpb).toFixed(2)} beats`,
+          );
+        }
+      };
       let result;
       try {
         result = await generate({
@@ -235,6 +251,7 @@ export async function generateCli(
           batch,
           onNotes,
         });
+        bar?.done();
       } catch (e) {
         const err = e as Error & { field?: string };
         if (err.name === "GenerateParamError") throw new UsageError(err.message.split("\n")[0]);
