@@ -64,11 +64,26 @@ export function applyRope(x: tf.Tensor4D, cos: tf.Tensor, sin: tf.Tensor): tf.Te
 }
 
 /**
- * A linear layer with an HF-layout weight [out, in] on a 2-D input [N, in]. The weight is transposed explicitly:
- * tfjs-wasm's matmul is fast (XNNPACK) only for untransposed 2-D operands — 13× slower with `transposeB`.
+ * A linear layer with an HF-layout weight [out, in] on a 2-D input [N, in], with its own gradient: tfjs-wasm's matmul
+ * is fast (XNNPACK) only for untransposed 2-D operands (13× slower with `transposeB`), so the weight is transposed
+ * explicitly, and the backward pass uses dx = dy·W and dW = dyᵀ·x (one activation transpose, no weight transposes).
  */
+const linearOp = tf.customGrad(
+  ((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([x, w]);
+    return {
+      value: tf.matMul(x as tf.Tensor2D, tf.transpose(w as tf.Tensor2D)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as tf.Tensor2D[];
+        return [tf.matMul(dy as tf.Tensor2D, ws), tf.matMul(tf.transpose(dy as tf.Tensor2D), xs)];
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0],
+);
+
 function linear(x: tf.Tensor, w: tf.Tensor): tf.Tensor2D {
-  return tf.matMul(x as tf.Tensor2D, tf.transpose(w as tf.Tensor2D));
+  return linearOp(x, w) as tf.Tensor2D;
 }
 
 /**

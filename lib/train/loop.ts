@@ -12,7 +12,7 @@ import { writeFileAtomic } from "../atomic.ts";
 import { windowBatches } from "../data/windows.ts";
 import { JsonlLog, Progress } from "../progress.ts";
 import { loadCheckpoint, loadOptimizerState, saveCheckpoint, type TrainState } from "../model/checkpoint.ts";
-import type { ModelConfig, TrainConfig } from "../model/config.ts";
+import { estimateTrainMemory, type ModelConfig, type TrainConfig } from "../model/config.ts";
 import { TfModel } from "../model/model.ts";
 import { lossCurveSvg, type LossPoint } from "./loss_svg.ts";
 import { learningRate } from "./schedule.ts";
@@ -58,6 +58,9 @@ export interface TrainRunResult {
   /** Mean training throughput of this invocation (input tokens per second). */
   tokensPerSecond: number;
 }
+
+/** Largest estimated training footprint that ran on tfjs-wasm (v8 at 4 × 256 ran, 8 × 256 did not). */
+const WASM_BUDGET = 1.25 * 1024 ** 3;
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -194,6 +197,15 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
   const total = tc.epochs * stepsPerEpoch;
   const sched = { lr: tc.lr, warmup: tc.warmup, total, minLrFrac: tc.minLrFrac };
 
+  if (!tc.microBatch && opts.backend === "wasm") {
+    // tfjs-wasm has a 4 GB heap (v8 at batch 8 × 256 runs out): accumulate gradients over micro-batches instead
+    let mb = tc.batch;
+    while (mb > 1 && estimateTrainMemory(cfg, mb).total > WASM_BUDGET) mb = Math.ceil(mb / 2);
+    if (mb < tc.batch) {
+      tc.microBatch = mb;
+      say(`wasm heap: accumulating gradients over micro-batches of ${mb} (batch ${tc.batch})`);
+    }
+  }
   const trainer = new Trainer(model, tc);
   if (optState) trainer.optimizer.setState(optState);
   const logPath = `${out}/train_log.jsonl`;
