@@ -19,7 +19,8 @@ import { type PackedScore, type ParseResult, unpackScore } from "./_jobs.ts";
 import { WorkerPool } from "./_pool.ts";
 import { mixSeed, mulberry32, shuffleInPlace } from "./_random.ts";
 import { listSources, type SourceFile } from "./_sources.ts";
-import { removeStale, type Split, SPLITS } from "./maestro.ts";
+import { type Split, SPLITS } from "./maestro.ts";
+import { removeStale } from "./_fs.ts";
 import { dtypeFor, encodeShard, type ShardItem, type ShardMeta, type SplitMeta } from "./shards.ts";
 
 /** Options for {@link prepareDataset}. */
