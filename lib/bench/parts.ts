@@ -85,7 +85,7 @@ const bandwidth: BenchPart = {
   id: "bandwidth",
   section: "memory",
   requires: ["lib/bench/bandwidth.ts"],
-  rows: () => [
+  rows: (ctx) => [
     { id: "memory.copy.deno", label: "copy bandwidth, Deno TypedArray.set (read + write)", unit: "GB/s" },
     { id: "memory.copy.torch", label: "copy bandwidth, PyTorch tensor.copy_ (read + write)", unit: "GB/s" },
     {
@@ -93,12 +93,26 @@ const bandwidth: BenchPart = {
       label: "batch-1 decode limit = bandwidth ÷ fp32 weight bytes",
       unit: "tokens/s",
     },
+    ...(ctx.torchVariants.some((v) => v.device === "cuda")
+      ? [
+        {
+          id: "memory.copy.cuda",
+          label: "GPU copy bandwidth, PyTorch CUDA tensor.copy_ (read + write)",
+          unit: "GB/s",
+        },
+        {
+          id: "decode.limit.gpu.b1",
+          label: "batch-1 decode limit on the GPU = GPU bandwidth ÷ weight bytes",
+          unit: "tokens/s",
+        },
+      ]
+      : []),
   ],
   timeoutS: () => 120,
   async run(ctx) {
     const { measureCopyBandwidth, decodeLimit } = await import("./bandwidth.ts");
     const { runTorchPeer } = await import("./torch_peer.ts");
-    const [deno, torchSpec, limit] = this.rows(ctx);
+    const [deno, torchSpec, limit, cudaSpec, gpuLimit] = this.rows(ctx);
     const mb = ctx.quick ? 128 : 256;
     const bw = measureCopyBandwidth(mb, ctx.quick ? 3 : 7);
     const out = [row("memory", deno, bw.gbPerSecond, { note: `${mb} MiB, best of ${ctx.quick ? 3 : 7}` })];
@@ -109,6 +123,14 @@ const bandwidth: BenchPart = {
     out.push(row("decode", limit, decodeLimit(bw.gbPerSecond, ctx.weightBytes), {
       note: `${(ctx.weightBytes / 1e6).toFixed(1)} MB at ${bw.gbPerSecond.toFixed(1)} GB/s`,
     }));
+    if (cudaSpec && gpuLimit) {
+      const r = await runTorchPeer(["bandwidth", "--mb", "1024", "--device", "cuda"]);
+      const gb = Number(r.gb_per_s);
+      out.push(row("memory", cudaSpec, gb, { note: `1 GiB, torch ${r.torch}` }));
+      out.push(row("decode", gpuLimit, decodeLimit(gb, ctx.weightBytes), {
+        note: `${(ctx.weightBytes / 1e6).toFixed(1)} MB at ${gb.toFixed(0)} GB/s`,
+      }));
+    }
     return out;
   },
 };

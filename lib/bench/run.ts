@@ -79,6 +79,12 @@ export const HEADLINE_RATIOS: readonly RatioSpec[] = [
   { label: "decode b16 ÷ b1: engine", num: "decode.engine.b16", den: "decode.engine.b1", goal: "≥ 8" },
   { label: "decode b1: engine ÷ tfjs token by token", num: "decode.engine.b1", den: "decode.tfjs.b1" },
   { label: "decode b1: engine ÷ PyTorch CUDA", num: "decode.engine.b1", den: "decode.torch.cuda.b1" },
+  { label: "decode b1: engine ÷ GPU bandwidth limit", num: "decode.engine.b1", den: "decode.limit.gpu.b1" },
+  {
+    label: "decode b1: PyTorch CUDA ÷ GPU bandwidth limit",
+    num: "decode.torch.cuda.b1",
+    den: "decode.limit.gpu.b1",
+  },
   {
     label: "decode b1: PyTorch (1 thread) ÷ bandwidth limit",
     num: "decode.torch.t1.b1",
