@@ -26,7 +26,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     seq = p.seq;
     pos = p.posBase + m;
   } else {
-    pos = state[m * 8u + 1u];
+    pos = state[m * 16u + 1u];
   }
   let n = pos + 1u;
   let qo = m * p.d + h * p.hd;

@@ -19,7 +19,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   if (p.prefill == 1u) {
     tok = prompt[m];
   } else {
-    tok = state[m * 8u];
+    tok = state[m * 16u];
   }
   x[m * p.d + i] = emb[tok * p.d + i];
 }

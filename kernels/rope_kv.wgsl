@@ -26,7 +26,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
     seq = p.seq;
     pos = p.posBase + m;
   } else {
-    pos = state[m * 8u + 1u];
+    pos = state[m * 16u + 1u];
   }
   let h = i / half;
   let j = i % half;

@@ -4,7 +4,8 @@
 // readback. lib/infer/sampling.ts reproduces every operation (same chunking, reduction order and exp polynomial).
 // Thresholds are found by bitwise search over order-preserving u32 keys of the logits, so no sort is needed.
 const WG: u32 = 256u;
-const GTAB: u32 = 8u;
+const GTAB: u32 = 16u;
+const STATE: u32 = 16u;
 
 struct P {
   v: u32, b: u32, topK: u32, topP: f32,
@@ -101,11 +102,12 @@ fn treeSum(v: f32, tid: u32) -> f32 {
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
   let tid = l.x;
   let b = wg.x;
-  let st = b * 8u;
+  let st = b * STATE;
   let gType = state[st + 2u];
   let gPos = bitcast<i32>(state[st + 3u]);
   let draws = state[st + 4u];
   let gBar = state[st + 5u];
+  let gPitch = vec4<u32>(state[st + 8u], state[st + 9u], state[st + 10u], state[st + 11u]);
   let lo0 = b * p.rowStride * p.v;
   let ko = b * p.v;
   let chunk = (p.v + WG - 1u) / WG;
@@ -116,7 +118,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
   var ok = 0u;
   var lmaxk = 0u;
   for (var v = lo; v < hi; v++) {
-    if (gtabAllowed(v, gType, gPos, gBar)) {
+    if (gtabAllowed(v, gType, gPos, gBar, gPitch)) {
       ok |= 1u << (v - lo);
       lmaxk = max(lmaxk, key(logits[lo0 + v]));
     }
@@ -221,7 +223,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
       let chi = min(clo + chunk, p.v);
       for (var v = clo; v < chi; v++) {
         let lv = logits[lo0 + v];
-        let a = gtabAllowed(v, gType, gPos, gBar);
+        let a = gtabAllowed(v, gType, gPos, gBar, gPitch);
         if (a && key(lv) >= thr) {
           let e = fexp((lv - lmax) * p.invT);
           if (e > 0.0) {
@@ -241,7 +243,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     if (chosen == 0xffffffffu) {
       // Nothing with positive mass: the first allowed token at the maximum.
       for (var v = 0u; v < p.v; v++) {
-        if (gtabAllowed(v, gType, gPos, gBar) && key(logits[lo0 + v]) >= atomicLoad(&kmax)) {
+        if (gtabAllowed(v, gType, gPos, gBar, gPitch) && key(logits[lo0 + v]) >= atomicLoad(&kmax)) {
           chosen = v;
           break;
         }
@@ -265,14 +267,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     if (bo >= 0) {
       state[st + 5u] = u32(bo);
     }
+    let keep = select(0xffffffffu, 0u, (gtab[go + 6u] & 1) != 0);
+    for (var w = 0u; w < 4u; w++) {
+      state[st + 8u + w] = (gPitch[w] & keep) | bitcast<u32>(gtab[go + 12u + w]);
+    }
     state[st + 4u] = draws + 1u;
     out[(draws - p.chunkStart) * p.b + b] = chosen;
   }
 }
 
 // Grammar: the token's entry type may follow the state's type, its first Position lies after the current one and
-// its largest Position inside the bar (gtab: GTAB words per token, see lib/infer/grammar.ts).
-fn gtabAllowed(v: u32, gType: u32, gPos: i32, gBar: u32) -> bool {
+// its largest Position inside the bar, and none of its pitches already sounds at the current step (gtab: GTAB words
+// per token, see lib/infer/grammar.ts).
+fn gtabAllowed(v: u32, gType: u32, gPos: i32, gBar: u32, gPitch: vec4<u32>) -> bool {
   if (p.grammar == 0u) {
     return true;
   }
@@ -283,5 +290,6 @@ fn gtabAllowed(v: u32, gType: u32, gPos: i32, gBar: u32) -> bool {
   }
   let pr = gtab[o + 2u];
   let pm = gtab[o + 4u];
-  return !(pr >= 0 && pr <= gPos) && !(pm >= 0 && u32(pm) >= gBar);
+  let pre = bitcast<vec4<u32>>(vec4<i32>(gtab[o + 8u], gtab[o + 9u], gtab[o + 10u], gtab[o + 11u]));
+  return !(pr >= 0 && pr <= gPos) && !(pm >= 0 && u32(pm) >= gBar) && all((pre & gPitch) == vec4<u32>(0u));
 }

@@ -15,7 +15,8 @@ import type { GrammarState, GrammarTables } from "./grammar.ts";
 import { GTAB_STRIDE, N_TYPES } from "./grammar.ts";
 import { seedWords } from "./sampling.ts";
 
-const STATE_WORDS = 8;
+/** u32 words of per-sequence state: token, pos, grammar type, position, draws, bar length, -, -, pitch mask ×4. */
+const STATE_WORDS = 16;
 
 type Variant = { TM: number; TN: number; WG: number };
 // Measured on llvmpipe (see the README): small workgroups and few accumulators (each vec4 per invocation takes 4 of
@@ -339,12 +340,33 @@ export class Engine {
   }
 
   #writeState(
-    rows: { token: number; pos: number; gType: number; gPos: number; gBar?: number; draws: number }[],
+    rows: {
+      token: number;
+      pos: number;
+      gType: number;
+      gPos: number;
+      gBar?: number;
+      gPitch?: number[];
+      draws: number;
+    }[],
     seq0 = 0,
   ) {
     const s = new Uint32Array(rows.length * STATE_WORDS);
     rows.forEach((r, i) =>
-      s.set([r.token, r.pos, r.gType, r.gPos >>> 0, r.draws, r.gBar ?? 0x7fffffff], i * STATE_WORDS)
+      s.set(
+        [
+          r.token,
+          r.pos,
+          r.gType,
+          r.gPos >>> 0,
+          r.draws,
+          r.gBar ?? 0x7fffffff,
+          0,
+          0,
+          ...(r.gPitch ?? [0, 0, 0, 0]),
+        ],
+        i * STATE_WORDS,
+      )
     );
     this.#dev.queue.writeBuffer(this.#b.state, seq0 * STATE_WORDS * 4, s);
   }
@@ -355,7 +377,7 @@ export class Engine {
     const V = this.config.vocabSize;
     const S = GTAB_STRIDE;
     const gtab = new Int32Array(V * S);
-    for (let v = 0; v < V; v++) gtab.set([10, 10, -1, -2, -1, -1], v * S);
+    for (let v = 0; v < V; v++) gtab.set([10, 10, -1, -2, -1, -1, 0, 0], v * S);
     if (g) gtab.set(g.gtab.subarray(0, Math.min(g.gtab.length, V * S)));
     if (g && g.gtab.length < V * S) { for (let v = g.gtab.length / S; v < V; v++) gtab[v * S] = -1; }
     this.#dev.queue.writeBuffer(this.#b.gtab, 0, gtab);
@@ -437,7 +459,7 @@ export class Engine {
   async sample(
     logits: Float32Array,
     s: DecodeSampling,
-    states: { gType: number; gPos: number; gBar?: number; draws: number }[],
+    states: { gType: number; gPos: number; gBar?: number; gPitch?: number[]; draws: number }[],
   ): Promise<{ tokens: number[]; kept: Uint32Array; state: Uint32Array }> {
     const B = states.length, V = this.config.vocabSize;
     this.#setGrammar(s.grammar);
@@ -532,6 +554,7 @@ export class Engine {
               gType: gStates[s].type,
               gPos: gStates[s].pos,
               gBar: gStates[s].barLen,
+              gPitch: gStates[s].pitches,
               draws,
             }], s);
           }
@@ -552,6 +575,7 @@ export class Engine {
             gType: gStates[s].type,
             gPos: gStates[s].pos,
             gBar: gStates[s].barLen,
+            gPitch: gStates[s].pitches,
             draws: 0,
           })));
           this.#params("p", T, 0, 0, T - 1, 1, 0, B);

@@ -33,7 +33,7 @@ const T = TokenType;
 /** Number of token types. */
 export const N_TYPES = 12;
 /** Int32 words per token in `GrammarTables.gtab`. */
-export const GTAB_STRIDE = 8;
+export const GTAB_STRIDE = 16;
 
 const SUCC: Record<number, number[]> = {
   [T.Start]: [T.Bar],
@@ -53,10 +53,12 @@ const SUCC: Record<number, number[]> = {
 /** Per-token grammar table: entry/exit type, required position (> current) and position after it. */
 export interface GrammarTables {
   /**
-   * `GTAB_STRIDE` words per token: `[typeIn, typeOut, posReq, posOut, posMax, barOut, 0, 0]`: typeIn −1 = never
-   * sampled; posReq −1 = none (else the current position must be below it); posOut −2 = keep, −1 = reset; posMax: the
-   * largest Position inside (−1 none; must be below the bar length); barOut: bar length in positions set by a
-   * TimeSig inside (−1 keep).
+   * `GTAB_STRIDE` words per token: `[typeIn, typeOut, posReq, posOut, posMax, barOut, flags, 0, pre×4, post×4]`:
+   * typeIn −1 = never sampled; posReq −1 = none (else the current position must be below it); posOut −2 = keep,
+   * −1 = reset; posMax: the largest Position inside (−1 none; must be below the bar length); barOut: bar length in
+   * positions set by a TimeSig inside (−1 keep); flags bit 0: starts a new time step (Position/Bar/Rest inside);
+   * pre: 128-bit mask of the pitches before that (must not be sounding at the current step already); post: the
+   * pitches at the step the token ends on.
    */
   gtab: Int32Array;
   /** Bar length in positions before any TimeSig (4/4; unbounded when the vocabulary has no TimeSig). */
@@ -73,14 +75,18 @@ export interface GrammarTables {
   remi: boolean;
 }
 
-/** Grammar state: type of the last token, the current position within the bar (−1 = none yet), the bar length. */
+/**
+ * Grammar state: type of the last token, the current position within the bar (−1 = none yet), the bar length, and
+ * the pitches already played at the current time step (4 × 32-bit mask).
+ */
 export interface GrammarState {
   type: number;
   pos: number;
   barLen: number;
+  pitches: number[];
 }
 
-function typeOfName(name: string): { type: number; pos: number; sig?: string } {
+function typeOfName(name: string): { type: number; pos: number; sig?: string; pitch?: number } {
   const [kind, val] = [
     name.slice(0, name.indexOf("_") < 0 ? name.length : name.indexOf("_")),
     name.split("_")[1],
@@ -96,8 +102,10 @@ function typeOfName(name: string): { type: number; pos: number; sig?: string } {
       return { type: T.Tempo, pos: -1 };
     case "Chord":
       return { type: T.Chord, pos: -1 };
-    case "Pitch":
-      return { type: T.Pitch, pos: -1 };
+    case "Pitch": {
+      const p = Number(val);
+      return { type: T.Pitch, pos: -1, pitch: Number.isInteger(p) && p >= 0 && p < 128 ? p : undefined };
+    }
     case "Velocity":
       return { type: T.Velocity, pos: -1 };
     case "Duration":
@@ -131,7 +139,7 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
   const V = tok.vocab.length;
   const nBase = V - merges.length;
   const remi = tok.kind === "remi" || tok.kind === "remi-bpe";
-  const baseType: number[] = [], basePos: number[] = [], baseBar: number[] = [];
+  const baseType: number[] = [], basePos: number[] = [], baseBar: number[] = [], basePitch: number[] = [];
   const grid = gridOf(tok.config);
   let hasSig = false;
   for (let i = 0; i < nBase; i++) {
@@ -142,6 +150,7 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
       if (n > 0 && d > 0) bar = Math.round(n * grid * 4 / d), hasSig = true;
     }
     baseBar.push(remi ? bar : -1);
+    basePitch.push(remi && t.pitch !== undefined ? t.pitch : -1);
     baseType.push(remi || t.type < 0 ? t.type : (t.type === T.Start || t.type === T.End ? t.type : T.Other));
     basePos.push(t.pos);
   }
@@ -177,7 +186,8 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
   const gtab = new Int32Array(V * GTAB_STRIDE);
   for (let v = 0; v < V; v++) {
     const seq = base[v];
-    let posMax = -1, barOut = -1;
+    let posMax = -1, barOut = -1, reset = false;
+    const pre = [0, 0, 0, 0], post = [0, 0, 0, 0];
     let typeIn = baseType[seq[0]];
     const typeOut = baseType[seq[seq.length - 1]];
     let posReq = -1, posOut = -2, cur = -3; // -3: unknown (before any Bar/Position inside this token)
@@ -187,6 +197,16 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
       if (t < 0 || t === T.Start || (seq.length > 1 && t === T.End)) typeIn = -1;
       if (prev >= 0 && !allow[prev * N_TYPES + t]) typeIn = -1;
       if (baseBar[id] > 0) barOut = baseBar[id];
+      const pitch = basePitch[id];
+      if (pitch >= 0) {
+        const w = pitch >> 5, bit = (1 << (pitch & 31)) >>> 0;
+        if (post[w] & bit) typeIn = -1; // the same pitch twice at one step inside the token
+        post[w] = (post[w] | bit) >>> 0;
+        if (!reset) pre[w] = (pre[w] | bit) >>> 0;
+      } else if (t === T.Position || t === T.Bar || t === T.Rest || t === T.End || t === T.Start) {
+        reset = true;
+        post.fill(0);
+      }
       if (t === T.Position) {
         posMax = Math.max(posMax, basePos[id]);
         if (cur === -3) posReq = basePos[id];
@@ -200,7 +220,22 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
       prev = t;
     }
     if (!remi) posReq = -1, posOut = -2, posMax = -1;
-    gtab.set([typeIn, typeOut < 0 ? T.Start : typeOut, posReq, posOut, posMax, barOut], v * GTAB_STRIDE);
+    if (!remi) pre.fill(0), post.fill(0), reset = false;
+    gtab.set(
+      [
+        typeIn,
+        typeOut < 0 ? T.Start : typeOut,
+        posReq,
+        posOut,
+        posMax,
+        barOut,
+        reset ? 1 : 0,
+        0,
+        ...pre,
+        ...post,
+      ],
+      v * GTAB_STRIDE,
+    );
   }
   const barLen0 = remi && hasSig ? 4 * grid : 0x7fffffff;
   return { gtab, allow, base, baseType, basePos, baseBar, remi, barLen0 };
@@ -222,11 +257,11 @@ function gridOf(config: Record<string, unknown>): number {
  * @example
  * ```ts
  * import { initialState } from "./grammar.ts";
- * initialState(); // { type: 0, pos: -1, barLen: 2147483647 }
+ * initialState(); // { type: 0, pos: -1, barLen: 2147483647, pitches: [0, 0, 0, 0] }
  * ```
  */
 export function initialState(g?: GrammarTables): GrammarState {
-  return { type: T.Start, pos: -1, barLen: g?.barLen0 ?? 0x7fffffff };
+  return { type: T.Start, pos: -1, barLen: g?.barLen0 ?? 0x7fffffff, pitches: [0, 0, 0, 0] };
 }
 
 /**
@@ -244,6 +279,7 @@ export function isAllowed(g: GrammarTables, s: GrammarState, v: number): boolean
   const ti = g.gtab[o];
   if (ti < 0 || !g.allow[s.type * N_TYPES + ti]) return false;
   const pr = g.gtab[o + 2], pm = g.gtab[o + 4];
+  for (let w = 0; w < 4; w++) if (g.gtab[o + 8 + w] & s.pitches[w]) return false;
   return !(pr >= 0 && pr <= s.pos) && !(pm >= 0 && pm >= s.barLen);
 }
 
@@ -271,13 +307,19 @@ export function allowedMask(g: GrammarTables, s: GrammarState): Uint8Array {
  * ```ts
  * import { grammarTables, initialState, nextState } from "./grammar.ts";
  * const g = grammarTables({ kind: "remi", config: {}, vocab: ["PAD_None", "BOS_None", "EOS_None", "MASK_None", "Bar_None"] });
- * nextState(g, initialState(), 4); // { type: 1, pos: -1, barLen: 2147483647 }
+ * nextState(g, initialState(), 4); // { type: 1, pos: -1, barLen: 2147483647, pitches: [0, 0, 0, 0] }
  * ```
  */
 export function nextState(g: GrammarTables, s: GrammarState, v: number): GrammarState {
   const o = v * GTAB_STRIDE;
-  const to = g.gtab[o + 1], po = g.gtab[o + 3], bo = g.gtab[o + 5];
-  return { type: to >= 0 ? to : s.type, pos: po !== -2 ? po : s.pos, barLen: bo >= 0 ? bo : s.barLen };
+  const to = g.gtab[o + 1], po = g.gtab[o + 3], bo = g.gtab[o + 5], reset = g.gtab[o + 6] & 1;
+  const pitches = s.pitches.map((m, w) => ((reset ? 0 : m) | g.gtab[o + 12 + w]) >>> 0);
+  return {
+    type: to >= 0 ? to : s.type,
+    pos: po !== -2 ? po : s.pos,
+    barLen: bo >= 0 ? bo : s.barLen,
+    pitches,
+  };
 }
 
 /** Syntax error counts of a token sequence (MidiTok-style TSE). */

@@ -18,7 +18,7 @@ async function tinyModel(tok: TokenizerJson, maxPos = 96) {
   return { dir, model: await loadModel(dir) };
 }
 
-Deno.test("grammar mask: 10,000 sampled tokens have 0 type and 0 time errors; without the mask, many", async () => {
+Deno.test("grammar mask: 10,000 sampled tokens have 0 type, time and duplicate-note errors; without the mask, many", async () => {
   const { dir, model } = await tinyModel(REMI);
   try {
     const engine = await model.engine(8);
@@ -48,6 +48,7 @@ Deno.test("grammar mask: 10,000 sampled tokens have 0 type and 0 time errors; wi
     assertEquals(on.e.tokens, 10000);
     assertEquals(on.e.type, 0);
     assertEquals(on.e.time, 0);
+    assertEquals(on.e.dupn, 0);
     assert(off.e.type > 1000, "unmasked sampling should break the grammar often");
     // Grammar-constrained REMI decodes to notes.
     assert(on.r.ids.every((ids) => model.tokenizer.decode(ids).notes.length > 50));

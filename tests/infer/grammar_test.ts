@@ -86,9 +86,9 @@ Deno.test("grammar: BPE tokens enter and leave with their first and last base ty
   const bpe = new BpeTokenizer(base, merges);
   const json = bpe.toJSON();
   const g = grammarTables(json);
-  assertEquals([...g.gtab.subarray((n0 + 2) * 8, (n0 + 2) * 8 + 6)], [2, 8, 4, 4, 4, -1]);
-  assertEquals(g.gtab[(n0 + 4) * 8], -1);
-  assertEquals(g.gtab[(n0 + 5) * 8], -1);
+  assertEquals([...g.gtab.subarray((n0 + 2) * 16, (n0 + 2) * 16 + 7)], [2, 8, 4, 4, 4, -1, 1]);
+  assertEquals(g.gtab[(n0 + 4) * 16], -1);
+  assertEquals(g.gtab[(n0 + 5) * 16], -1);
   // After Position_4 inside a bar, a token starting with Position_4 is not allowed; after Bar it is.
   let s = nextState(g, nextState(g, initialState(g), id("Bar_None")), id("Position_4"));
   s = nextState(g, nextState(g, nextState(g, s, id("Pitch_64")), id("Velocity_95")), id("Duration_1.0.8"));
@@ -118,10 +118,10 @@ Deno.test("grammar: BPE tokens enter and leave with their first and last base ty
     let errors = 0, merged = 0;
     for (const ids of r.ids) {
       const e = grammarErrors(ids, json);
-      errors += e.type + e.time;
+      errors += e.type + e.time + e.dupn;
       merged += ids.filter((t) => t >= n0).length;
     }
-    console.log(`BPE: ${merged} merged tokens sampled, ${errors} type/time errors`);
+    console.log(`BPE: ${merged} merged tokens sampled, ${errors} type/time/duplicate errors`);
     assertEquals(errors, 0);
   } finally {
     model.dispose();

@@ -103,7 +103,7 @@ Deno.test("GPU sampler equals the CPU reference: candidates and drawn token", as
           assertEquals(kept, ref.candidates, `candidates, params ${JSON.stringify(params)} seq ${b}`);
           total++;
           if (out.tokens[b] !== ref.token) mismatches++;
-          assertEquals(out.state[b * 8 + 4], draws + 1);
+          assertEquals(out.state[b * 16 + 4], draws + 1);
         }
       }
     }
