@@ -30,8 +30,8 @@ export const REPO_ROOT: string = resolve(LIB, "..");
 export async function writeEntry(
   buildDir: string,
   modelDir: string,
-  kernelsDir = join(REPO_ROOT, "kernels"),
-) {
+  kernelsDir: string = join(REPO_ROOT, "kernels"),
+): Promise<string> {
   await Deno.mkdir(buildDir, { recursive: true });
   await writeFileAtomic(join(buildDir, "assets.ts"), await embedModuleSource(modelDir, kernelsDir));
   const url = (p: string) => pathToFileURL(join(LIB, p)).href;

@@ -50,12 +50,19 @@ const OPTIONS = {
 
 /** What one run wrote. */
 export interface GenerateCliResult {
+  /** The seed used (given or drawn). */
   seed: number;
+  /** The .mid files written. */
   midiFiles: string[];
+  /** The .wav files written (with --wav). */
   wavFiles: string[];
+  /** Tokens sampled, all pieces together. */
   tokens: number;
+  /** Sampling speed. */
   tokensPerSecond: number;
+  /** The GPU adapter that ran it. */
   adapter: string;
+  /** The generated pieces. */
   scores: Score[];
 }
 

@@ -25,7 +25,9 @@ export interface SynthOptions {
 
 /** Rendered audio: one Float32Array per channel, samples in [−1, 1]. */
 export interface Pcm {
+  /** Samples per second. */
   sampleRate: number;
+  /** One array per channel (1 = mono, 2 = left, right), equal lengths. */
   channels: Float32Array[];
 }
 

@@ -32,26 +32,43 @@ import { PAGE_HTML, PAGE_JS } from "./page.ts";
 
 /** What the app passes to the generation entry (a subset of `lib/infer/generate.ts`'s `GenerateOptions`). */
 export interface AppGenerateOptions<M> {
+  /** The loaded model. */
   model: M;
+  /** A piece to continue. */
   prompt?: Score;
+  /** Stop after this many tokens (exactly one of maxTokens, bars, seconds is set). */
   maxTokens?: number;
+  /** Stop after this many bars. */
   bars?: number;
+  /** Stop after this many seconds of music. */
   seconds?: number;
+  /** 0.1–2.0. */
   temperature: number;
+  /** 0–500, 0 = off. */
   topK: number;
+  /** 0.01–1.0. */
   topP: number;
+  /** Sampling seed (same seed, same piece). */
   seed: number;
+  /** Mask tokens that cannot follow the previous one. */
   grammar: boolean;
+  /** Receives notes as they are decoded (for the SSE stream). */
   onNotes?: (notes: Note[], sequence: number) => void;
+  /** Fires when the client goes away or the request times out. */
   signal?: AbortSignal;
 }
 
 /** What the app needs back from the generation entry (a subset of `GenerateResult`). */
 export interface AppGenerateResult {
+  /** The generated pieces (the first is answered). */
   scores: Score[];
+  /** The generated token ids per piece. */
   ids: number[][];
+  /** Tokens sampled. */
   tokens: number;
+  /** Sampling speed. */
   tokensPerSecond: number;
+  /** The GPU adapter that ran it. */
   adapter: string;
 }
 
@@ -79,12 +96,14 @@ export interface AppOptions<M extends { dispose?: () => void }> {
 
 /** The app plus its queue (for health checks and tests). */
 export interface EtudeApp {
+  /** The Hono app: `app.request()` in tests, `app.fetch` anywhere a fetch handler goes. */
   app: Hono;
   /**
    * The handler for `Deno.serve`: passes the connection info to the app, so a client disconnect is seen through
    * `info.completed` (no reliance on `request.signal`'s legacy abort-on-success behaviour).
    */
   handler: Deno.ServeHandler;
+  /** The generation queue (its `stats()` feed `/healthz`). */
   queue: GenerationQueue;
   /** Disposes loaded models. */
   close(): void;

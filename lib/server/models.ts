@@ -8,12 +8,17 @@ import { join } from "node:path";
 
 /** What `GET /api/models` says about one model. */
 export interface ModelInfo {
+  /** Directory name; what requests pass as `model`. */
   name: string;
   /** Tokeniser kind from tokenizer.json (`remi`, `remi-bpe`, `pitch`). */
   tokenizer: string;
+  /** `vocab_size` from config.json. */
   vocabSize: number | null;
+  /** `num_hidden_layers`. */
   layers: number | null;
+  /** `hidden_size`. */
   hidden: number | null;
+  /** `num_attention_heads`. */
   heads: number | null;
   /** model.safetensors size in bytes. */
   bytes: number;

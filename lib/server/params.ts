@@ -8,7 +8,9 @@
 
 /** A rejected parameter: `field` and a human-readable `allowed` range or set. */
 export class ParamError extends Error {
+  /** The error's name. */
   override name = "ParamError";
+  /** `field`: the parameter; `allowed`: its range or set, for the 400 answer. */
   constructor(readonly field: string, readonly allowed: string, message: string) {
     super(message);
   }
@@ -16,14 +18,23 @@ export class ParamError extends Error {
 
 /** Validated generation parameters (exactly one length unit is set). */
 export interface GenerateParams {
+  /** Model directory name under the models dir. */
   model: string;
+  /** 0.1–2.0 (default 0.8). */
   temperature: number;
+  /** 0–500, 0 = off (default 50). */
   topK: number;
+  /** 0.01–1.0 (default 0.95). */
   topP: number;
+  /** 0–2^32−1 (default: random). */
   seed: number;
+  /** Grammar-constrained decoding (default true). */
   grammar: boolean;
+  /** Length in tokens, 1–4096 (default 512). */
   maxTokens?: number;
+  /** Length in bars, 1–128. */
   bars?: number;
+  /** Length in seconds, 1–600. */
   seconds?: number;
   /** Base64 MIDI prompt (JSON / query) — decoded by the app. */
   promptBase64?: string;

@@ -8,7 +8,9 @@
 
 /** Thrown by {@linkcode GenerationQueue.run} when the queue is full; `retryAfterSeconds` estimates when to retry. */
 export class QueueFullError extends Error {
+  /** The error's name. */
   override name = "QueueFullError";
+  /** `retryAfterSeconds`: when a retry will likely find room. */
   constructor(readonly retryAfterSeconds: number) {
     super(`generation queue is full; retry in ${retryAfterSeconds} s`);
   }
@@ -16,7 +18,9 @@ export class QueueFullError extends Error {
 
 /** Thrown (as the job's rejection) when a job exceeds its time limit. */
 export class QueueTimeoutError extends Error {
+  /** The error's name. */
   override name = "QueueTimeoutError";
+  /** `timeoutMs`: the limit that was exceeded. */
   constructor(readonly timeoutMs: number) {
     super(`generation took longer than ${timeoutMs} ms`);
   }
@@ -34,11 +38,17 @@ export interface QueueOptions {
 
 /** Counters for health checks. */
 export interface QueueStats {
+  /** Jobs running now. */
   running: number;
+  /** Jobs waiting for a slot. */
   waiting: number;
+  /** The waiting bound. */
   maxWaiting: number;
+  /** Jobs that finished. */
   completed: number;
+  /** Jobs that threw. */
   failed: number;
+  /** Jobs cancelled by their caller or timed out. */
   cancelled: number;
 }
 
@@ -61,8 +71,11 @@ interface Waiter {
  * ```
  */
 export class GenerationQueue {
+  /** Jobs running at once. */
   readonly concurrency: number;
+  /** Jobs allowed to wait. */
   readonly maxWaiting: number;
+  /** Default per-job time limit, ms. */
   readonly timeoutMs: number;
   #running = 0;
   #waiting: Waiter[] = [];
@@ -71,6 +84,7 @@ export class GenerationQueue {
   #cancelled = 0;
   #avgMs = 2000;
 
+  /** A queue with the given bounds. */
   constructor(opts: QueueOptions = {}) {
     this.concurrency = Math.max(1, opts.concurrency ?? 1);
     this.maxWaiting = Math.max(0, opts.maxWaiting ?? 4);
