@@ -166,7 +166,12 @@ async function main(): Promise<void> {
   const r = await trainModel({
     model: m,
     train: preset.train,
-    data: { train: ds.splits.train, validation: ds.splits.validation, tokenizerJson: ds.tokenizer },
+    data: {
+      train: ds.splits.train,
+      validation: ds.splits.validation,
+      // copied byte for byte, so the checkpoint's tokenizer.json hashes like the data's
+      tokenizerJson: await Deno.readTextFile(`${ds.dir}/tokenizer.json`),
+    },
     out,
     resume: Boolean(values.resume),
     backend,

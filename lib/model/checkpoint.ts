@@ -138,6 +138,7 @@ export function checkpointConfigJson(
 export interface SaveCheckpointInput {
   config: ModelConfig;
   weights: Record<string, Float32Array>;
+  /** The tokenizer: an object (serialised) or the text of a `tokenizer.json` (written unchanged). */
   tokenizerJson?: unknown;
   state?: TrainState | null;
   /** AdamW moments, written to `optimizer.safetensors` when given. */
@@ -184,10 +185,13 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): P
       encodeSafetensors(opt, { step: String(input.optimizer.step) }),
     );
   }
-  if (input.tokenizerJson !== undefined && input.tokenizerJson !== null) {
-    await writeFileAtomic(`${dir}/tokenizer.json`, JSON.stringify(input.tokenizerJson));
+  const tj = input.tokenizerJson;
+  if (tj !== undefined && tj !== null) {
+    // a string is written byte for byte (a copy of the data's tokenizer.json keeps its sha256)
+    await writeFileAtomic(`${dir}/tokenizer.json`, typeof tj === "string" ? tj : JSON.stringify(tj));
   }
-  const tokKind = (input.tokenizerJson as { kind?: string } | undefined)?.kind ?? input.config.tokenizer;
+  const parsed = typeof tj === "string" ? JSON.parse(tj) : tj;
+  const tokKind = (parsed as { kind?: string } | undefined)?.kind ?? input.config.tokenizer;
   const cfg = checkpointConfigJson(input.config, input.state ?? null, tokKind);
   await writeFileAtomic(`${dir}/config.json`, JSON.stringify(cfg, null, 2) + "\n");
 }

@@ -22,7 +22,7 @@ import { Trainer } from "./step.ts";
 export interface TrainData {
   train: readonly ArrayLike<number>[];
   validation: readonly ArrayLike<number>[];
-  /** Copied into every checkpoint as `tokenizer.json`. */
+  /** Copied into every checkpoint as `tokenizer.json` (an object, or the file's text to copy it unchanged). */
   tokenizerJson?: unknown;
 }
 
@@ -156,7 +156,7 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
     if (!ck.state) throw new Error(`${lastDir}/config.json: no training state (etude.state)`);
     model = new TfModel(ck.model, ck.weights);
     state = ck.state;
-    tokenizerJson ??= ck.tokenizerJson ?? undefined;
+    tokenizerJson ??= await Deno.readTextFile(`${lastDir}/tokenizer.json`).catch(() => undefined);
     optState = await loadOptimizerState(lastDir);
     if (!optState) throw new Error(`${lastDir}/optimizer.safetensors: missing (cannot resume exactly)`);
     await trimLog(`${out}/train_log.jsonl`, state);

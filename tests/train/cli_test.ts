@@ -56,6 +56,11 @@ Deno.test("deno task train on prepared shards: --max-steps saves last/, --resume
     assert(/resuming .* at epoch 0, step 3/.test(b.out), b.out);
     assert(/finished: epoch 2/.test(b.out), b.out);
     const cfg = JSON.parse(await Deno.readTextFile(`${root}/run/config.json`));
+    // tokenizer.json is the data's, byte for byte
+    assertEquals(
+      await Deno.readTextFile(`${root}/run/tokenizer.json`),
+      await Deno.readTextFile(`${root}/data/tokenizer.json`),
+    );
     assertEquals([cfg.vocab_size, cfg.hidden_size, cfg.etude.tokenizer], [V, 16, "remi"]);
     const bad = await run([...tiny, ...common, "--heads", "3"]);
     assertEquals(bad.code, 2);
