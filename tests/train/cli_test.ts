@@ -69,3 +69,54 @@ Deno.test("deno task train on prepared shards: --max-steps saves last/, --resume
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("SIGKILL after an epoch, then --resume: the same step losses as an uninterrupted run", async () => {
+  const root = await Deno.makeTempDir({ prefix: "etude_kill_" });
+  try {
+    const V = 24;
+    await writePrepared(`${root}/data`, {
+      train: syntheticPieces(40, V, 1),
+      validation: syntheticPieces(4, V, 2),
+      test: syntheticPieces(2, V, 3),
+    }, V);
+    const args = (out: string) => [
+      ...["--preset", "v7", "--layers", "1", "--dim", "16", "--heads", "2", "--ffn", "32", "--seq-len", "16"],
+      ...["--batch", "2", "--epochs", "3", "--data", `${root}/data`, "--out", out, "--backend", "wasm"],
+    ];
+    const full = await run(args(`${root}/full`));
+    assertEquals(full.code, 0, full.out);
+    // the same run, killed with SIGKILL once the first epoch's checkpoint is on disk
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", TASK, ...args(`${root}/cut`)],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      try {
+        const st = JSON.parse(await Deno.readTextFile(`${root}/cut/last/config.json`)).etude.state;
+        if (st.epoch >= 1) break;
+      } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    const resumed = await run([
+      "--data",
+      `${root}/data`,
+      "--out",
+      `${root}/cut`,
+      "--backend",
+      "wasm",
+      "--resume",
+    ]);
+    assertEquals(resumed.code, 0, resumed.out);
+    assert(/resuming .* at epoch [12], step/.test(resumed.out), resumed.out);
+    const losses = async (d: string) =>
+      (await Deno.readTextFile(`${d}/train_log.jsonl`)).trim().split("\n").map((l) => JSON.parse(l))
+        .filter((r) => r.type === "step").map((r) => [r.step, r.loss]);
+    assertEquals(await losses(`${root}/cut`), await losses(`${root}/full`));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
