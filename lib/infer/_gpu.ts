@@ -219,7 +219,15 @@ export async function readBuffer(
   return out;
 }
 
-/** Packs mixed u32/i32/f32 values into one uniform word array (numbers tagged by the `kinds` string: u, i, f). */
+/**
+ * Packs mixed u32/i32/f32 values into one uniform word array (numbers tagged by the `kinds` string: u, i, f).
+ *
+ * @example
+ * ```ts
+ * import { packParams } from "./_gpu.ts";
+ * const bytes = packParams("uuf", [4, 8, 1e-5]); // 16 bytes (padded to a multiple of 16)
+ * ```
+ */
 export function packParams(kinds: string, values: number[]): ArrayBuffer {
   const buf = new ArrayBuffer(Math.max(16, Math.ceil(values.length * 4 / 16) * 16));
   const dv = new DataView(buf);

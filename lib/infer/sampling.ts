@@ -65,12 +65,28 @@ export function uniformAt(seed: number, seq: number, draw: number): number {
   return f(philox4x32([draw, seq, 0, 0], [lo, hi])[0] >>> 8) * (1 / 16777216);
 }
 
-/** Splits an integer seed into its low and high 32-bit words. */
+/**
+ * Splits an integer seed into its low and high 32-bit words (the Philox key).
+ *
+ * @example
+ * ```ts
+ * import { seedWords } from "./sampling.ts";
+ * seedWords(2 ** 32 + 5); // [5, 1]
+ * ```
+ */
 export function seedWords(seed: number): [number, number] {
   return [seed >>> 0, Math.floor(seed / 4294967296) >>> 0];
 }
 
-/** exp(x) for x ≤ 0 exactly as the sampler kernel computes it (f32 Horner polynomial of 2^frac, then ldexp). */
+/**
+ * exp(x) for x ≤ 0 exactly as the sampler kernel computes it (f32 Horner polynomial of 2^frac, then ldexp).
+ *
+ * @example
+ * ```ts
+ * import { fexp } from "./sampling.ts";
+ * fexp(-1); // ≈ 0.36787944
+ * ```
+ */
 export function fexp(x: number): number {
   const y = f(x * f(1.4426950408889634));
   if (y < -126) return 0;
@@ -91,7 +107,15 @@ export function fexp(x: number): number {
   return r * 2 ** n;
 }
 
-/** Order-preserving u32 key of an f32 (larger float → larger key). */
+/**
+ * Order-preserving u32 key of an f32 (larger float → larger key).
+ *
+ * @example
+ * ```ts
+ * import { floatKey } from "./sampling.ts";
+ * floatKey(-1) < floatKey(0.5); // true
+ * ```
+ */
 export function floatKey(x: number): number {
   const u = new Uint32Array(new Float32Array([x]).buffer)[0];
   return (u & 0x80000000 ? ~u : u | 0x80000000) >>> 0;
