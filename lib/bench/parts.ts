@@ -298,9 +298,7 @@ const decodeTorch: BenchPart = {
     ctx.torchVariants.flatMap((v) =>
       [1, 16].map((b) => ({
         id: `decode.torch.${v.tag}.b${b}`,
-        label: `PyTorch KV cache, batch ${b}, ${
-          v.device === "cuda" ? "CUDA" : `OPENBLAS ${v.threads} thread(s)`
-        }`,
+        label: `PyTorch KV cache, batch ${b}, ${v.device === "cuda" ? "CUDA" : `CPU ${v.threads} thread(s)`}`,
         unit: "tokens/s",
       }))
     ),
@@ -383,15 +381,13 @@ const trainTorch: BenchPart = {
     ctx.torchVariants.flatMap((v) => [
       {
         id: `train.torch.${v.tag}`,
-        label: `PyTorch AdamW, ${
-          v.device === "cuda" ? "CUDA" : `OPENBLAS ${v.threads} thread(s)`
-        }, tfjs shape`,
+        label: `PyTorch AdamW, ${v.device === "cuda" ? "CUDA" : `CPU ${v.threads} thread(s)`}, tfjs shape`,
         unit: "tokens/s",
       },
       {
         id: `train.torch.${v.tag}.b8`,
         label: `PyTorch AdamW, ${
-          v.device === "cuda" ? "CUDA" : `OPENBLAS ${v.threads} thread(s)`
+          v.device === "cuda" ? "CUDA" : `CPU ${v.threads} thread(s)`
         }, seq 256 × batch 8`,
         unit: "tokens/s",
       },
