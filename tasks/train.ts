@@ -24,7 +24,7 @@ const USAGE = `usage: deno task train --preset v2..v8 --data data/prepared/<name
   --resume             continue <out>/last/ (optimizer, schedule and data order restored)
   --backend B          auto (default: webgpu on a real GPU, else wasm) | webgpu | wasm | cpu
   model:  --layers N --dim N --heads N --ffn N --seq-len N --vocab N --hidden 512,512 --embed-dim N
-  train:  --lr X --batch N --micro-batch N --epochs N --warmup N --weight-decay X --patience N --stride N --seed N --max-steps N`;
+  train:  --lr X --batch N --micro-batch N --workers N (threads per batch) --epochs N --warmup N --weight-decay X --patience N --stride N --seed N --max-steps N`;
 
 const MiB = 1024 * 1024;
 
@@ -46,6 +46,7 @@ async function main(): Promise<void> {
     lr: s,
     batch: s,
     "micro-batch": s,
+    workers: s,
     epochs: s,
     warmup: s,
     "weight-decay": s,
@@ -92,6 +93,7 @@ async function main(): Promise<void> {
     lr: num("lr"),
     batch: int("batch"),
     microBatch: int("micro-batch"),
+    workers: int("workers"),
     epochs: int("epochs"),
     warmup: int("warmup", 0),
     weightDecay: num("weight-decay"),

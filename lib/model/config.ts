@@ -54,6 +54,8 @@ export interface TrainConfig {
   batch: number;
   /** Rows per forward/backward pass; gradients are accumulated up to `batch` (0 = the whole batch at once). */
   microBatch: number;
+  /** Threads that share each batch (data parallel on cpu/wasm; 1 = this thread only). */
+  workers: number;
   epochs: number;
   /** Linear warmup steps (0 = plain cosine annealing). */
   warmup: number;
@@ -81,6 +83,7 @@ const TRAIN_TRANSFORMER: TrainConfig = {
   minLrFrac: 0.1,
   batch: 8,
   microBatch: 0,
+  workers: 1,
   epochs: 100,
   warmup: 500,
   weightDecay: 0.1,
@@ -188,6 +191,7 @@ export interface Overrides {
   lr?: number;
   batch?: number;
   microBatch?: number;
+  workers?: number;
   epochs?: number;
   warmup?: number;
   weightDecay?: number;

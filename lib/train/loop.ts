@@ -16,6 +16,7 @@ import { estimateTrainMemory, type ModelConfig, type TrainConfig } from "../mode
 import { TfModel } from "../model/model.ts";
 import { lossCurveSvg, type LossPoint } from "./loss_svg.ts";
 import { learningRate } from "./schedule.ts";
+import { startGradientWorkers } from "./parallel.ts";
 import { Trainer } from "./step.ts";
 
 /** Token pieces per split (each piece `BOS … EOS`), as `openShards` returns them. */
@@ -206,7 +207,9 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       say(`wasm heap: accumulating gradients over micro-batches of ${mb} (batch ${tc.batch})`);
     }
   }
-  const trainer = new Trainer(model, tc);
+  const extra = opts.backend === "webgpu" ? 0 : Math.max(0, Math.min((tc.workers ?? 1) - 1, tc.batch - 1));
+  if (extra) say(`data parallel: this thread + ${extra} worker(s) share each batch`);
+  const trainer = new Trainer(model, tc, await startGradientWorkers(cfg, opts.backend ?? "wasm", extra));
   if (optState) trainer.optimizer.setState(optState);
   const logPath = `${out}/train_log.jsonl`;
   await Deno.mkdir(out, { recursive: true });

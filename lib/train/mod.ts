@@ -21,4 +21,5 @@ export {
 export { lossCurveSvg, type LossPoint } from "./loss_svg.ts";
 export { Rng } from "./rng.ts";
 export { learningRate } from "./schedule.ts";
-export { type StepResult, Trainer } from "./step.ts";
+export { startGradientWorkers, WorkerGradientHelper } from "./parallel.ts";
+export { accumulateGradients, countTargets, type GradientHelper, type StepResult, Trainer } from "./step.ts";

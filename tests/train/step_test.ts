@@ -2,6 +2,7 @@ import { assert, assertAlmostEquals } from "../_assert.ts";
 import { selectBackend } from "../../lib/model/backend.ts";
 import { applyOverrides, getPreset } from "../../lib/model/config.ts";
 import { TfModel } from "../../lib/model/model.ts";
+import { startGradientWorkers } from "../../lib/train/parallel.ts";
 import { Trainer } from "../../lib/train/step.ts";
 
 await selectBackend("wasm");
@@ -34,5 +35,35 @@ Deno.test("gradient accumulation over micro-batches gives the whole-batch update
       for (let i = 0; i < v.length; i++) maxDiff = Math.max(maxDiff, Math.abs(v[i] - results[0].w[k][i]));
     }
     assert(maxDiff < 1e-5, `weights differ by ${maxDiff}`);
+  }
+});
+
+Deno.test("data-parallel workers give the single-thread update", async () => {
+  const p = applyOverrides(getPreset("v8"), {
+    layers: 1,
+    dim: 16,
+    heads: 2,
+    ffn: 32,
+    vocab: 20,
+    seqLen: 8,
+    batch: 5,
+  });
+  const windows = new Int32Array(5 * 9).map((_, i) => 4 + ((i * 5) % 16));
+  windows.fill(0, 4 * 9 + 3, 5 * 9);
+  const one = new Trainer(TfModel.init(p.model, 4), { ...p.train, microBatch: 2 });
+  const helpers = await startGradientWorkers(p.model, "wasm", 2);
+  const par = new Trainer(TfModel.init(p.model, 4), { ...p.train, microBatch: 2 }, helpers);
+  for (let s = 0; s < 3; s++) {
+    const a = await one.step(windows, 5, 1e-2), b = await par.step(windows, 5, 1e-2);
+    assertAlmostEquals(b.loss, a.loss, 1e-5);
+    assertAlmostEquals(b.gradNorm, a.gradNorm, 1e-4);
+  }
+  const [wa, wb] = [await one.model.weights(), await par.model.weights()];
+  for (const k of Object.keys(wa)) {
+    for (let i = 0; i < wa[k].length; i++) assertAlmostEquals(wb[k][i], wa[k][i], 1e-5);
+  }
+  for (const t of [one, par]) {
+    t.dispose();
+    t.model.dispose();
   }
 });
