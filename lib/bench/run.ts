@@ -161,8 +161,18 @@ function skippedRows(part: BenchPart, ctx: BenchContext, why: string): BenchResu
   return part.rows(ctx).map((r) => ({ ...r, section: part.section, value: null, skipped: why }));
 }
 
-/** Runs one part in a child process; never throws. */
-async function runPart(part: BenchPart, ctx: BenchContext, ctxFile: string): Promise<BenchResult[]> {
+/**
+ * Runs one part in a child process and never throws: a missing file, a crash, no results line or the time limit
+ * gives every row of the part as skipped, with the reason.
+ *
+ * @example
+ * ```ts ignore
+ * import { runPart } from "./run.ts";
+ * import { BENCH_PARTS } from "./parts.ts";
+ * const rows = await runPart(BENCH_PARTS[0], ctx, "/tmp/context.json");
+ * ```
+ */
+export async function runPart(part: BenchPart, ctx: BenchContext, ctxFile: string): Promise<BenchResult[]> {
   const missing: string[] = [];
   for (const f of part.requires) if (!(await exists(join(ctx.root, f)))) missing.push(f);
   if (missing.length) return skippedRows(part, ctx, `${missing.join(", ")} not present yet`);
