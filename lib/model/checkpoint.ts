@@ -25,11 +25,15 @@ export interface TrainState {
   stepInEpoch: number;
   /** Steps per epoch for the schedule (fixed at the start of the run). */
   stepsPerEpoch: number;
+  /** Best validation loss so far (nats/token). */
   bestValLoss: number | null;
+  /** Epoch (1-based) of the best validation loss. */
   bestEpoch: number;
+  /** Epochs since the last improvement. */
   epochsWithoutImprovement: number;
   /** Validation loss after each completed epoch. */
   valLosses: number[];
+  /** The training recipe. */
   train: TrainConfig;
   /** Set once training ended (early stop or all epochs done). */
   finished: boolean;
@@ -39,45 +43,75 @@ export interface TrainState {
 
 /** The `etude` block of `config.json`. */
 export interface EtudeBlock {
+  /** Preset name (`v2`…`v8`, kept after overrides). */
   preset: string;
+  /** Model family. */
   arch: "transformer" | "lstm";
+  /** Training window length (tokens). */
   seqLen: number;
+  /** Tokeniser the model was trained with. */
   tokenizer: string | null;
+  /** Parameter count. */
   params: number;
   /** The full model config (what `lib/model` rebuilds the model from). */
   model: ModelConfig;
+  /** Training state, or null. */
   state: TrainState | null;
 }
 
 /** `config.json`: LlamaConfig fields for the Transformer (a minimal header for the LSTM) plus `etude`. */
 export interface CheckpointConfigJson {
+  /** HF architectures (`LlamaForCausalLM` for the Transformer). */
   architectures: string[];
+  /** HF model type (`llama`). */
   model_type: string;
+  /** Vocabulary size. */
   vocab_size: number;
+  /** Hidden size. */
   hidden_size?: number;
+  /** SwiGLU hidden size. */
   intermediate_size?: number;
+  /** Blocks. */
   num_hidden_layers?: number;
+  /** Attention heads. */
   num_attention_heads?: number;
+  /** Key/value heads (= attention heads). */
   num_key_value_heads?: number;
+  /** RMSNorm ε. */
   rms_norm_eps?: number;
+  /** RoPE base θ. */
   rope_theta?: number;
+  /** Context the model is declared for. */
   max_position_embeddings?: number;
+  /** Output tied to the embedding. */
   tie_word_embeddings?: boolean;
+  /** `silu`. */
   hidden_act?: string;
+  /** 1. */
   bos_token_id: number;
+  /** 2. */
   eos_token_id: number;
+  /** 0. */
   pad_token_id: number;
+  /** Stored dtype. */
   torch_dtype: "float32";
+  /** etude's own block. */
   etude: EtudeBlock;
 }
 
 /** What {@link loadCheckpoint} returns. */
 export interface LoadedCheckpoint {
+  /** The parsed `config.json`. */
   config: CheckpointConfigJson;
+  /** The model config. */
   model: ModelConfig;
+  /** F32 weights by tensor name. */
   weights: Record<string, Float32Array>;
+  /** Shapes by tensor name. */
   shapes: Record<string, number[]>;
+  /** The parsed `tokenizer.json`, or null. */
   tokenizerJson: unknown | null;
+  /** Training state, or null. */
   state: TrainState | null;
 }
 
@@ -92,15 +126,22 @@ export interface LoadedCheckpoint {
  * ```
  */
 export function checkpointConfigJson(
+  /** The model config. */
   model: ModelConfig,
+  /** Training state, or null. */
   state: TrainState | null = null,
+  /** Tokeniser the model was trained with. */
   tokenizer: string | null = model.tokenizer,
 ): CheckpointConfigJson {
   const etude: EtudeBlock = {
+    /** Preset name (`v2`…`v8`, kept after overrides). */
     preset: model.preset,
+    /** Model family. */
     arch: model.arch,
+    /** Training window length (tokens). */
     seqLen: model.seqLen,
     tokenizer,
+    /** Parameter count. */
     params: countParams(model),
     model,
     state,
@@ -108,26 +149,42 @@ export function checkpointConfigJson(
   const common = { bos_token_id: 1, eos_token_id: 2, pad_token_id: 0, torch_dtype: "float32" as const };
   if (model.arch === "transformer") {
     return {
+      /** HF architectures (`LlamaForCausalLM` for the Transformer). */
       architectures: ["LlamaForCausalLM"],
+      /** HF model type (`llama`). */
       model_type: "llama",
+      /** Vocabulary size. */
       vocab_size: model.vocabSize,
+      /** Hidden size. */
       hidden_size: model.dim,
+      /** SwiGLU hidden size. */
       intermediate_size: model.ffn,
+      /** Blocks. */
       num_hidden_layers: model.layers,
+      /** Attention heads. */
       num_attention_heads: model.heads,
+      /** Key/value heads (= attention heads). */
       num_key_value_heads: model.heads,
+      /** RMSNorm ε. */
       rms_norm_eps: model.normEps,
+      /** RoPE base θ. */
       rope_theta: model.ropeTheta,
+      /** Context the model is declared for. */
       max_position_embeddings: model.maxPositions,
+      /** Output tied to the embedding. */
       tie_word_embeddings: true,
+      /** `silu`. */
       hidden_act: "silu",
       ...common,
       etude,
     };
   }
   return {
+    /** HF architectures (`LlamaForCausalLM` for the Transformer). */
     architectures: ["EtudeLSTM"],
+    /** HF model type (`llama`). */
     model_type: "etude-lstm",
+    /** Vocabulary size. */
     vocab_size: model.vocabSize,
     ...common,
     etude,
@@ -136,10 +193,13 @@ export function checkpointConfigJson(
 
 /** Inputs of {@link saveCheckpoint}. */
 export interface SaveCheckpointInput {
+  /** The parsed `config.json`. */
   config: ModelConfig;
+  /** F32 weights by tensor name. */
   weights: Record<string, Float32Array>;
   /** The tokenizer: an object (serialised) or the text of a `tokenizer.json` (written unchanged). */
   tokenizerJson?: unknown;
+  /** Training state, or null. */
   state?: TrainState | null;
   /** AdamW moments, written to `optimizer.safetensors` when given. */
   optimizer?: { m: Record<string, Float32Array>; v: Record<string, Float32Array>; step: number };

@@ -10,13 +10,19 @@ export type ModelTokenizerKind = "pitch" | "remi" | "remi-bpe";
 
 /** A Llama-style decoder: pre-norm RMSNorm, RoPE attention, SwiGLU, tied output. */
 export interface TransformerConfig {
+  /** Model family. */
   arch: "transformer";
+  /** Preset name (`v2`…`v8`, kept after overrides). */
   preset: string;
+  /** Tokeniser the model was trained with. */
   tokenizer: ModelTokenizerKind;
+  /** Vocabulary size (ids 0–3 are PAD, BOS, EOS, MASK). */
   vocabSize: number;
   /** Hidden size `d`. */
   dim: number;
+  /** Number of blocks. */
   layers: number;
+  /** Attention heads (key/value heads are the same). */
   heads: number;
   /** SwiGLU hidden size. */
   ffn: number;
@@ -24,21 +30,29 @@ export interface TransformerConfig {
   seqLen: number;
   /** Context the positional encoding is declared for (`max_position_embeddings`). */
   maxPositions: number;
+  /** RoPE base θ (10000). */
   ropeTheta: number;
+  /** RMSNorm ε (1e-5). */
   normEps: number;
 }
 
 /** A stacked LSTM: float input (id ÷ (vocab − 1), the seed's v2–v5) or learned embeddings (v6). */
 export interface LstmConfig {
+  /** Model family. */
   arch: "lstm";
+  /** Preset name (`v2`…`v8`, kept after overrides). */
   preset: string;
+  /** Tokeniser the model was trained with. */
   tokenizer: ModelTokenizerKind;
+  /** Vocabulary size (ids 0–3 are PAD, BOS, EOS, MASK). */
   vocabSize: number;
   /** `"float"`: one scalar input per step; `"embedding"`: a learned `embedDim` vector per id. */
   input: "float" | "embedding";
+  /** Embedding width (1 for float input). */
   embedDim: number;
   /** Hidden size of each stacked layer. */
   hidden: number[];
+  /** Training window length (tokens). */
   seqLen: number;
 }
 
@@ -51,17 +65,23 @@ export interface TrainConfig {
   lr: number;
   /** Final learning rate as a fraction of `lr` at the end of the cosine. */
   minLrFrac: number;
+  /** Windows per optimizer step. */
   batch: number;
   /** Rows per forward/backward pass; gradients are accumulated up to `batch` (0 = the whole batch at once). */
   microBatch: number;
   /** Threads that share each batch (data parallel on cpu/wasm; 1 = this thread only). */
   workers: number;
+  /** Maximum epochs. */
   epochs: number;
   /** Linear warmup steps (0 = plain cosine annealing). */
   warmup: number;
+  /** Decoupled weight decay λ (matrices only). */
   weightDecay: number;
+  /** AdamW β₁. */
   beta1: number;
+  /** AdamW β₂. */
   beta2: number;
+  /** AdamW ε. */
   adamEps: number;
   /** Global gradient-norm clip. */
   clip: number;
@@ -69,77 +89,113 @@ export interface TrainConfig {
   patience: number;
   /** Window stride in tokens (defaults to `seqLen`, i.e. no overlap). */
   stride: number;
+  /** Seed for initialisation and the window order. */
   seed: number;
 }
 
 /** A preset: a model and its training recipe. */
 export interface Preset {
+  /** The model config. */
   model: ModelConfig;
+  /** The training recipe. */
   train: TrainConfig;
 }
 
 const TRAIN_TRANSFORMER: TrainConfig = {
+  /** Peak learning rate. */
   lr: 3e-4,
   minLrFrac: 0.1,
+  /** Windows per optimizer step. */
   batch: 8,
+  /** Rows per forward/backward pass (0 = the whole batch). */
   microBatch: 0,
+  /** Threads sharing each batch. */
   workers: 1,
+  /** Maximum epochs. */
   epochs: 100,
+  /** Linear warmup steps. */
   warmup: 500,
+  /** Decoupled weight decay λ (matrices only). */
   weightDecay: 0.1,
+  /** AdamW β₁. */
   beta1: 0.9,
+  /** AdamW β₂. */
   beta2: 0.95,
+  /** AdamW ε. */
   adamEps: 1e-8,
   clip: 1.0,
+  /** Epochs without improvement before stopping. */
   patience: 10,
+  /** Window stride in tokens. */
   stride: 128,
+  /** Seed for initialisation and the window order. */
   seed: 1,
 };
 
 const TRAIN_LSTM: TrainConfig = {
   ...TRAIN_TRANSFORMER,
+  /** Peak learning rate. */
   lr: 2e-3,
   minLrFrac: 0.0,
+  /** Windows per optimizer step. */
   batch: 64,
+  /** Linear warmup steps. */
   warmup: 0,
+  /** Decoupled weight decay λ (matrices only). */
   weightDecay: 0.01,
+  /** AdamW β₂. */
   beta2: 0.999,
+  /** Window stride in tokens. */
   stride: 50,
 };
 
 function lstm(preset: string, vocabSize: number, hidden: number[], input: "float" | "embedding"): Preset {
   const tokenizer: ModelTokenizerKind = input === "float" ? "pitch" : "remi";
   return {
+    /** The model config. */
     model: {
+      /** Model family. */
       arch: "lstm",
       preset,
       tokenizer,
       vocabSize,
       input,
+      /** Embedding width (1 for float input). */
       embedDim: input === "float" ? 1 : 256,
       hidden,
+      /** Training window length (tokens). */
       seqLen: 100,
     },
+    /** The training recipe. */
     train: { ...TRAIN_LSTM },
   };
 }
 
 function transformer(preset: string, vocabSize: number): Preset {
   return {
+    /** The model config. */
     model: {
+      /** Model family. */
       arch: "transformer",
       preset,
+      /** Tokeniser the model was trained with. */
       tokenizer: "remi-bpe",
       vocabSize,
+      /** Hidden size `d`. */
       dim: 512,
+      /** Number of blocks. */
       layers: 8,
+      /** Attention heads (key/value heads are the same). */
       heads: 8,
+      /** SwiGLU hidden size. */
       ffn: 2048,
+      /** Training window length (tokens). */
       seqLen: 256,
       maxPositions: 512,
       ropeTheta: 10000,
       normEps: 1e-5,
     },
+    /** The training recipe. */
     train: { ...TRAIN_TRANSFORMER },
   };
 }
@@ -180,23 +236,41 @@ export function getPreset(name: string): Preset {
 
 /** CLI-style overrides (all optional); unknown-to-the-arch fields are rejected by {@link applyOverrides}. */
 export interface Overrides {
+  /** Number of blocks. */
   layers?: number;
+  /** Hidden size `d`. */
   dim?: number;
+  /** Attention heads (key/value heads are the same). */
   heads?: number;
+  /** SwiGLU hidden size. */
   ffn?: number;
+  /** Training window length (tokens). */
   seqLen?: number;
+  /** Vocabulary size. */
   vocab?: number;
+  /** LSTM hidden size per layer. */
   hidden?: number[];
+  /** Embedding width (1 for float input). */
   embedDim?: number;
+  /** Peak learning rate. */
   lr?: number;
+  /** Windows per optimizer step. */
   batch?: number;
+  /** Rows per forward/backward pass (0 = the whole batch). */
   microBatch?: number;
+  /** Threads sharing each batch. */
   workers?: number;
+  /** Maximum epochs. */
   epochs?: number;
+  /** Linear warmup steps. */
   warmup?: number;
+  /** Decoupled weight decay λ (matrices only). */
   weightDecay?: number;
+  /** Epochs without improvement before stopping. */
   patience?: number;
+  /** Window stride in tokens. */
   stride?: number;
+  /** Seed for initialisation and the window order. */
   seed?: number;
 }
 
@@ -356,7 +430,9 @@ export function countParams(m: ModelConfig): number {
  * ```
  */
 export function estimateTrainMemory(
+  /** First moments by tensor name. */
   m: ModelConfig,
+  /** Windows per optimizer step. */
   batch: number,
 ): { params: number; activations: number; total: number } {
   const params = countParams(m) * 4 * 4;

@@ -25,8 +25,10 @@ import { initTransformerWeights, transformerForward } from "./transformer.ts";
  * ```
  */
 export class TfModel {
+  /** The weights as tfjs variables, by checkpoint tensor name. */
   readonly vars: Record<string, tf.Variable>;
 
+  /** Uploads `weights` (by checkpoint name) to the active backend. */
   constructor(readonly config: ModelConfig, weights: Record<string, Float32Array>) {
     validateModelConfig(config);
     this.vars = {};

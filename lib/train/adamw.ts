@@ -9,9 +9,13 @@ import * as tf from "@tensorflow/tfjs-core";
 
 /** AdamW hyper-parameters. */
 export interface AdamWOptions {
+  /** AdamW β₁. */
   beta1: number;
+  /** AdamW β₂. */
   beta2: number;
+  /** ε added to √v̂. */
   eps: number;
+  /** Decoupled weight decay λ (matrices only). */
   weightDecay: number;
 }
 
@@ -28,11 +32,14 @@ export interface AdamWOptions {
  * ```
  */
 export class AdamW {
+  /** First moments by tensor name. */
   readonly m: Record<string, tf.Variable> = {};
+  /** Second moments by tensor name. */
   readonly v: Record<string, tf.Variable> = {};
   /** Updates applied so far (bias correction uses step + 1). */
   step = 0;
 
+  /** Zero moments for every parameter. */
   constructor(readonly params: Record<string, tf.Variable>, readonly opts: AdamWOptions) {
     for (const [k, p] of Object.entries(params)) {
       this.m[k] = tf.variable(tf.zerosLike(p), false);

@@ -21,7 +21,9 @@ import { Trainer } from "./step.ts";
 
 /** Token pieces per split (each piece `BOS … EOS`), as `openShards` returns them. */
 export interface TrainData {
+  /** The training recipe. */
   train: readonly ArrayLike<number>[];
+  /** Validation pieces. */
   validation: readonly ArrayLike<number>[];
   /** Copied into every checkpoint as `tokenizer.json` (an object, or the file's text to copy it unchanged). */
   tokenizerJson?: unknown;
@@ -29,8 +31,11 @@ export interface TrainData {
 
 /** Options of {@link trainModel}. */
 export interface TrainRunOptions {
+  /** The model config. */
   model: ModelConfig;
+  /** The training recipe. */
   train: TrainConfig;
+  /** Token pieces per split. */
   data: TrainData;
   /** Run directory: best checkpoint, `last/`, `train_log.jsonl`, `loss.svg`. */
   out: string;
@@ -52,7 +57,9 @@ export interface TrainRunOptions {
 
 /** How a run ended. */
 export interface TrainRunResult {
+  /** Training state, or null. */
   state: TrainState;
+  /** How the run ended. */
   stopped: "finished" | "early-stop" | "interrupted";
   /** Training loss per step taken in this invocation. */
   losses: LossPoint[];
@@ -118,7 +125,9 @@ async function readCurves(path: string): Promise<{ train: LossPoint[]; val: Loss
 export async function validationLoss(
   trainer: Trainer,
   pieces: readonly ArrayLike<number>[],
+  /** Training window length (tokens). */
   seqLen: number,
+  /** Windows per optimizer step. */
   batch: number,
 ): Promise<number> {
   let sum = 0, n = 0;
@@ -168,15 +177,25 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
     }
     model = TfModel.init(opts.model, opts.train.seed);
     state = {
+      /** Epochs fully completed. */
       epoch: 0,
+      /** Optimizer steps taken in total. */
       step: 0,
+      /** Batches already taken inside the current epoch. */
       stepInEpoch: 0,
+      /** Steps per epoch (fixed at the start of the run). */
       stepsPerEpoch: 0,
+      /** Best validation loss so far (nats/token). */
       bestValLoss: null,
+      /** Epoch (1-based) of the best validation loss. */
       bestEpoch: -1,
+      /** Epochs since the last improvement. */
       epochsWithoutImprovement: 0,
+      /** Validation loss after each completed epoch. */
       valLosses: [],
+      /** The training recipe. */
       train: structuredClone(opts.train),
+      /** Set once training ended (early stop or all epochs done). */
       finished: false,
       backend: opts.backend,
     };
@@ -228,10 +247,13 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
 
   const saveLast = async () => {
     await saveCheckpoint(lastDir, {
+      /** The parsed `config.json`. */
       config: cfg,
+      /** F32 weights by tensor name. */
       weights: await model.weights(),
       tokenizerJson,
       state,
+      /** AdamW moments, written to `optimizer.safetensors` when given. */
       optimizer: await trainer.optimizer.state(),
     });
   };
@@ -250,7 +272,9 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       const batches = windowBatches(opts.data.train, {
         ...winOpts,
         batchSize: tc.batch,
+        /** Seed for initialisation and the window order. */
         seed: tc.seed,
+        /** Epochs fully completed. */
         epoch: state.epoch,
       });
       let i = 0;
@@ -268,7 +292,9 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
         const tps = tokensPerStep / dt;
         log.write({
           type: "step",
+          /** Epochs fully completed. */
           epoch: state.epoch + 1,
+          /** Optimizer steps taken in total. */
           step: state.step,
           loss,
           lr,
@@ -289,8 +315,10 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
           say(`saved ${lastDir} at step ${state.step}; continue with --resume`);
           return {
             state,
+            /** How the run ended. */
             stopped: "interrupted",
             losses,
+            /** Mean training throughput of this invocation. */
             tokensPerSecond: tokensPerStep * stepsHere / secondsHere,
           };
         }
@@ -313,7 +341,9 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       if (state.epoch >= tc.epochs) state.finished = true;
       log.write({
         type: "epoch",
+        /** Epochs fully completed. */
         epoch: state.epoch,
+        /** Optimizer steps taken in total. */
         step: state.step,
         val_loss: Number.isFinite(val) ? val : null,
         best_val_loss: state.bestValLoss,
@@ -332,8 +362,10 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
         bar.done();
         return {
           state,
+          /** How the run ended. */
           stopped: "interrupted",
           losses,
+          /** Mean training throughput of this invocation. */
           tokensPerSecond: tokensPerStep * stepsHere / secondsHere,
         };
       }
@@ -343,6 +375,7 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       state,
       stopped,
       losses,
+      /** Mean training throughput of this invocation. */
       tokensPerSecond: stepsHere ? tokensPerStep * stepsHere / secondsHere : 0,
     };
   } finally {

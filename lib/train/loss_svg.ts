@@ -7,7 +7,9 @@
 
 /** One point of a curve. */
 export interface LossPoint {
+  /** Optimizer steps taken in total. */
   step: number;
+  /** The loss. */
   loss: number;
 }
 

@@ -55,6 +55,7 @@ export class WorkerGradientHelper implements GradientHelper {
     return h;
   }
 
+  /** Sends the weights and windows; resolves with the worker's gradients and weighted loss. */
   async gradients(
     weights: Record<string, Float32Array>,
     windows: Int32Array,
@@ -73,6 +74,7 @@ export class WorkerGradientHelper implements GradientHelper {
     return { grads: r.grads, loss: r.loss };
   }
 
+  /** Stops the worker. */
   close(): void {
     this.#worker.terminate();
   }

@@ -19,6 +19,7 @@ export class Rng {
   state: number;
   #spare: number | null = null;
 
+  /** A generator seeded with `seed` (any integer). */
   constructor(seed: number) {
     this.state = (Math.imul(seed | 0, 0x9e3779b1) ^ 0x85ebca6b) >>> 0;
   }

@@ -91,6 +91,7 @@ export interface GradientHelper {
     totalTargets: number,
     batchRows: number,
   ): Promise<{ grads: Record<string, Float32Array>; loss: number }>;
+  /** Releases the helper. */
   close(): void;
 }
 
@@ -111,8 +112,10 @@ export interface GradientHelper {
  * ```
  */
 export class Trainer {
+  /** AdamW state over the model's variables. */
   readonly optimizer: AdamW;
 
+  /** A trainer for `model` with recipe `train`, optionally sharing batches with `helpers`. */
   constructor(readonly model: TfModel, readonly train: TrainConfig, readonly helpers: GradientHelper[] = []) {
     this.optimizer = new AdamW(model.vars, {
       beta1: train.beta1,
