@@ -76,10 +76,9 @@ function decodeTokens(ctx: BenchContext, who: "engine" | "torch" | "tfjs", batch
   return ctx.quick ? 16 : 128;
 }
 
-/** Training shape per mode (tfjs-wasm cannot hold v8 activations at batch 8 × 256: its heap aborts). */
-function trainShape(ctx: BenchContext): { batch: number; seq: number; steps: number } {
-  return ctx.quick ? { batch: 1, seq: 64, steps: 1 } : { batch: 1, seq: 256, steps: 2 };
-}
+/** The training shape of the spec (v8: seq 256 × batch 8) and a small one every backend manages in seconds. */
+const SPEC_SHAPE = { batch: 8, seq: 256 };
+const SMALL_SHAPE = { batch: 1, seq: 64 };
 
 const bandwidth: BenchPart = {
   id: "bandwidth",
@@ -339,36 +338,67 @@ const decodeTorch: BenchPart = {
 };
 
 function trainTfjs(backend: "wasm" | "cpu" | "webgpu"): BenchPart {
+  const name = `tfjs ${backend}`;
   return {
     id: `train.tfjs.${backend}`,
     section: "train",
-    requires: ["lib/model/model.ts", "lib/model/backend.ts"],
-    rows: () => [{ id: `train.tfjs.${backend}`, label: `tfjs ${backend}, Adam`, unit: "tokens/s" }],
-    timeoutS: (ctx) => (ctx.quick ? 90 : 600),
+    requires: ["lib/model/model.ts", "lib/model/backend.ts", "lib/train/step.ts", "lib/train/parallel.ts"],
+    rows: () => [
+      { id: `train.tfjs.${backend}`, label: `${name}, seq 256 × batch 8, lib/train step`, unit: "tokens/s" },
+      ...(backend === "wasm"
+        ? [{
+          id: "train.tfjs.wasm.w2",
+          label: "tfjs wasm + 1 gradient worker, seq 256 × batch 8",
+          unit: "tokens/s",
+        }]
+        : []),
+      {
+        id: `train.tfjs.${backend}.small`,
+        label: `${name}, seq 64 × batch 1, lib/train step`,
+        unit: "tokens/s",
+      },
+    ],
+    timeoutS: (ctx) => (ctx.quick ? 120 : 600),
     async run(ctx) {
-      const [spec] = this.rows(ctx);
+      const specs = this.rows(ctx);
       if (backend === "webgpu" && !ctx.realGpu) {
-        return [
-          row("train", spec, null, {
-            skipped: `no real GPU (adapter: ${ctx.adapter}); tfjs-webgpu runs only there`,
-          }),
-        ];
-      }
-      if (backend === "cpu" && ctx.quick) {
-        return [
-          row("train", spec, null, {
-            skipped: "--quick: tfjs-cpu (≈ 0.8 GFLOP/s) needs minutes per v8 step",
-          }),
-        ];
+        const why = `no real GPU (adapter: ${ctx.adapter}); tfjs-webgpu is measured only there`;
+        return specs.map((s) => row("train", s, null, { skipped: why }));
       }
       const { tfjsTrainThroughput } = await import("./train_bench.ts");
-      const shape = trainShape(ctx);
-      const r = await tfjsTrainThroughput(ctx.ckptDir, { backend, ...shape });
-      return [row("train", spec, r.tokensPerSecond, {
-        note: `batch ${shape.batch} × seq ${shape.seq}, ${shape.steps} step(s) after a ${
-          r.warmupSeconds.toFixed(1)
-        } s warm-up`,
-      })];
+      const out: BenchResult[] = [];
+      const measure = async (spec: RowSpec, shape: { batch: number; seq: number }, workers = 0) => {
+        const micro = backend === "webgpu" ? 0 : 1;
+        const r = await tfjsTrainThroughput(ctx.ckptDir, {
+          backend,
+          ...shape,
+          microBatch: micro,
+          workers,
+          steps: 1,
+        });
+        out.push(row("train", spec, r.tokensPerSecond, {
+          note: `${r.secondsPerStep.toFixed(1)} s/step after a ${r.warmupSeconds.toFixed(1)} s warm-up step${
+            micro ? ", micro-batch 1" : ""
+          }${workers ? `, ${workers + 1} threads` : ""}`,
+        }));
+      };
+      for (const spec of specs) {
+        const small = spec.id.endsWith(".small");
+        if (!small && ctx.quick) {
+          out.push(
+            row("train", spec, null, {
+              skipped: "--quick: seq 256 × batch 8 takes minutes on tfjs; see the small shape",
+            }),
+          );
+        } else if (!small && backend === "cpu") {
+          out.push(
+            row("train", spec, null, {
+              skipped: "tfjs-cpu (≈ 0.8 GFLOP/s) needs > 10 min per v8 step at 8 × 256",
+            }),
+          );
+        } else await measure(spec, small ? SMALL_SHAPE : SPEC_SHAPE, spec.id.endsWith(".w2") ? 1 : 0);
+      }
+      return out;
     },
   };
 }
@@ -378,20 +408,13 @@ const trainTorch: BenchPart = {
   section: "train",
   requires: ["bench/torch_peer.py"],
   rows: (ctx) =>
-    ctx.torchVariants.flatMap((v) => [
-      {
-        id: `train.torch.${v.tag}`,
-        label: `PyTorch AdamW, ${v.device === "cuda" ? "CUDA" : `CPU ${v.threads} thread(s)`}, tfjs shape`,
-        unit: "tokens/s",
-      },
-      {
-        id: `train.torch.${v.tag}.b8`,
-        label: `PyTorch AdamW, ${
-          v.device === "cuda" ? "CUDA" : `CPU ${v.threads} thread(s)`
-        }, seq 256 × batch 8`,
-        unit: "tokens/s",
-      },
-    ]),
+    ctx.torchVariants.flatMap((v) => {
+      const who = `PyTorch AdamW, ${v.device === "cuda" ? "CUDA" : `CPU ${v.threads} thread(s)`}`;
+      return [
+        { id: `train.torch.${v.tag}`, label: `${who}, seq 256 × batch 8`, unit: "tokens/s" },
+        { id: `train.torch.${v.tag}.small`, label: `${who}, seq 64 × batch 1`, unit: "tokens/s" },
+      ];
+    }),
   timeoutS: (ctx) => (ctx.quick ? 90 : 500),
   async run(ctx) {
     const specs = this.rows(ctx);
@@ -400,31 +423,31 @@ const trainTorch: BenchPart = {
     const out: BenchResult[] = [];
     let i = 0;
     for (const v of ctx.torchVariants) {
-      const shapes = [trainShape(ctx), { batch: 8, seq: 256, steps: ctx.quick ? 1 : 2 }];
-      for (const s of shapes) {
+      for (const s of [SPEC_SHAPE, SMALL_SHAPE]) {
         const spec = specs[i++];
-        if (ctx.quick && s.batch === 8 && v.device === "cpu" && v.threads !== 1) {
+        if (ctx.quick && s === SPEC_SHAPE && v.device === "cpu" && v.threads !== 1) {
           out.push(
             row("train", spec, null, { skipped: "--quick: seq 256 × batch 8 measured with 1 thread only" }),
           );
           continue;
         }
-        const r = await runTorchPeer([
-          "train",
-          "--model",
-          ctx.ckptDir,
-          "--batch",
-          String(s.batch),
-          "--seq",
-          String(s.seq),
-          "--steps",
-          String(s.steps),
-          "--device",
-          v.device,
-        ], { threads: v.threads });
-        out.push(row("train", spec, Number(r.tokens_per_s), {
-          note: `batch ${s.batch} × seq ${s.seq}, ${s.steps} step(s), torch ${r.torch}`,
-        }));
+        const steps = s === SMALL_SHAPE ? 3 : ctx.quick ? 1 : 2;
+        const r = await runTorchPeer(
+          [
+            "train",
+            "--model",
+            ctx.ckptDir,
+            "--batch",
+            String(s.batch),
+            "--seq",
+            String(s.seq),
+            "--steps",
+            String(steps),
+          ]
+            .concat(["--device", v.device]),
+          { threads: v.threads },
+        );
+        out.push(row("train", spec, Number(r.tokens_per_s), { note: `${steps} step(s), torch ${r.torch}` }));
       }
     }
     return out;

@@ -94,19 +94,38 @@ export const HEADLINE_RATIOS: readonly RatioSpec[] = [
   { label: "decode b16 ÷ b1: PyTorch (1 thread)", num: "decode.torch.t1.b16", den: "decode.torch.t1.b1" },
   { label: "decode b1: tfjs ÷ PyTorch (1 thread)", num: "decode.tfjs.b1", den: "decode.torch.t1.b1" },
   {
-    label: "train: tfjs wasm ÷ PyTorch (1 thread)",
+    label: "train 8 × 256: tfjs wasm ÷ PyTorch (1 thread)",
     num: "train.tfjs.wasm",
     den: "train.torch.t1",
     goal: "≥ 1.0",
   },
-  { label: "train: tfjs cpu ÷ PyTorch (1 thread)", num: "train.tfjs.cpu", den: "train.torch.t1" },
   {
-    label: "train: tfjs webgpu ÷ PyTorch CUDA",
+    label: "train 8 × 256: tfjs wasm 2 threads ÷ PyTorch 2 threads",
+    num: "train.tfjs.wasm.w2",
+    den: "train.torch.t2",
+  },
+  {
+    label: "train 8 × 256: tfjs webgpu ÷ PyTorch CUDA",
     num: "train.tfjs.webgpu",
     den: "train.torch.cuda",
     goal: "≥ 1.0",
   },
-  { label: "train: PyTorch 2 threads ÷ 1 thread", num: "train.torch.t2", den: "train.torch.t1" },
+  {
+    label: "train 1 × 64: tfjs wasm ÷ PyTorch (1 thread)",
+    num: "train.tfjs.wasm.small",
+    den: "train.torch.t1.small",
+  },
+  {
+    label: "train 1 × 64: tfjs cpu ÷ PyTorch (1 thread)",
+    num: "train.tfjs.cpu.small",
+    den: "train.torch.t1.small",
+  },
+  {
+    label: "train 1 × 64: tfjs webgpu ÷ PyTorch CUDA",
+    num: "train.tfjs.webgpu.small",
+    den: "train.torch.cuda.small",
+  },
+  { label: "train 8 × 256: PyTorch 2 threads ÷ 1 thread", num: "train.torch.t2", den: "train.torch.t1" },
   { label: "memory copy: Deno ÷ PyTorch", num: "memory.copy.deno", den: "memory.copy.torch" },
 ];
 
