@@ -9,7 +9,7 @@
  * @module
  */
 import { writeFileAtomic } from "../atomic.ts";
-import { windowBatches } from "../data/windows.ts";
+import { batchesPerEpoch, windowBatches } from "../data/windows.ts";
 import { JsonlLog, Progress } from "../progress.ts";
 import { loadCheckpoint, loadOptimizerState, saveCheckpoint, type TrainState } from "../model/checkpoint.ts";
 import { estimateTrainMemory, type ModelConfig, type TrainConfig } from "../model/config.ts";
@@ -203,8 +203,7 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
   const cfg = model.config;
   const tc = state.train;
   const winOpts = { seqLen: cfg.seqLen, stride: tc.stride, dropLast: true };
-  let windows = 0;
-  for (const _ of windowBatches(opts.data.train, { ...winOpts, batchSize: 1, shuffle: false })) windows++;
+  const windows = batchesPerEpoch(opts.data.train, { ...winOpts, batchSize: 1 });
   if (windows === 0) throw new Error("training split: no windows (no pieces?)");
   if (tc.batch > windows) tc.batch = windows;
   const stepsPerEpoch = Math.floor(windows / tc.batch);
