@@ -87,19 +87,31 @@ function linear(x: tf.Tensor, w: tf.Tensor): tf.Tensor2D {
 }
 
 /**
- * Batched [B, H, M, K] × [B, H, K, N]. On wasm, one 2-D matmul per (batch, head): tfjs-wasm runs batched matmuls
- * in a slow scalar loop (≈ 1.7 GFLOP/s) but 2-D ones through XNNPACK (≈ 20 GFLOP/s), 5× faster per step here.
+ * Causal attention softmax((q·kᵀ)·scale + mask)·v for [B, H, T, hd] inputs. On wasm, per (batch, head) 2-D matmuls
+ * and a 2-D softmax: tfjs-wasm runs batched matmuls in a slow scalar loop (≈ 1.7 GFLOP/s) but 2-D ones through
+ * XNNPACK (≈ 20 GFLOP/s), and keeping the T×T scores per head avoids (un)stacking them.
  */
-function bmm(a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
-  if (tf.getBackend() !== "wasm") return tf.matMul(a, b);
-  const [B, H, M, K] = a.shape, N = b.shape[3];
-  const as = tf.unstack(tf.reshape(a, [B * H, M, K])), bs = tf.unstack(tf.reshape(b, [B * H, K, N]));
-  return tf.reshape(tf.stack(as.map((x, i) => tf.matMul(x as tf.Tensor2D, bs[i] as tf.Tensor2D))), [
-    B,
-    H,
-    M,
-    N,
-  ]);
+function attention(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  mask: tf.Tensor,
+  scale: number,
+  probe?: (scores: tf.Tensor4D) => void,
+): tf.Tensor4D {
+  if (tf.getBackend() !== "wasm") {
+    const scores: tf.Tensor4D = tf.mul(tf.matMul(q, k, false, true), scale);
+    probe?.(scores);
+    return tf.matMul(tf.softmax(tf.add(scores, mask)) as tf.Tensor4D, v);
+  }
+  const [B, H, T, hd] = q.shape;
+  const qs = tf.unstack(tf.reshape(q, [B * H, T, hd])) as tf.Tensor2D[];
+  const kts = tf.unstack(tf.reshape(tf.transpose(k, [0, 1, 3, 2]), [B * H, hd, T])) as tf.Tensor2D[];
+  const vs = tf.unstack(tf.reshape(v, [B * H, T, hd])) as tf.Tensor2D[];
+  const scores = qs.map((qi, i) => tf.mul(tf.matMul(qi, kts[i]), scale));
+  if (probe) probe(tf.reshape(tf.stack(scores), [B, H, T, T]));
+  const ys = scores.map((s, i) => tf.matMul(tf.softmax(tf.add(s, mask)) as tf.Tensor2D, vs[i]));
+  return tf.reshape(tf.stack(ys), [B, H, T, hd]);
 }
 
 /** Embeds ids [B, T] → [B·T, d] with a differentiable one-hot matmul. */
@@ -138,10 +150,8 @@ export function transformerForward(
     const q = applyRope(heads(linear(x, p[L + "self_attn.q_proj.weight"])), cos, sin);
     const k = applyRope(heads(linear(x, p[L + "self_attn.k_proj.weight"])), cos, sin);
     const v = heads(linear(x, p[L + "self_attn.v_proj.weight"]));
-    const scores: tf.Tensor4D = tf.mul(bmm(q, tf.transpose(k, [0, 1, 3, 2])), scale);
-    probe?.(i, scores);
-    const att: tf.Tensor4D = tf.softmax(tf.add(scores, mask));
-    const y = tf.reshape(tf.transpose(bmm(att, v), [0, 2, 1, 3]), [N, c.dim]);
+    const att = attention(q, k, v, mask, scale, probe && ((scores) => probe(i, scores)));
+    const y = tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [N, c.dim]);
     h = tf.add(h, linear(y, p[L + "self_attn.o_proj.weight"]));
     const x2 = rmsNorm(h, p[L + "post_attention_layernorm.weight"], c.normEps);
     const g = linear(x2, p[L + "mlp.gate_proj.weight"]);
