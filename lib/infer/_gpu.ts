@@ -90,7 +90,7 @@ const sources = new Map<string, Promise<string>>();
 
 /**
  * Loads `kernels/<name>.wgsl` as text, optionally overriding module-scope `const NAME: type = value;` lines
- * (tile sizes, workgroup sizes). This is the one place kernel sources are read, so a bundle can embed them.
+ * (tile sizes, workgroup sizes). The one place kernel sources are read: embedded sources (lib/embed.ts) win.
  *
  * @example
  * ```ts
