@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../_assert.ts";
-import { runPart } from "../../lib/bench/run.ts";
-import type { BenchContext, BenchPart } from "../../lib/bench/parts.ts";
+import { HEADLINE_RATIOS, runPart } from "../../lib/bench/run.ts";
+import { BENCH_PARTS, type BenchContext, type BenchPart } from "../../lib/bench/parts.ts";
 
 const root = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const ctx = {
@@ -46,5 +46,21 @@ Deno.test("a part that fails in its child process is skipped with the child's la
   for (const r of rows) {
     assertEquals(r.value, null);
     assert(r.skipped?.startsWith("failed: usage: part_main.ts"), r.skipped);
+  }
+});
+
+Deno.test("every headline ratio refers to rows the parts produce (CPU + CUDA context)", () => {
+  const cuda = {
+    ...ctx,
+    torchVariants: [{ tag: "t1", device: "cpu", threads: 1 }, { tag: "t2", device: "cpu", threads: 2 }, {
+      tag: "cuda",
+      device: "cuda",
+    }],
+  } satisfies BenchContext;
+  const ids = new Set(BENCH_PARTS.flatMap((p) => p.rows(cuda).map((r) => r.id)));
+  assertEquals(ids.size, BENCH_PARTS.flatMap((p) => p.rows(cuda)).length, "row ids are unique");
+  for (const r of HEADLINE_RATIOS) {
+    assert(ids.has(r.num), `${r.label}: ${r.num} is no part's row`);
+    assert(ids.has(r.den), `${r.label}: ${r.den} is no part's row`);
   }
 });
