@@ -18,7 +18,7 @@ const USAGE = `usage: deno task eval --model DIR [options]
   --samples N        samples to generate (default 8, 0 = none)   --tokens N  tokens per sample (default 512)
   --seed N           sampling seed (default 1)   --temperature T --top-k K --top-p P (defaults 0.8, 50, 0.95)
   --max-tokens N     tokens scored per split for NLL, whole pieces (default 16384, 0 = all)
-  --backend B        NLL forward: auto (engine for Transformers, tfjs for LSTMs) | engine | tfjs | reference
+  --backend B        NLL forward: auto (WebGPU engine on a real GPU, else tfjs) | engine | tfjs | reference
   --out FILE         report (default eval.json; the SVG goes beside it as .svg)`;
 
 if (import.meta.main) {
