@@ -1,6 +1,6 @@
 /**
  * The bench: `runBench` (what `deno task bench` runs), its parts, result tables and ratios, the PyTorch peer
- * runner, the plain-TS Llama reference and random checkpoints.
+ * runner, and random checkpoints.
  *
  * @example
  * ```ts
@@ -36,5 +36,4 @@ export {
 } from "./table.ts";
 export { decodeLimit, measureCopyBandwidth } from "./bandwidth.ts";
 export { runTorchPeer, TORCH_INSTALL_HINT, torchAvailable, torchLogits } from "./torch_peer.ts";
-export { llamaLogits, type LlamaShape } from "./llama_ref.ts";
 export { benchModelConfig, writeRandomCheckpoint } from "./random_checkpoint.ts";

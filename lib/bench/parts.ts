@@ -174,7 +174,7 @@ const tokenizer: BenchPart = {
 const logitsCheck: BenchPart = {
   id: "logits",
   section: "check",
-  requires: ["bench/torch_peer.py", "lib/bench/llama_ref.ts", "lib/infer/engine.ts", "lib/model/model.ts"],
+  requires: ["bench/torch_peer.py", "lib/infer/reference.ts", "lib/infer/engine.ts", "lib/model/model.ts"],
   rows: () => [
     { id: "check.torch_vs_reference", label: "max |logit diff| PyTorch vs plain-TS reference", unit: "abs" },
     { id: "check.torch_vs_engine", label: "max |logit diff| PyTorch vs WebGPU engine", unit: "abs" },
@@ -213,10 +213,10 @@ const logitsCheck: BenchPart = {
       }
     };
     await attempt(specs[0], async () => {
-      const { llamaLogits } = await import("./llama_ref.ts");
-      const { loadCheckpoint } = await import("../model/checkpoint.ts");
-      const ck = await loadCheckpoint(ctx.ckptDir);
-      return { logits: llamaLogits(ck.config as never, ck.weights, ids) };
+      const { referenceLogits } = await import("../infer/reference.ts");
+      const { readCheckpoint } = await import("../infer/model_loader.ts");
+      const ck = await readCheckpoint(ctx.ckptDir);
+      return { logits: referenceLogits(ck.config, ck.weights, ids) };
     });
     await attempt(specs[1], async () => {
       const { engineLogits } = await import("./engine_bench.ts");

@@ -123,3 +123,24 @@ export function referenceForward(
   const dec = new ReferenceDecoder(config, weights);
   return tokens.map((t) => dec.step(t));
 }
+
+/**
+ * Logits at every position of `tokens`, flattened row-major (`tokens.length × vocab_size`), for comparisons with
+ * other implementations (the PyTorch peer, transformers).
+ *
+ * @example
+ * ```ts ignore
+ * import { referenceLogits } from "./reference.ts";
+ * const flat = referenceLogits(config, weights, [1, 5, 9]); // Float32Array(3 × vocab_size)
+ * ```
+ */
+export function referenceLogits(
+  config: LlamaConfig,
+  weights: ModelWeights,
+  tokens: readonly number[],
+): Float32Array {
+  const rows = referenceForward(config, weights, tokens);
+  const out = new Float32Array(rows.length * config.vocabSize);
+  rows.forEach((r, i) => out.set(r, i * config.vocabSize));
+  return out;
+}
