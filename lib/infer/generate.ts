@@ -235,9 +235,11 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const useGrammar = opts.grammar ?? true;
   const g = model.grammar, c = model.config, tok = model.tokenizer;
 
-  // Prompt: BOS + tokens, cut at a bar boundary to fit half the context.
+  // Prompt: BOS + tokens, cut at a bar boundary to fit half the context. The model sees only that tail, but the
+  // result is the whole prompt (as the tokenizer renders it) followed by the continuation.
   const bos = c.bosId;
-  let promptIds = opts.prompt ? tok.encode(opts.prompt) : [];
+  const fullPromptIds = opts.prompt ? tok.encode(opts.prompt) : [];
+  let promptIds = fullPromptIds;
   const isBar = (id: number) => g.baseType[g.base[id]?.[0] ?? -1] === TokenType.Bar;
   const limit = Math.floor(c.maxPos / 2);
   if (promptIds.length + 1 > limit) {
@@ -254,8 +256,16 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const ids: number[][] = Array.from({ length: batch }, () => []);
   const done = new Array(batch).fill(false);
   const barsSeen = new Array(batch).fill(0);
-  const emitted = Array.from({ length: batch }, () => new Set<string>());
-  const decodeAll = (s: number) => tok.decode([...promptIds, ...ids[s]]);
+  const decodeAll = (s: number) => tok.decode([...fullPromptIds, ...ids[s]]);
+  // `seconds` and streaming count from where the prompt stops: its last onset (0 without a prompt)
+  const promptScore = tok.decode(fullPromptIds);
+  const noteKey = (n: Note) => `${n.start}:${n.pitch}`;
+  const promptSeconds = promptScore.notes.reduce(
+    (m, n) => Math.max(m, ticksToSeconds(promptScore, n.start)),
+    0,
+  );
+  const until = seconds === undefined ? undefined : promptSeconds + seconds;
+  const emitted = Array.from({ length: batch }, () => new Set<string>(promptScore.notes.map(noteKey)));
   const t0 = performance.now();
   const onTokens = (fresh: number[][]): boolean => {
     for (let s = 0; s < batch; s++) {
@@ -277,13 +287,13 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
       }
       if (seconds !== undefined || opts.onNotes) {
         const score = decodeAll(s);
-        if (seconds !== undefined && score.notes.some((n) => ticksToSeconds(score, n.start) >= seconds)) {
+        if (until !== undefined && score.notes.some((n) => ticksToSeconds(score, n.start) >= until)) {
           done[s] = true;
         }
         if (opts.onNotes) {
           const fresh2 = score.notes.filter((n) => {
-            const k = `${n.start}:${n.pitch}`;
-            if (emitted[s].has(k) || (seconds !== undefined && ticksToSeconds(score, n.start) >= seconds)) {
+            const k = noteKey(n);
+            if (emitted[s].has(k) || (until !== undefined && ticksToSeconds(score, n.start) >= until)) {
               return false;
             }
             emitted[s].add(k);
@@ -335,9 +345,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const elapsed = (performance.now() - t0) / 1000;
   const scores = ids.map((_, s) => {
     const score = decodeAll(s);
-    if (seconds !== undefined) {
-      score.notes = score.notes.filter((n) => ticksToSeconds(score, n.start) < seconds);
-    }
+    if (until !== undefined) score.notes = score.notes.filter((n) => ticksToSeconds(score, n.start) < until);
     return score;
   });
   const tokens = steps * batch;

@@ -3,7 +3,7 @@ import { generate, GenerateParamError, loadModel } from "../../lib/infer/generat
 import { grammarErrors, initialState, nextState } from "../../lib/infer/grammar.ts";
 import { RemiTokenizer } from "../../lib/tokenizers/remi.ts";
 import { writeMidi } from "../../lib/midi.ts";
-import { ticksToSeconds } from "../../lib/score.ts";
+import { emptyScore, ticksToSeconds } from "../../lib/score.ts";
 import type { TokenizerJson } from "../../lib/tokenizers/tokenizer.ts";
 import { writeTinyCheckpoint } from "./_fixtures.ts";
 
@@ -91,6 +91,48 @@ Deno.test("generate: same seed gives byte-identical MIDI; a batch gives differen
     let streamed = 0;
     await generate({ model, maxTokens: 120, seed: 42, ...hot, onNotes: (n) => streamed += n.length });
     assert(streamed > 0);
+  } finally {
+    model.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("generate: a prompt longer than the context comes back whole, continued; seconds and streaming count after it", async () => {
+  const { dir, model } = await tinyModel(REMI); // 96 positions: the model sees only the prompt's last bars
+  try {
+    const prompt = emptyScore(480);
+    for (let i = 0; i < 160; i++) {
+      prompt.notes.push({ pitch: 60 + (i % 8), velocity: 80, start: i * 480, duration: 400 });
+    }
+    const tok = model.tokenizer;
+    const rendered = tok.decode(tok.encode(prompt)).notes;
+    assert(tok.encode(prompt).length > 96 * 4, "the prompt is several contexts long");
+    const key = (n: { pitch: number; start: number }) => `${n.pitch}@${n.start}`;
+    const streamed: string[] = [];
+    const r = await generate({
+      model,
+      prompt,
+      maxTokens: 40,
+      seed: 3,
+      temperature: 1.2,
+      onNotes: (ns) => streamed.push(...ns.map(key)),
+    });
+    const out = r.scores[0].notes;
+    const keys = new Set(out.map(key));
+    assert(rendered.every((n) => keys.has(key(n))), "every prompt note is in the result");
+    const fresh = out.filter((n) => !new Set(rendered.map(key)).has(key(n)));
+    assert(fresh.length > 0, "the continuation adds notes");
+    const last = Math.max(...rendered.map((n) => n.start));
+    assert(fresh.every((n) => n.start >= last), "new notes come after the prompt's last onset");
+    assert(
+      streamed.length > 0 && streamed.every((k) => !rendered.some((n) => key(n) === k)),
+      "only new notes stream",
+    );
+    const timed = await generate({ model, prompt, seconds: 2, seed: 5, temperature: 1.2 });
+    const sc = timed.scores[0];
+    const lastSec = ticksToSeconds(sc, last);
+    assert(sc.notes.length > rendered.length, "seconds counts after the prompt, not from the start");
+    assert(sc.notes.every((n) => ticksToSeconds(sc, n.start) < lastSec + 2));
   } finally {
     model.dispose();
     await Deno.remove(dir, { recursive: true });
