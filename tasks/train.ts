@@ -121,6 +121,9 @@ async function main(): Promise<void> {
     }
     if (!saved.etude?.model || !saved.etude.state?.train) throw new Error(`${path}: no etude model/state`);
     preset = { model: saved.etude.model, train: saved.etude.state.train };
+    // how a step is executed (not what it computes) may change on resume: another machine, another heap
+    if (o.microBatch !== undefined) preset.train.microBatch = o.microBatch;
+    if (o.workers !== undefined) preset.train.workers = o.workers;
   }
   const data = values.data as string | undefined;
   const ds = data ? await openShards(data) : null;

@@ -37,7 +37,7 @@ export interface TrainState {
   train: TrainConfig;
   /** Set once training ended (early stop or all epochs done). */
   finished: boolean;
-  /** Backend the run used. */
+  /** Backend of the invocation that wrote this state. */
   backend?: string;
 }
 

@@ -39,7 +39,10 @@ export interface TrainRunOptions {
   data: TrainData;
   /** Run directory: best checkpoint, `last/`, `train_log.jsonl`, `loss.svg`. */
   out: string;
-  /** Continue from `<out>/last/` (model and train configs come from there). */
+  /**
+   * Continue from `<out>/last/`: the model and what a step computes come from there; how a step is executed
+   * (`train.microBatch`, `train.workers`) comes from `train`, since the machine may have changed.
+   */
   resume?: boolean;
   /** Name of the active tfjs backend (recorded in the state). */
   backend?: string;
@@ -67,8 +70,12 @@ export interface TrainRunResult {
   tokensPerSecond: number;
 }
 
-/** Largest estimated training footprint that ran on tfjs-wasm (v8 at 4 × 256 ran, 8 × 256 did not). */
-const WASM_BUDGET = 1.25 * 1024 ** 3;
+/**
+ * Largest estimated footprint per forward/backward pass on tfjs-wasm, whose heap stops at 4 GiB (the rest is headroom
+ * for the update's temporaries and fragmentation). v7 d192 at 32 × 256 needs ~4.1 GiB: XNNPACK then fails with
+ * status 6 (out of memory) and the next kernel reads out of bounds.
+ */
+const WASM_BUDGET = 3.25 * 1024 ** 3;
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -166,6 +173,9 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
     if (!ck.state) throw new Error(`${lastDir}/config.json: no training state (etude.state)`);
     model = new TfModel(ck.model, ck.weights);
     state = ck.state;
+    // a batch of 32 × 256 that fit a GPU overflows tfjs-wasm's 4 GB heap: execution follows this invocation
+    state.train.microBatch = opts.train.microBatch;
+    state.train.workers = opts.train.workers;
     tokenizerJson ??= await Deno.readTextFile(`${lastDir}/tokenizer.json`).catch(() => undefined);
     optState = await loadOptimizerState(lastDir);
     if (!optState) throw new Error(`${lastDir}/optimizer.safetensors: missing (cannot resume exactly)`);
@@ -234,7 +244,8 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
   const log = new JsonlLog(logPath);
   if (!opts.resume) {
     log.write({ type: "start", model: cfg, train: tc, windows, stepsPerEpoch, backend: opts.backend });
-  }
+  } else log.write({ type: "resume", step: state.step, train: tc, backend: opts.backend });
+  state.backend = opts.backend;
 
   let stop = false;
   const onSig = () => {
@@ -323,7 +334,8 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
         }
       }
       // epoch end: validate, keep the best, decide on early stopping
-      const val = await validationLoss(trainer, opts.data.validation, cfg.seqLen, tc.batch);
+      // in micro-batches: the same mean (weighted by tokens), within the heap the training steps fit in
+      const val = await validationLoss(trainer, opts.data.validation, cfg.seqLen, tc.microBatch || tc.batch);
       state.epoch++;
       state.stepInEpoch = 0;
       state.valLosses.push(val);

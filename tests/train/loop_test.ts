@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../_assert.ts";
 import { selectBackend } from "../../lib/model/backend.ts";
 import { loadCheckpoint } from "../../lib/model/checkpoint.ts";
 import { applyOverrides, getPreset, type Preset } from "../../lib/model/config.ts";
@@ -76,6 +76,47 @@ Deno.test("kill after an epoch (or mid-epoch) and --resume gives the same losses
       () => trainModel({ ...p, data, out: `${root}/full`, backend, log: quiet }),
       /already exists/,
     );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("--resume runs with the caller's micro-batch and workers (a GPU run's batch resumed on wasm)", async () => {
+  const root = await Deno.makeTempDir({ prefix: "etude_train_" });
+  const quiet = () => {};
+  try {
+    const p = tinyTransformer(1);
+    const full = await trainModel({
+      ...p,
+      data,
+      out: `${root}/full`,
+      backend,
+      log: quiet,
+      stopAfterSteps: 2,
+    });
+    // written like the GPU run: the whole batch in one pass on one thread
+    await trainModel({ ...p, data, out: `${root}/cut`, backend, log: quiet, stopAfterSteps: 1 });
+    const said: string[] = [];
+    const train = { ...p.train, microBatch: 3, workers: 2 };
+    const r = await trainModel({
+      ...p,
+      train,
+      data,
+      out: `${root}/cut`,
+      backend,
+      log: (m) => said.push(m),
+      resume: true,
+      stopAfterSteps: 1,
+    });
+    assert(said.some((m) => m.includes("this thread + 1 worker(s)")), said.join("\n"));
+    const saved = await loadCheckpoint(`${root}/cut/last`);
+    assertEquals([saved.state?.train.microBatch, saved.state?.train.workers, saved.state?.step], [3, 2, 2]);
+    // the same update up to rounding: micro-batches and workers change how a step runs, not what it computes
+    assertAlmostEquals(r.losses[0].loss, full.losses[1].loss, 1e-5);
+    const log = (await Deno.readTextFile(`${root}/cut/train_log.jsonl`)).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    assertEquals(log.filter((x) => x.type === "resume").map((x) => [x.step, x.train.microBatch]), [[1, 3]]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
