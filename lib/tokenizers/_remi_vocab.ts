@@ -113,6 +113,50 @@ export const DEFAULT_REMI_CONFIG: RemiConfig = {
   decodeTicksPerBeat: 480,
 };
 
+/**
+ * The REMI setting of Fradet et al., "Byte Pair Encoding for Symbolic Music" (EMNLP 2023), as in the paper's code
+ * (github.com/Natooz/BPE-Symbolic-Music, `constants.py` at commit aa0b134, the version that produced the MAESTRO
+ * table `analysis/nb_tok/tok_comb_speed_Maestro.txt`: REMI 19.1 tokens per beat → 10.4 at BPE 1k, −45.3%):
+ * `PITCH_RANGE = range(21, 109)`, `BEAT_RES = {(0, 1): 8, (1, 2): 4, (2, 4): 2, (4, 8): 1}`, `NB_VELOCITIES = 16`,
+ * and no Chord, Rest, Tempo, Program or TimeSignature tokens (bars are 4/4). That gives 161 base tokens: 4 special,
+ * Bar, 88 pitches, 16 velocities, 20 durations (an 8th of a beat up to 8 beats), 32 positions. The paper's first
+ * version (commit 890140a) had 8 velocities. Everything else is etude's default.
+ *
+ * Not reproduced: their BPE (MidiTok 2.x) learned merges over whole sequences, across bar lines, on the whole
+ * data set including its ±2-octave and ±1-velocity augmented copies, and measured the same files; etude's BPE splits
+ * at bars and is measured on held-out files.
+ *
+ * @example
+ * ```ts
+ * import { FRADET_REMI_CONFIG, RemiTokenizer } from "./remi.ts";
+ * new RemiTokenizer(FRADET_REMI_CONFIG).vocab.length; // 161
+ * ```
+ */
+export const FRADET_REMI_CONFIG: RemiConfig = {
+  ...DEFAULT_REMI_CONFIG,
+  pitchRange: [21, 108],
+  beatRes: [[0, 1, 8], [1, 2, 4], [2, 4, 2], [4, 8, 1]],
+  numVelocities: 16,
+  useChords: false,
+  useRests: false,
+  useTempos: false,
+  useTimeSignatures: false,
+};
+
+/**
+ * Named REMI configurations, for command-line selection (`deno task tokenize --remi-config fradet`).
+ *
+ * @example
+ * ```ts
+ * import { REMI_PRESETS, RemiTokenizer } from "./remi.ts";
+ * new RemiTokenizer(REMI_PRESETS.fradet);
+ * ```
+ */
+export const REMI_PRESETS: Readonly<Record<"default" | "fradet", RemiConfig>> = {
+  default: DEFAULT_REMI_CONFIG,
+  fradet: FRADET_REMI_CONFIG,
+};
+
 /** Formats a number like Python's `str(float)` for the values used here (`40.0`, `121.29`). */
 export function pyFloat(x: number): string {
   const s = String(x);

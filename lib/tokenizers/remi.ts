@@ -17,6 +17,8 @@
  * next note is) the notes, and under BPE every base token costs a merge slot: with chords (`useChords: true`, 168
  * tokens `Chord_C:maj` … or 14 `Chord_maj` with `chordRoots: false`) a 1,024-token BPE vocabulary shortens sequences
  * less. The seed's 362-token REMI had both; `useChords: true, useRests: true` brings them back.
+ * `FRADET_REMI_CONFIG` is the setting of the BPE paper (Fradet et al., EMNLP 2023): 16 velocities, durations up to 8
+ * beats, 4/4 bars, no Tempo or TimeSig: 161 tokens.
  *
  * Decoding is total: any id sequence decodes without throwing; tokens that cannot be placed (a Velocity without a
  * Pitch, a Position past the end of the bar, a special token, an unknown id) are skipped.
@@ -27,7 +29,7 @@ import { type Note, type Score, sortNotes, type TempoChange, type TimeSignature 
 import type { Tokenizer, TokenizerJson } from "./tokenizer.ts";
 import { buildTables, DEFAULT_REMI_CONFIG, type RemiConfig, type RemiTables } from "./_remi_vocab.ts";
 
-export { DEFAULT_REMI_CONFIG, type RemiConfig } from "./_remi_vocab.ts";
+export { DEFAULT_REMI_CONFIG, FRADET_REMI_CONFIG, REMI_PRESETS, type RemiConfig } from "./_remi_vocab.ts";
 
 const T_NONE = 0,
   T_BAR = 1,
