@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { Progress } from "../progress.ts";
 import type { Tokenizer, TokenizerKind } from "../tokenizers/tokenizer.ts";
 import { PitchStringTokenizer, RemiTokenizer, tokenizerJsonText, trainBpe } from "../tokenizers/mod.ts";
+import { REMI_PRESETS } from "../tokenizers/remi.ts";
 import { type PackedScore, type ParseResult, unpackScore } from "./_jobs.ts";
 import { WorkerPool } from "./_pool.ts";
 import { mixSeed, mulberry32, shuffleInPlace } from "./_random.ts";
@@ -35,6 +36,11 @@ export interface PrepareOptions {
   tokenizer?: TokenizerKind;
   /** BPE vocabulary size (default 1024). */
   vocab?: number;
+  /**
+   * REMI configuration by name, for `remi` and `remi-bpe` (default `default`, `DEFAULT_REMI_CONFIG`; `fradet` is
+   * `FRADET_REMI_CONFIG`, the BPE paper's setting, and adds `-fradet` to the default name).
+   */
+  remiPreset?: keyof typeof REMI_PRESETS;
   /** Random shifts per training piece, or `all` for the 12 non-zero shifts in [−6, +6] (default 2; 0 = none). */
   shifts?: number | "all";
   /** Largest shift in semitones (default 6). */
@@ -141,8 +147,18 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
   const workers = opts.workers ?? 2;
   const log = opts.log ?? (() => {});
   const root = opts.dataset.replace(/\/+$/, "");
+  const preset = opts.remiPreset ?? "default";
+  if (!Object.hasOwn(REMI_PRESETS, preset)) {
+    throw new Error(
+      `--remi-config: expected ${Object.keys(REMI_PRESETS).join(" or ")}, got ${JSON.stringify(preset)}`,
+    );
+  }
+  if (kind === "pitch" && preset !== "default") {
+    throw new Error("--remi-config applies to remi and remi-bpe only");
+  }
   const name = opts.name ??
-    `${root.split("/").pop() || "dataset"}-${kind}${kind === "remi-bpe" ? `-${vocab}` : ""}`;
+    `${root.split("/").pop() || "dataset"}-${kind}${kind === "remi-bpe" ? `-${vocab}` : ""}` +
+      (preset === "default" ? "" : `-${preset}`);
   if (!/^[\w.+-]+$/.test(name)) {
     throw new Error(`--name: expected letters, digits, . _ + -, got ${JSON.stringify(name)}`);
   }
@@ -180,7 +196,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
     }
 
     // 2. Augmentation plan: shifts for training pieces only, within the tokenizer's pitch range.
-    const remi = kind === "pitch" ? undefined : new RemiTokenizer();
+    const remi = kind === "pitch" ? undefined : new RemiTokenizer(REMI_PRESETS[preset]);
     const pitchRange: [number, number] = remi ? tokenizerPitchRange(remi) : [0, 127];
     let dropped = 0;
     pieces.forEach((p, i) => {
