@@ -14,7 +14,14 @@
  * @module
  */
 export type { Tokenizer, TokenizerJson, TokenizerKind } from "./tokenizer.ts";
-export { DEFAULT_REMI_CONFIG, type RemiConfig, type RemiDecodeOptions, RemiTokenizer } from "./remi.ts";
+export {
+  DEFAULT_REMI_CONFIG,
+  FRADET_REMI_CONFIG,
+  REMI_PRESETS,
+  type RemiConfig,
+  type RemiDecodeOptions,
+  RemiTokenizer,
+} from "./remi.ts";
 export {
   DEFAULT_PITCH_STRING_CONFIG,
   noteName,
