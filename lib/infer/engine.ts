@@ -14,17 +14,19 @@ import type { LlamaConfig, ModelWeights } from "./model_loader.ts";
 import type { GrammarState, GrammarTables } from "./grammar.ts";
 import { GTAB_STRIDE, N_TYPES } from "./grammar.ts";
 import { seedWords } from "./sampling.ts";
+import {
+  chooseKernelPath,
+  GEMV,
+  type KernelPath,
+  matmulPlan,
+  SPLITK,
+  SWIGLU_GEMV,
+  SWIGLU_TILE,
+  TILE,
+} from "./_kernels.ts";
 
 /** u32 words of per-sequence state: token, pos, grammar type, position, draws, bar length, -, -, pitch mask ×4. */
 const STATE_WORDS = 16;
-
-type Variant = { TM: number; TN: number; WG: number };
-// Measured on llvmpipe (see the README): small workgroups and few accumulators (each vec4 per invocation takes 4 of
-// the 16 AVX2 registers in the SoA layout) win.
-const GEMV: Variant = { TM: 1, TN: 4, WG: 8 };
-const TILE: Variant = { TM: 4, TN: 2, WG: 8 };
-const SWIGLU_GEMV: Variant = { TM: 1, TN: 2, WG: 8 };
-const SWIGLU_TILE: Variant = { TM: 4, TN: 1, WG: 8 };
 
 interface Kernel {
   pipeline: GPUComputePipeline;
@@ -37,6 +39,12 @@ export interface EngineOptions {
   maxBatch?: number;
   /** A GPU to use (default: the shared one from `getGpu`). */
   gpu?: Gpu;
+  /**
+   * Matmul kernel path (see lib/infer/_kernels.ts): `software` (llvmpipe-tuned GEMVs) or `gpu` (split-K decode
+   * GEMVs; real-GPU speed not measured yet). Default: the `ETUDE_ENGINE_KERNELS` environment variable, else chosen
+   * by the adapter (`software` for fallback adapters).
+   */
+  kernels?: KernelPath;
 }
 
 /** Sampler settings for `Engine.decode`. */
@@ -108,6 +116,8 @@ export class Engine {
   readonly config: LlamaConfig;
   readonly adapter: string;
   readonly maxBatch: number;
+  /** The matmul kernel path in use (`gpu` or `software`). */
+  readonly kernels: KernelPath;
   readonly #gpu: Gpu;
   readonly #dev: GPUDevice;
   readonly #k: Record<string, Kernel>;
@@ -118,8 +128,15 @@ export class Engine {
   #groups = new Map<string, GPUBindGroup>();
   #grammarKey: GrammarTables | undefined | null = null;
 
-  private constructor(config: LlamaConfig, gpu: Gpu, kernels: Record<string, Kernel>, maxBatch: number) {
+  private constructor(
+    config: LlamaConfig,
+    gpu: Gpu,
+    kernels: Record<string, Kernel>,
+    maxBatch: number,
+    path: KernelPath,
+  ) {
     this.config = config;
+    this.kernels = path;
     this.#gpu = gpu;
     this.#dev = gpu.device;
     this.adapter = gpu.adapter;
@@ -133,6 +150,7 @@ export class Engine {
     const gpu = opts.gpu ?? await getGpu();
     const dev = gpu.device;
     const maxBatch = opts.maxBatch ?? 1;
+    const path = chooseKernelPath(gpu, opts.kernels);
     if (config.maxPos > 8192) throw new Error(`max_position_embeddings ${config.maxPos} exceeds 8192`);
     const mk = async (name: string, kinds: string, consts: Record<string, number> = {}): Promise<Kernel> => {
       const layout = dev.createBindGroupLayout({
@@ -149,7 +167,8 @@ export class Engine {
       });
       return { pipeline, layout };
     };
-    const [embed, mmG, mmT, swG, swT, rope, attn, sampler] = await Promise.all([
+    const gpuPath = path === "gpu";
+    const [embed, mmG, mmT, swG, swT, rope, attn, sampler, mmS, swS] = await Promise.all([
       mk("embed", "urrrw"),
       mk("matmul", "urrw", GEMV),
       mk("matmul_tile", "urrw", { WG: TILE.WG }),
@@ -158,8 +177,10 @@ export class Engine {
       mk("rope_kv", "urrrwww"),
       mk("attention", "urrrrw", { MAXPOS: config.maxPos }),
       mk("sampler", "urwwrrw"),
+      ...(gpuPath ? [mk("gemv_splitk", "urrw", SPLITK), mk("gemv_swiglu_splitk", "urrrw", SPLITK)] : []),
     ]);
-    const e = new Engine(config, gpu, { embed, mmG, mmT, swG, swT, rope, attn, sampler }, maxBatch);
+    const ks = { embed, mmG, mmT, swG, swT, rope, attn, sampler, ...(gpuPath ? { mmS, swS } : {}) };
+    const e = new Engine(config, gpu, ks, maxBatch, path);
     e.#upload(weights);
     return e;
   }
@@ -269,21 +290,12 @@ export class Engine {
     this.#write(b[`u.attn.${mode}`], "uuuuuuuf", [m, d, hd, pre, seq, posBase, c.maxPos, 1 / Math.sqrt(hd)]);
   }
 
-  #mm(
-    pass: GPUComputePassEncoder,
-    key: string,
-    kernels: [Kernel, Kernel],
-    bufs: GPUBuffer[],
-    m: number,
-    n: number,
-  ) {
-    const big = m > 2;
-    const k = big ? kernels[1] : kernels[0];
-    const sw = kernels[0] === this.#k.swG;
-    const v = sw ? (big ? SWIGLU_TILE : SWIGLU_GEMV) : big ? TILE : GEMV;
+  #mm(pass: GPUComputePassEncoder, key: string, swiglu: boolean, bufs: GPUBuffer[], m: number, n: number) {
+    const plan = matmulPlan(this.kernels, swiglu, m, ceil4(n) / 4);
+    const k = this.#k[`${swiglu ? "sw" : "mm"}${plan.kind}`];
     pass.setPipeline(k.pipeline);
-    pass.setBindGroup(0, this.#group(`${key}.${big ? "T" : "G"}`, k, bufs));
-    pass.dispatchWorkgroups(Math.ceil(ceil4(n) / 4 / (v.WG * v.TN)), Math.ceil(m / v.TM));
+    pass.setBindGroup(0, this.#group(`${key}.${plan.kind}`, k, bufs));
+    pass.dispatchWorkgroups(plan.x, plan.y);
   }
 
   /** Encodes the model over m rows (embedding through logits) in mode `mode`. */
@@ -296,10 +308,9 @@ export class Engine {
       this.#group(`embed.${mode}`, K.embed, [u("embed"), b.embed, b.prompt, b.state, b.x]),
     );
     pass.dispatchWorkgroups(Math.ceil(d / 64), m);
-    const mm: [Kernel, Kernel] = [K.mmG, K.mmT], sw: [Kernel, Kernel] = [K.swG, K.swT];
     for (let l = 0; l < c.layers; l++) {
       const L = this.#layers[l];
-      this.#mm(pass, `qkv${l}.${mode}`, mm, [u("qkv"), b.x, L.qkv, b.qkv], m, 3 * d);
+      this.#mm(pass, `qkv${l}.${mode}`, false, [u("qkv"), b.x, L.qkv, b.qkv], m, 3 * d);
       pass.setPipeline(K.rope.pipeline);
       pass.setBindGroup(
         0,
@@ -312,12 +323,12 @@ export class Engine {
         this.#group(`attn${l}.${mode}`, K.attn, [u("attn"), b.q, L.kc, L.vc, b.state, b.att]),
       );
       pass.dispatchWorkgroups(c.heads, m);
-      this.#mm(pass, `o${l}.${mode}`, mm, [u("o"), b.att, L.o, b.x], m, d);
-      this.#mm(pass, `sw${l}.${mode}`, sw, [u("swiglu"), b.x, L.gate, L.up, b.act], m, c.ffn);
-      this.#mm(pass, `down${l}.${mode}`, mm, [u("down"), b.act, L.down, b.x], m, d);
+      this.#mm(pass, `o${l}.${mode}`, false, [u("o"), b.att, L.o, b.x], m, d);
+      this.#mm(pass, `sw${l}.${mode}`, true, [u("swiglu"), b.x, L.gate, L.up, b.act], m, c.ffn);
+      this.#mm(pass, `down${l}.${mode}`, false, [u("down"), b.act, L.down, b.x], m, d);
     }
     if (logitRows > 0) {
-      this.#mm(pass, `logits.${mode}`, mm, [u("logits"), b.x, b.out, b.logits], logitRows, c.vocabSize);
+      this.#mm(pass, `logits.${mode}`, false, [u("logits"), b.x, b.out, b.logits], logitRows, c.vocabSize);
     }
   }
 

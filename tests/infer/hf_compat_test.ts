@@ -36,19 +36,31 @@ Deno.test("HF LlamaForCausalLM logits equal the plain-TS reference on a deno-tas
   assert(diff <= 1e-4 * scale, `max diff ${diff} exceeds 1e-4 × ${scale}`);
 });
 
-Deno.test("HF LlamaForCausalLM logits equal the WebGPU engine's prefill", async () => {
-  const ck = await readCheckpoint(dir);
-  const engine = await Engine.create(ck.config, ck.weights);
-  try {
-    const flat = await engine.forward(hf.ids, { allRows: true });
-    const V = ck.config.vocabSize;
-    const rows = hf.ids.map((_, t) => flat.subarray(t * V, (t + 1) * V));
-    const { diff, scale } = maxDiff(rows, hf.logits);
-    console.log(
-      `engine vs transformers: max |diff| ${diff.toExponential(2)} (logit scale ${scale.toFixed(2)})`,
-    );
-    assert(diff <= 1e-3 * scale, `max diff ${diff} exceeds 1e-3 × ${scale}`);
-  } finally {
-    engine.dispose();
-  }
-});
+// Both kernel paths, forced: prefill runs the tile kernels, the KV-cache steps the batch-1 GEMVs (split-K on `gpu`).
+for (const kernels of ["software", "gpu"] as const) {
+  Deno.test(`HF LlamaForCausalLM logits equal the WebGPU engine's prefill and KV-cache steps, ${kernels} kernels`, async () => {
+    const ck = await readCheckpoint(dir);
+    const engine = await Engine.create(ck.config, ck.weights, { kernels });
+    try {
+      const flat = await engine.forward(hf.ids, { allRows: true });
+      const V = ck.config.vocabSize;
+      const rows = hf.ids.map((_, t) => flat.subarray(t * V, (t + 1) * V));
+      const { diff, scale } = maxDiff(rows, hf.logits);
+      console.log(
+        `engine (${kernels}) vs transformers: max |diff| ${diff.toExponential(2)} (logit scale ${
+          scale.toFixed(2)
+        })`,
+      );
+      assert(diff <= 1e-3 * scale, `max diff ${diff} exceeds 1e-3 × ${scale}`);
+      const steps = [await engine.forward(hf.ids.slice(0, 1))];
+      for (let t = 1; t < hf.ids.length; t++) steps.push(await engine.step([hf.ids[t]], [t]));
+      const dec = maxDiff(steps, hf.logits);
+      console.log(
+        `engine (${kernels}) KV-cache steps vs transformers: max |diff| ${dec.diff.toExponential(2)}`,
+      );
+      assert(dec.diff <= 1e-3 * dec.scale, `decode max diff ${dec.diff} exceeds 1e-3 × ${dec.scale}`);
+    } finally {
+      engine.dispose();
+    }
+  });
+}
