@@ -6,6 +6,7 @@ import { writeMidi } from "../../lib/midi.ts";
 import { emptyScore, ticksToSeconds } from "../../lib/score.ts";
 import type { TokenizerJson } from "../../lib/tokenizers/tokenizer.ts";
 import { writeTinyCheckpoint } from "./_fixtures.ts";
+import { KERNEL_PATH_ENV } from "../../lib/infer/_kernels.ts";
 
 const REMI = new RemiTokenizer().toJSON();
 
@@ -94,6 +95,35 @@ Deno.test("generate: same seed gives byte-identical MIDI; a batch gives differen
   } finally {
     model.dispose();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("generate with the gpu kernel path (ETUDE_ENGINE_KERNELS=gpu, forced on any adapter): same seed, same tokens", async () => {
+  const prev = Deno.env.get(KERNEL_PATH_ENV);
+  Deno.env.set(KERNEL_PATH_ENV, "gpu");
+  try {
+    const { dir, model } = await tinyModel(REMI, 64);
+    try {
+      assertEquals((await model.engine(1)).kernels, "gpu");
+      const hot = { temperature: 2, topK: 0, topP: 1 };
+      const a = await generate({ model, maxTokens: 150, seed: 42, ...hot });
+      const b = await generate({ model, maxTokens: 150, seed: 42, chunk: 7, ...hot });
+      assertEquals(a.ids, b.ids);
+      assertEquals(writeMidi(a.scores[0]), writeMidi(b.scores[0]));
+      assert(a.scores[0].notes.length > 0);
+      const c = await generate({ model, maxTokens: 150, seed: 43, ...hot });
+      assert(JSON.stringify(c.ids) !== JSON.stringify(a.ids), "another seed, another piece");
+      const batch = await generate({ model, maxTokens: 100, seed: 42, batch: 4, ...hot });
+      assertEquals(new Set(batch.ids.map((x) => x.join(","))).size, 4);
+      const again = await generate({ model, maxTokens: 100, seed: 42, batch: 4, chunk: 5, ...hot });
+      assertEquals(again.ids, batch.ids);
+    } finally {
+      model.dispose();
+      await Deno.remove(dir, { recursive: true });
+    }
+  } finally {
+    if (prev === undefined) Deno.env.delete(KERNEL_PATH_ENV);
+    else Deno.env.set(KERNEL_PATH_ENV, prev);
   }
 });
 
