@@ -9,8 +9,10 @@
  *   at batch 1); the tile kernels above. Proven correct on the software adapter by the engine tests; its speed on a
  *   real GPU is NOT measured yet (no GPU time was left when it was written).
  *
- * Attention, RoPE/KV, embedding and the sampler are shared: attention already runs one workgroup per (head, row)
- * with its invocations over cached positions, the others are element-wise or one 256-wide workgroup per sequence.
+ * Attention: both paths run one workgroup per (head, row) whose invocations share the cached positions for the
+ * scores; the `gpu` path's kernels/attention_gpu.wgsl has 256 invocations instead of 64 and splits the weighted sum
+ * of V over positions too (attention.wgsl walks every position in each head-dimension invocation). RoPE/KV and the
+ * embedding are element-wise and the sampler is one 256-wide workgroup per sequence: shared by both paths.
  *
  * @module
  */
@@ -109,4 +111,17 @@ export function matmulPlan(
   const big = m > 2;
   const v = swiglu ? (big ? SWIGLU_TILE : SWIGLU_GEMV) : big ? TILE : GEMV;
   return { kind: big ? "T" : "G", x: Math.ceil(n4 / (v.WG * v.TN)), y: Math.ceil(m / v.TM) };
+}
+
+/**
+ * The attention kernel file of a path: `attention` (software) or `attention_gpu` (real GPUs; speed not measured yet).
+ *
+ * @example
+ * ```ts
+ * import { attentionKernel } from "./_kernels.ts";
+ * attentionKernel("gpu"); // "attention_gpu"
+ * ```
+ */
+export function attentionKernel(path: KernelPath): string {
+  return path === "gpu" ? "attention_gpu" : "attention";
 }

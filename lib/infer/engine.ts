@@ -7,6 +7,10 @@
  * output projection + residual, gate/up with fused RMSNorm + SwiGLU, down projection + residual), then the tied
  * output projection (fused final RMSNorm) and the sampler: 3 + 6 × layers dispatches.
  *
+ * Matmul and attention kernels come in two paths chosen per adapter (lib/infer/_kernels.ts): `software` (tuned and
+ * measured on llvmpipe) and `gpu` (split-K decode GEMVs and a wider attention for real GPUs; proven correct on
+ * llvmpipe by the tests, real-GPU speed not measured yet).
+ *
  * @module
  */
 import { getGpu, type Gpu, loadKernel, packParams, readBuffer, storage, uniform } from "./_gpu.ts";
@@ -15,6 +19,7 @@ import type { GrammarState, GrammarTables } from "./grammar.ts";
 import { GTAB_STRIDE, N_TYPES } from "./grammar.ts";
 import { seedWords } from "./sampling.ts";
 import {
+  attentionKernel,
   chooseKernelPath,
   GEMV,
   type KernelPath,
@@ -175,7 +180,7 @@ export class Engine {
       mk("matmul_swiglu", "urrrw", SWIGLU_GEMV),
       mk("matmul_swiglu_tile", "urrrw", { WG: SWIGLU_TILE.WG }),
       mk("rope_kv", "urrrwww"),
-      mk("attention", "urrrrw", { MAXPOS: config.maxPos }),
+      mk(attentionKernel(path), "urrrrw", { MAXPOS: config.maxPos }),
       mk("sampler", "urwwrrw"),
       ...(gpuPath ? [mk("gemv_splitk", "urrw", SPLITK), mk("gemv_swiglu_splitk", "urrrw", SPLITK)] : []),
     ]);

@@ -1,5 +1,11 @@
 import { assertEquals, assertThrows } from "../_assert.ts";
-import { chooseKernelPath, KERNEL_PATH_ENV, matmulPlan, SPLITK } from "../../lib/infer/_kernels.ts";
+import {
+  attentionKernel,
+  chooseKernelPath,
+  KERNEL_PATH_ENV,
+  matmulPlan,
+  SPLITK,
+} from "../../lib/infer/_kernels.ts";
 
 function withEnv(value: string | undefined, fn: () => void) {
   const prev = Deno.env.get(KERNEL_PATH_ENV);
@@ -43,7 +49,7 @@ Deno.test("kernel path: software adapters keep the llvmpipe kernels, real GPUs g
   });
 });
 
-Deno.test("matmul plan: software path grids are the llvmpipe-tuned ones; gpu path splits K for small M", () => {
+Deno.test("matmul plan and attention kernel: software path unchanged (llvmpipe-tuned grids); gpu path splits K for small M", () => {
   // Software: GEMV (8 invocations × 4 vec4) for m ≤ 2, 4×2 tile above; swiglu GEMV 8 × 2 vec4, tile 4×1.
   assertEquals(matmulPlan("software", false, 1, 512), { kind: "G", x: 16, y: 1 });
   assertEquals(matmulPlan("software", false, 2, 256), { kind: "G", x: 8, y: 2 });
@@ -55,4 +61,6 @@ Deno.test("matmul plan: software path grids are the llvmpipe-tuned ones; gpu pat
   assertEquals(matmulPlan("gpu", true, 8, 31), { kind: "S", x: Math.ceil(31 / SPLITK.COLS), y: 8 });
   assertEquals(matmulPlan("gpu", false, 9, 128), matmulPlan("software", false, 9, 128));
   assertEquals(matmulPlan("gpu", false, 64, 128), { kind: "T", x: 8, y: 16 });
+  assertEquals(attentionKernel("software"), "attention");
+  assertEquals(attentionKernel("gpu"), "attention_gpu");
 });
