@@ -73,7 +73,13 @@ export class TfModel {
 
   /** Replaces all weights in place (shapes must match). */
   setWeights(weights: Record<string, Float32Array>): void {
-    for (const [k, v] of Object.entries(this.vars)) v.assign(tf.tensor(weights[k], v.shape, "float32"));
+    for (const [k, v] of Object.entries(this.vars)) {
+      // the variable takes its own reference to the data: the upload must be freed, or every call leaks a model
+      // (a gradient worker calls this each step: ~8 MB a step filled tfjs-wasm's 4 GB heap after ~360 steps)
+      const t = tf.tensor(weights[k], v.shape, "float32");
+      v.assign(t);
+      t.dispose();
+    }
   }
 
   /** Writes the model as a checkpoint directory. */

@@ -1,9 +1,10 @@
-import { assert, assertAlmostEquals } from "../_assert.ts";
+import { assert, assertAlmostEquals, assertEquals } from "../_assert.ts";
+import * as tf from "@tensorflow/tfjs-core";
 import { selectBackend } from "../../lib/model/backend.ts";
 import { applyOverrides, getPreset } from "../../lib/model/config.ts";
 import { TfModel } from "../../lib/model/model.ts";
 import { startGradientWorkers } from "../../lib/train/parallel.ts";
-import { Trainer } from "../../lib/train/step.ts";
+import { accumulateGradients, countTargets, Trainer } from "../../lib/train/step.ts";
 
 await selectBackend("wasm");
 
@@ -66,4 +67,39 @@ Deno.test("data-parallel workers give the single-thread update", async () => {
     t.dispose();
     t.model.dispose();
   }
+});
+
+Deno.test("no tensor survives a step: a gradient worker's setWeights + gradients, and Trainer.step", async () => {
+  // a leaked weight upload per step filled a worker's 4 GB wasm heap after ~360 steps of the default model
+  const p = applyOverrides(getPreset("v8"), {
+    layers: 1,
+    dim: 16,
+    heads: 2,
+    ffn: 32,
+    vocab: 20,
+    seqLen: 8,
+    batch: 4,
+  });
+  const windows = new Int32Array(4 * 9).map((_, i) => 4 + ((i * 5) % 16));
+  const model = TfModel.init(p.model, 4);
+  const weights = await model.weights();
+  const held = () => [tf.memory().numTensors, tf.memory().numBytes];
+  const grad = () => {
+    const { grads, loss } = accumulateGradients(model, windows, 4, 2, countTargets(windows, 4));
+    tf.dispose([loss, ...Object.values(grads)]);
+  };
+  grad(); // the first pass caches RoPE tables for this length
+  const before = held();
+  for (let i = 0; i < 3; i++) {
+    model.setWeights(weights); // what the worker does with the weights it is sent
+    grad();
+  }
+  assertEquals(held(), before);
+  const trainer = new Trainer(model, { ...p.train, microBatch: 2 });
+  await trainer.step(windows, 4, 1e-2); // creates the AdamW moments
+  const afterFirst = held();
+  for (let i = 0; i < 2; i++) await trainer.step(windows, 4, 1e-2);
+  assertEquals(held(), afterFirst);
+  trainer.dispose();
+  model.dispose();
 });
