@@ -33,7 +33,7 @@ export {
   readMidiFile,
   type ReadMidiOptions,
   writeMidi,
-} from "./lib/midi.ts";
+} from "./lib/midi/mod.ts";
 
 // Tokenizers
 export * from "./lib/tokenizers/mod.ts";
@@ -96,7 +96,7 @@ export {
   QueueFullError,
   QueueTimeoutError,
 } from "./lib/server/mod.ts";
-export { generateCli, type GenerateCliResult } from "./lib/generate_cli.ts";
+export { generateCli, type GenerateCliResult } from "./lib/cli/generate.ts";
 
 // Evaluation
 export * from "./lib/eval/mod.ts";

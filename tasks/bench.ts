@@ -1,13 +1,13 @@
 /**
  * `deno task bench [--quick] [--out FILE] [--parts a,b]`: tokeniser, memory, decode, training and server
  * throughput against the PyTorch peer and the bandwidth limit, in one run; writes `bench/results.json` (or
- * `bench/results-<gpu>.json` on a real GPU) and prints the tables. See lib/bench/run.ts.
+ * `bench/results-<gpu>.json` on a real GPU) and prints the tables. See bench/run.ts.
  *
  * @module
  */
-import { parseCli, runMain, UsageError } from "../lib/cli.ts";
-import { BENCH_PARTS } from "../lib/bench/parts.ts";
-import { formatReport, runBench } from "../lib/bench/run.ts";
+import { parseCli, runMain, UsageError } from "../lib/cli/args.ts";
+import { BENCH_PARTS } from "../bench/parts.ts";
+import { formatReport, runBench } from "../bench/run.ts";
 
 const USAGE = `usage: deno task bench [--quick] [--out bench/results.json] [--parts ${
   BENCH_PARTS.map((p) => p.id).join(",")

@@ -6,9 +6,9 @@
  * @module
  */
 import { isAbsolute, join } from "node:path";
-import { parseCli, runMain, UsageError } from "../lib/cli.ts";
-import { bundle, compileBinary, writeEntry } from "../lib/compile.ts";
-import { MODEL_FILES } from "../lib/embed.ts";
+import { parseCli, runMain, UsageError } from "../lib/cli/args.ts";
+import { bundle, compileBinary, writeEntry } from "../lib/bundle/compile.ts";
+import { MODEL_FILES } from "../lib/bundle/embed.ts";
 
 if (import.meta.main) {
   await runMain(async () => {

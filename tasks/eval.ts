@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { numberOpt, parseCli, runMain, UsageError } from "../lib/cli.ts";
-import { writeFileAtomic } from "../lib/atomic.ts";
+import { numberOpt, parseCli, runMain, UsageError } from "../lib/cli/args.ts";
+import { writeFileAtomic } from "../lib/util/atomic.ts";
 import { type EvalBackend, evaluate, formatEvalReport } from "../lib/eval/evaluate.ts";
 import { evalSvg } from "../lib/eval/svg.ts";
 

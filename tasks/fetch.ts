@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { parseCli, runMain, UsageError } from "../lib/cli.ts";
+import { parseCli, runMain, UsageError } from "../lib/cli/args.ts";
 import { fetchMaestro, MAESTRO_URL, SPLITS } from "../lib/data/maestro.ts";
 
 const HELP = `usage: deno task fetch [--out DIR] [--url URL] [--zip PATH] [--sha256 HEX|none]

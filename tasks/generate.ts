@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { runMain } from "../lib/cli.ts";
-import { generateCli } from "../lib/generate_cli.ts";
+import { runMain } from "../lib/cli/args.ts";
+import { generateCli } from "../lib/cli/generate.ts";
 
 if (import.meta.main) {
   await runMain(async () => {

@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { numberOpt, parseCli, runMain, UsageError } from "../lib/cli.ts";
+import { numberOpt, parseCli, runMain, UsageError } from "../lib/cli/args.ts";
 import { createApp } from "../lib/server/app.ts";
 import { listModels } from "../lib/server/models.ts";
 import { generate, loadModel } from "../lib/infer/generate.ts";
-import { readMidi, writeMidi } from "../lib/midi.ts";
+import { readMidi, writeMidi } from "../lib/midi/mod.ts";
 
 const USAGE =
   `usage: deno task serve [--port 8000] [--host 127.0.0.1] [--models models/] [--max-waiting 4] [--timeout 120]`;

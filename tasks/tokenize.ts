@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { numberOpt, parseCli, runMain, UsageError } from "../lib/cli.ts";
+import { numberOpt, parseCli, runMain, UsageError } from "../lib/cli/args.ts";
 import { prepareDataset } from "../lib/data/dataset.ts";
 import { SPLITS } from "../lib/data/maestro.ts";
 import type { TokenizerKind } from "../lib/tokenizers/tokenizer.ts";

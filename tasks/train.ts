@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { numberOpt, parseCli, runMain, UsageError } from "../lib/cli.ts";
+import { numberOpt, parseCli, runMain, UsageError } from "../lib/cli/args.ts";
 import { openShards } from "../lib/data/shards.ts";
 import { type BackendChoice, selectBackend } from "../lib/model/backend.ts";
 import {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { readMidiFile } from "../midi.ts";
+import { readMidiFile } from "../midi/mod.ts";
 import type { Score } from "../score.ts";
 import type { Tokenizer } from "../tokenizers/tokenizer.ts";
 import { loadTokenizer } from "../tokenizers/mod.ts";

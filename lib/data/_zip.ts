@@ -5,7 +5,7 @@
  */
 import { unzipSync } from "fflate";
 import { dirname, join } from "node:path";
-import { Progress } from "../progress.ts";
+import { Progress } from "../util/progress.ts";
 import { FetchError } from "./_fs.ts";
 
 /**

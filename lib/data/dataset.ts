@@ -12,7 +12,7 @@
  * @module
  */
 import { join } from "node:path";
-import { Progress } from "../progress.ts";
+import { Progress } from "../util/progress.ts";
 import type { Tokenizer, TokenizerKind } from "../tokenizers/tokenizer.ts";
 import { PitchStringTokenizer, RemiTokenizer, tokenizerJsonText, trainBpe } from "../tokenizers/mod.ts";
 import { REMI_PRESETS } from "../tokenizers/remi.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { basename, join } from "node:path";
-import { Progress } from "../progress.ts";
+import { Progress } from "../util/progress.ts";
 import { downloadWithResume, sha256File } from "./_download.ts";
 import { extractZip } from "./_zip.ts";
 import { FetchError, removeStale } from "./_fs.ts";

@@ -13,10 +13,10 @@
  * @module
  */
 import { join } from "node:path";
-import { formatTable } from "../bench/table.ts";
+import { formatTable } from "../util/table.ts";
 import { openShards, type PreparedDataset } from "../data/shards.ts";
 import { loadCheckpoint } from "../model/checkpoint.ts";
-import { readMidi } from "../midi.ts";
+import { readMidi } from "../midi/mod.ts";
 import { type Score, scoreEndTick, ticksToSeconds } from "../score.ts";
 import { loadTokenizer } from "../tokenizers/load.ts";
 import type { Tokenizer, TokenizerJson } from "../tokenizers/tokenizer.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { embeddedKernel } from "../embed.ts";
+import { embeddedKernel } from "../bundle/embed.ts";
 
 /** A WebGPU device with the adapter's description. */
 export interface Gpu {
@@ -90,7 +90,7 @@ const sources = new Map<string, Promise<string>>();
 
 /**
  * Loads `kernels/<name>.wgsl` as text, optionally overriding module-scope `const NAME: type = value;` lines
- * (tile sizes, workgroup sizes). The one place kernel sources are read: embedded sources (lib/embed.ts) win.
+ * (tile sizes, workgroup sizes). The one place kernel sources are read: embedded sources (lib/bundle/embed.ts) win.
  *
  * @example
  * ```ts
@@ -101,7 +101,7 @@ const sources = new Map<string, Promise<string>>();
 export async function loadKernel(name: string, consts: Record<string, number> = {}): Promise<string> {
   let p = sources.get(name);
   if (!p) {
-    // Bundles and compiled binaries carry the kernels in memory (lib/embed.ts); otherwise read kernels/ from disk.
+    // Bundles and compiled binaries carry the kernels in memory (lib/bundle/embed.ts); otherwise read kernels/ from disk.
     const embedded = embeddedKernel(name);
     p = embedded !== undefined
       ? Promise.resolve(embedded)

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { decodeSafetensors, type SafeTensor, toFloat32 } from "../safetensors.ts";
+import { decodeSafetensors, type SafeTensor, toFloat32 } from "../util/safetensors.ts";
 import type { TokenizerJson } from "../tokenizers/tokenizer.ts";
 
 /** The Llama hyper-parameters the engine needs (from `config.json`). */

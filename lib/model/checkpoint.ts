@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { writeFileAtomic } from "../atomic.ts";
-import { decodeSafetensors, encodeSafetensors, toFloat32 } from "../safetensors.ts";
+import { writeFileAtomic } from "../util/atomic.ts";
+import { decodeSafetensors, encodeSafetensors, toFloat32 } from "../util/safetensors.ts";
 import {
   countParams,
   type ModelConfig,

@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "./_gradients.ts";
-import { Rng } from "../train/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { loadCheckpoint, saveCheckpoint, type TrainState } from "./checkpoint.ts";
 import { type ModelConfig, tensorShapes, validateModelConfig } from "./config.ts";
 import { initLstmWeights, lstmForward } from "./lstm.ts";

@@ -80,9 +80,9 @@ export interface AppOptions<M extends { dispose?: () => void }> {
   generate: (opts: AppGenerateOptions<M>) => Promise<AppGenerateResult>;
   /** Loads a checkpoint directory (`loadModel` from lib/infer/generate.ts). */
   loadModel: (dir: string) => Promise<M>;
-  /** MIDI bytes → Score; throws on malformed input (`readMidi` from lib/midi.ts). */
+  /** MIDI bytes → Score; throws on malformed input (`readMidi` from lib/midi). */
   readMidi: (bytes: Uint8Array, opts?: { name?: string }) => Score;
-  /** Score → MIDI bytes (`writeMidi` from lib/midi.ts). */
+  /** Score → MIDI bytes (`writeMidi` from lib/midi). */
   writeMidi: (score: Score) => Uint8Array;
   /** The queue, or options for a new one (default: 1 running, 4 waiting, 120 s timeout). */
   queue?: GenerationQueue | QueueOptions;

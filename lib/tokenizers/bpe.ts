@@ -56,7 +56,7 @@ export function splitWords(ids: readonly number[], barId: number): number[][] {
  * ```ts
  * import { RemiTokenizer } from "./remi.ts";
  * import { trainBpe } from "./bpe.ts";
- * import { readMidiFile } from "../midi.ts";
+ * import { readMidiFile } from "../midi/mod.ts";
  * const base = new RemiTokenizer();
  * const bpe = trainBpe(base, [await readMidiFile("a.mid")], { vocabSize: 1024 });
  * console.log(bpe.vocab.length, bpe.merges.length);

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { writeFileAtomic } from "../atomic.ts";
+import { writeFileAtomic } from "../util/atomic.ts";
 import type { Tokenizer, TokenizerJson } from "./tokenizer.ts";
 import { PitchStringTokenizer } from "./pitch_strings.ts";
 import { RemiTokenizer } from "./remi.ts";

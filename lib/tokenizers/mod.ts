@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { loadTokenizer, RemiTokenizer, trainBpe } from "./mod.ts";
- * import { readMidiFile } from "../midi.ts";
+ * import { readMidiFile } from "../midi/mod.ts";
  * const remi = new RemiTokenizer();
  * const bpe = trainBpe(remi, [await readMidiFile("a.mid")], { vocabSize: 1024 });
  * const same = loadTokenizer(JSON.stringify(bpe.toJSON()));

@@ -184,7 +184,7 @@ export class PitchStringTokenizer implements Tokenizer {
    * @example
    * ```ts
    * import { PitchStringTokenizer } from "./pitch_strings.ts";
-   * import { readMidiFile } from "../midi.ts";
+   * import { readMidiFile } from "../midi/mod.ts";
    * const tok = PitchStringTokenizer.fromScores([await readMidiFile("a.mid")]);
    * console.log(`vocab: ${tok.vocab.length}`);
    * ```

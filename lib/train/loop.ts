@@ -8,9 +8,9 @@
  *
  * @module
  */
-import { writeFileAtomic } from "../atomic.ts";
+import { writeFileAtomic } from "../util/atomic.ts";
 import { batchesPerEpoch, windowBatches } from "../data/windows.ts";
-import { JsonlLog, Progress } from "../progress.ts";
+import { JsonlLog, Progress } from "../util/progress.ts";
 import { loadCheckpoint, loadOptimizerState, saveCheckpoint, type TrainState } from "../model/checkpoint.ts";
 import { estimateTrainMemory, type ModelConfig, type TrainConfig } from "../model/config.ts";
 import { TfModel } from "../model/model.ts";

@@ -19,7 +19,7 @@ export {
   validationLoss,
 } from "./loop.ts";
 export { lossCurveSvg, type LossPoint } from "./loss_svg.ts";
-export { Rng } from "./rng.ts";
+export { Rng } from "../util/rng.ts";
 export { learningRate } from "./schedule.ts";
 export { startGradientWorkers, WorkerGradientHelper } from "./parallel.ts";
 export { accumulateGradients, countTargets, type GradientHelper, type StepResult, Trainer } from "./step.ts";

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../_assert.ts";
-import { HEADLINE_RATIOS, runPart } from "../../lib/bench/run.ts";
-import { BENCH_PARTS, type BenchContext, type BenchPart } from "../../lib/bench/parts.ts";
+import { HEADLINE_RATIOS, runPart } from "../../bench/run.ts";
+import { BENCH_PARTS, type BenchContext, type BenchPart } from "../../bench/parts.ts";
 
 const root = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const ctx = {
@@ -38,7 +38,7 @@ Deno.test("a part whose code is missing is skipped visibly, row by row", async (
 Deno.test("a part that fails in its child process is skipped with the child's last error line", async () => {
   // part_main.ts does not know this id: it exits 2 with its usage line
   const rows = await runPart(
-    fakePart("not-a-registered-part", ["lib/bench/run.ts"]),
+    fakePart("not-a-registered-part", ["bench/run.ts"]),
     ctx,
     "/nonexistent.json",
   );

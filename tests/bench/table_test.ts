@@ -7,8 +7,8 @@ import {
   ratiosTable,
   resultsTable,
   slug,
-} from "../../lib/bench/table.ts";
-import { decodeLimit } from "../../lib/bench/bandwidth.ts";
+} from "../../lib/util/table.ts";
+import { decodeLimit } from "../../bench/bandwidth.ts";
 
 const results: BenchResult[] = [
   {

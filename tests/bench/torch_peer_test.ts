@@ -1,8 +1,8 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { referenceLogits } from "../../lib/infer/reference.ts";
 import { readCheckpoint } from "../../lib/infer/model_loader.ts";
-import { benchModelConfig, writeRandomCheckpoint } from "../../lib/bench/random_checkpoint.ts";
-import { torchAvailable, torchLogits, torchPython } from "../../lib/bench/torch_peer.ts";
+import { benchModelConfig, writeRandomCheckpoint } from "../../bench/random_checkpoint.ts";
+import { torchAvailable, torchLogits, torchPython } from "../../bench/torch_peer.ts";
 
 const torch = await torchAvailable();
 if (!torch.ok) {

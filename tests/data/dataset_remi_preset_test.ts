@@ -3,7 +3,7 @@ import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { CORPUS } from "../_corpus.ts";
 import { prepareDataset } from "../../lib/data/dataset.ts";
 import { openShards } from "../../lib/data/shards.ts";
-import { readMidiFile } from "../../lib/midi.ts";
+import { readMidiFile } from "../../lib/midi/mod.ts";
 import { BpeTokenizer, loadTokenizer } from "../../lib/tokenizers/mod.ts";
 import { FRADET_REMI_CONFIG } from "../../lib/tokenizers/remi.ts";
 

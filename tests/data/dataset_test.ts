@@ -4,7 +4,7 @@ import { CORPUS } from "../_corpus.ts";
 import { fetchMaestro } from "../../lib/data/maestro.ts";
 import { chooseShifts, prepareDataset } from "../../lib/data/dataset.ts";
 import { openShards, type ShardMeta } from "../../lib/data/shards.ts";
-import { readMidiFile } from "../../lib/midi.ts";
+import { readMidiFile } from "../../lib/midi/mod.ts";
 import { loadTokenizer } from "../../lib/tokenizers/mod.ts";
 import type { Score } from "../../lib/score.ts";
 import { buildMaestroZip } from "./_fixture.ts";

@@ -3,10 +3,10 @@ import { evaluate, formatEvalReport, type SplitNll } from "../../lib/eval/evalua
 import { evalSvg } from "../../lib/eval/svg.ts";
 import { computeMetrics } from "../../lib/eval/metrics.ts";
 import { prepareDataset } from "../../lib/data/dataset.ts";
-import { writeMidi } from "../../lib/midi.ts";
+import { writeMidi } from "../../lib/midi/mod.ts";
 import { emptyScore } from "../../lib/score.ts";
 import { RemiTokenizer } from "../../lib/tokenizers/remi.ts";
-import { benchModelConfig, writeRandomCheckpoint } from "../../lib/bench/random_checkpoint.ts";
+import { benchModelConfig, writeRandomCheckpoint } from "../../bench/random_checkpoint.ts";
 
 /** 12 short seeded pieces in C major (quarter/eighth notes, some chords), written as MIDI into `dir`. */
 async function writeCorpus(dir: string): Promise<void> {

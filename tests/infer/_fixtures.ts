@@ -1,5 +1,5 @@
 /** Test fixtures for the inference engine: random-weight Llama checkpoints and a REMI vocabulary. */
-import { encodeSafetensors } from "../../lib/safetensors.ts";
+import { encodeSafetensors } from "../../lib/util/safetensors.ts";
 import type { TokenizerJson } from "../../lib/tokenizers/tokenizer.ts";
 
 /** Shape of a random test model. */

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { generate, GenerateParamError, loadModel } from "../../lib/infer/generate.ts";
 import { grammarErrors, initialState, nextState } from "../../lib/infer/grammar.ts";
 import { RemiTokenizer } from "../../lib/tokenizers/remi.ts";
-import { writeMidi } from "../../lib/midi.ts";
+import { writeMidi } from "../../lib/midi/mod.ts";
 import { emptyScore, ticksToSeconds } from "../../lib/score.ts";
 import type { TokenizerJson } from "../../lib/tokenizers/tokenizer.ts";
 import { writeTinyCheckpoint } from "./_fixtures.ts";

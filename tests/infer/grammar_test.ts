@@ -12,7 +12,7 @@ import { BpeTokenizer } from "../../lib/tokenizers/bpe.ts";
 import { emptyScore } from "../../lib/score.ts";
 import { writeTinyCheckpoint } from "./_fixtures.ts";
 import { CORPUS, pianoCorpusFiles } from "../_corpus.ts";
-import { readMidi } from "../../lib/midi.ts";
+import { readMidi } from "../../lib/midi/mod.ts";
 
 const base = new RemiTokenizer();
 const id = (n: string) => {

@@ -6,7 +6,7 @@ import { forwardLogits, TfModel } from "../../lib/model/model.ts";
 
 await selectBackend("wasm");
 
-/** A safetensors reader written here from the format description, sharing nothing with lib/safetensors.ts. */
+/** A safetensors reader written here from the format description, sharing nothing with lib/util/safetensors.ts. */
 function readSafetensors(bytes: Uint8Array) {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(dv.getBigUint64(0, true));

@@ -1,6 +1,6 @@
 /** Serves the app, with the real generation entry and a tiny random-weight model, on 127.0.0.1 for the browser test. */
 import { createApp } from "../../lib/server/app.ts";
-import { readMidi, writeMidi } from "../../lib/midi.ts";
+import { readMidi, writeMidi } from "../../lib/midi/mod.ts";
 import { generate, type GenerateOptions, loadModel } from "../../lib/infer/generate.ts";
 import { tinyModelsDir } from "./_tiny_model.ts";
 

@@ -5,7 +5,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { createApp } from "../../lib/server/app.ts";
 import { encodeBase64 } from "../../lib/server/params.ts";
-import { readMidi, writeMidi } from "../../lib/midi.ts";
+import { readMidi, writeMidi } from "../../lib/midi/mod.ts";
 import { emptyScore, type Note } from "../../lib/score.ts";
 import {
   type DoubleCall,

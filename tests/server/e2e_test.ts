@@ -7,7 +7,7 @@ import { assert, assertEquals } from "../_assert.ts";
 import { createApp } from "../../lib/server/app.ts";
 import { encodeBase64 } from "../../lib/server/params.ts";
 import { generate, type GenerateOptions, loadModel } from "../../lib/infer/generate.ts";
-import { readMidi, writeMidi } from "../../lib/midi.ts";
+import { readMidi, writeMidi } from "../../lib/midi/mod.ts";
 import { emptyScore, type Note } from "../../lib/score.ts";
 import { tinyModelsDir } from "./_tiny_model.ts";
 

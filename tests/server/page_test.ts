@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { Buffer } from "node:buffer";
-import { readMidi, writeMidi } from "../../lib/midi.ts";
+import { readMidi, writeMidi } from "../../lib/midi/mod.ts";
 import { emptyScore } from "../../lib/score.ts";
 import type { Note } from "../../lib/score.ts";
 import { type PageFixture, startPageFixture } from "./_page_fixture.ts";

@@ -3,7 +3,7 @@
  * model; the page, the models list, a generation, then a clean stop on SIGTERM.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { readMidi } from "../../lib/midi.ts";
+import { readMidi } from "../../lib/midi/mod.ts";
 import { tinyModelsDir } from "./_tiny_model.ts";
 
 Deno.test({

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { CORPUS, pianoCorpusFiles } from "../_corpus.ts";
-import { readMidiFile } from "../../lib/midi.ts";
+import { readMidiFile } from "../../lib/midi/mod.ts";
 import type { Score } from "../../lib/score.ts";
 import {
   DEFAULT_REMI_CONFIG,

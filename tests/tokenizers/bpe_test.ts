@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { CORPUS, pianoCorpusFiles } from "../_corpus.ts";
-import { readMidiFile } from "../../lib/midi.ts";
+import { readMidiFile } from "../../lib/midi/mod.ts";
 import { emptyScore, type Score } from "../../lib/score.ts";
 import { RemiTokenizer } from "../../lib/tokenizers/remi.ts";
 import { BpeTokenizer, splitWords, trainBpe } from "../../lib/tokenizers/bpe.ts";

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { CORPUS } from "../_corpus.ts";
 import { join } from "node:path";
-import { readMidiFile } from "../../lib/midi.ts";
+import { readMidiFile } from "../../lib/midi/mod.ts";
 import { emptyScore, type Score } from "../../lib/score.ts";
 import {
   noteName,

@@ -1,4 +1,4 @@
-import { Rng } from "../../lib/train/rng.ts";
+import { Rng } from "../../lib/util/rng.ts";
 
 /**
  * Structured token pieces (BOS, then an arithmetic walk over ids 4…vocab−1 with a per-piece step, then EOS): the

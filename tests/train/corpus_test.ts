@@ -1,6 +1,6 @@
 import { assert } from "../_assert.ts";
 import { CORPUS, pianoCorpusFiles } from "../_corpus.ts";
-import { readMidi } from "../../lib/midi.ts";
+import { readMidi } from "../../lib/midi/mod.ts";
 import { openShards } from "../../lib/data/shards.ts";
 import { selectBackend } from "../../lib/model/backend.ts";
 import { applyOverrides, getPreset, type Preset } from "../../lib/model/config.ts";

@@ -11,7 +11,7 @@ export const TORCH_INSTALL_HINT =
   "apt-get install -y python3-torch libopenblas0-pthread   (then /usr/bin/python3 -c 'import torch')";
 
 /** Path of `bench/torch_peer.py` in this checkout. */
-export const TORCH_PEER_SCRIPT: string = fileURLToPath(new URL("../../bench/torch_peer.py", import.meta.url));
+export const TORCH_PEER_SCRIPT: string = fileURLToPath(new URL("./torch_peer.py", import.meta.url));
 
 /** The interpreter the peer runs under. */
 export function torchPython(): string {

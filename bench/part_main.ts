@@ -1,5 +1,5 @@
 /**
- * Child-process entry of the bench: `deno run -A lib/bench/part_main.ts <part id> <context JSON file>` runs one part
+ * Child-process entry of the bench: `deno run -A bench/part_main.ts <part id> <context JSON file>` runs one part
  * and prints its results as the last stdout line, prefixed with {@link RESULT_PREFIX}.
  *
  * @module

@@ -1,14 +1,14 @@
 /**
- * `deno task generate` (lib/generate_cli.ts) with the real engine on a tiny random-weight REMI checkpoint: files,
+ * `deno task generate` (lib/cli/generate.ts) with the real engine on a tiny random-weight REMI checkpoint: files,
  * batch naming, reproducibility, --stream, --wav, a MIDI prompt, the default model path, and one-line errors.
  */
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "../_assert.ts";
 import { join } from "node:path";
-import { generateCli } from "../lib/generate_cli.ts";
-import { UsageError } from "../lib/cli.ts";
-import { readMidi, writeMidi } from "../lib/midi.ts";
-import { emptyScore } from "../lib/score.ts";
-import { tinyModelsDir } from "./server/_tiny_model.ts";
+import { generateCli } from "../../lib/cli/generate.ts";
+import { UsageError } from "../../lib/cli/args.ts";
+import { readMidi, writeMidi } from "../../lib/midi/mod.ts";
+import { emptyScore } from "../../lib/score.ts";
+import { tinyModelsDir } from "../server/_tiny_model.ts";
 
 const models = await tinyModelsDir();
 const model = join(models, "default");
@@ -169,7 +169,7 @@ Deno.test({
   },
 });
 
-const DEFAULT_MODEL = join(import.meta.dirname!, "..", "models", "default");
+const DEFAULT_MODEL = join(import.meta.dirname!, "..", "..", "models", "default");
 const hasDefault = (() => {
   try {
     return Deno.statSync(join(DEFAULT_MODEL, "model.safetensors")).isFile;

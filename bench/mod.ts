@@ -33,7 +33,7 @@ export {
   ratiosTable,
   resultsTable,
   slug,
-} from "./table.ts";
+} from "../lib/util/table.ts";
 export { decodeLimit, measureCopyBandwidth } from "./bandwidth.ts";
 export { runTorchPeer, TORCH_INSTALL_HINT, torchAvailable, torchLogits } from "./torch_peer.ts";
 export { benchModelConfig, writeRandomCheckpoint } from "./random_checkpoint.ts";

@@ -3,12 +3,12 @@
  * piece the in-process generator writes; the `deno compile` binary is tested only where a denort runtime is
  * available (`DENORT_BIN`), and is visibly ignored elsewhere.
  */
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "../_assert.ts";
 import { join } from "node:path";
-import { bundle, writeEntry } from "../lib/compile.ts";
-import { generateCli } from "../lib/generate_cli.ts";
-import { readMidi } from "../lib/midi.ts";
-import { tinyModelsDir } from "./server/_tiny_model.ts";
+import { bundle, writeEntry } from "../../lib/bundle/compile.ts";
+import { generateCli } from "../../lib/cli/generate.ts";
+import { readMidi } from "../../lib/midi/mod.ts";
+import { tinyModelsDir } from "../server/_tiny_model.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const DENORT = Deno.env.get("DENORT_BIN");
@@ -73,7 +73,7 @@ Deno.test({
       "/nonexistent/model",
       "--no-binary",
     ]);
-    assertEquals(r.code, 2);
+    assertEquals(r.code, 2, r.stderr);
     assert(
       /^error: \/nonexistent\/model\/config\.json not found: train the default model/.test(r.stderr),
       r.stderr,

@@ -1,12 +1,12 @@
 /**
- * Private: encodes a `Score` as a format 1 Standard MIDI File — track 1 holds the tempo map and time signatures,
+ * Writing a `Score` as a Standard MIDI File. Encodes a `Score` as a format 1 Standard MIDI File — track 1 holds the tempo map and time signatures,
  * track 2 the notes on channel 0 with program 0 (acoustic grand piano). Note-offs are real 0x80 events and, at one
  * tick, come before note-ons, so a re-struck key pairs correctly in every reader.
  *
  * @module
  */
-import { MidiError } from "./_midi_error.ts";
-import type { Score } from "./score.ts";
+import { MidiError } from "./error.ts";
+import type { Score } from "../score.ts";
 
 class ByteWriter {
   #buf = new Uint8Array(1024);
@@ -74,8 +74,8 @@ function checkTick(tick: number, what: string): number {
  *
  * @example
  * ```ts
- * import { encodeSmf } from "./_smf_write.ts";
- * import { emptyScore } from "./score.ts";
+ * import { encodeSmf } from "./write.ts";
+ * import { emptyScore } from "../score.ts";
  * const bytes = encodeSmf(emptyScore(480)); // a valid, empty format 1 file
  * ```
  */
@@ -130,4 +130,24 @@ export function encodeSmf(score: Score): Uint8Array {
   writeTrack(out, meta);
   writeTrack(out, notes);
   return out.view().slice();
+}
+
+/**
+ * Writes a `Score` as a format 1 Standard MIDI File: a tempo/time-signature track and one piano track (channel 1,
+ * program 0). Ticks are rounded to integers and tempos to whole microseconds per beat; for a score `readMidi`
+ * produced (or any with integer ticks, sorted tempo/time-signature lists starting at tick 0, no two notes of one key
+ * overlapping, durations ≥ 1 and tempos of 60,000,000 / integer bpm), `readMidi(writeMidi(s))` equals `s`.
+ * Throws `MidiError` for values a MIDI file cannot hold.
+ *
+ * @example
+ * ```ts
+ * import { writeMidi } from "./write.ts";
+ * import { emptyScore } from "../score.ts";
+ * const s = emptyScore(480);
+ * s.notes.push({ pitch: 60, velocity: 90, start: 0, duration: 480 });
+ * await Deno.writeFile("c4.mid", writeMidi(s));
+ * ```
+ */
+export function writeMidi(score: Score): Uint8Array {
+  return encodeSmf(score);
 }

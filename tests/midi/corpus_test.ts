@@ -1,14 +1,14 @@
 /**
- * lib/midi.ts on every file of the real corpus (`../shared/midi`): each is read or rejected with a MidiError, the
+ * lib/midi on every file of the real corpus (`../shared/midi`): each is read or rejected with a MidiError, the
  * known-broken ones are rejected, the valid edge cases read, and the results agree with two independent references —
  * the corpus's INDEX.csv (a strict Python scanner's note and zero-length counts) and @tonejs/midi's note onsets.
  */
 import midiPkg from "@tonejs/midi";
 import { join } from "node:path";
-import { MidiError, readMidi, readMidiDetailed, writeMidi } from "../lib/midi.ts";
-import type { Score } from "../lib/score.ts";
-import { CORPUS, pianoCorpusFiles, walkFiles } from "./_corpus.ts";
-import { assert, assertEquals } from "./_assert.ts";
+import { MidiError, readMidi, readMidiDetailed, writeMidi } from "../../lib/midi/mod.ts";
+import type { Score } from "../../lib/score.ts";
+import { CORPUS, pianoCorpusFiles, walkFiles } from "../_corpus.ts";
+import { assert, assertEquals } from "../_assert.ts";
 
 const { Midi } = midiPkg;
 const rel = (p: string) => p.slice(CORPUS!.length + 1);

@@ -5,8 +5,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { selectBackend } from "../model/backend.ts";
-import { TfModel } from "../model/model.ts";
+import { selectBackend } from "../lib/model/backend.ts";
+import { TfModel } from "../lib/model/model.ts";
 
 /** Result of {@link tfjsDecodeThroughput}. */
 export interface DecodeBenchResult {

@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
+import { repoRoot } from "../lib/util/paths.ts";
 import { join } from "node:path";
-import { writeFileAtomic } from "../atomic.ts";
-import { countParams } from "../model/config.ts";
+import { writeFileAtomic } from "../lib/util/atomic.ts";
+import { countParams } from "../lib/model/config.ts";
 import { BENCH_PARTS, type BenchContext, type BenchPart, type TorchVariant } from "./parts.ts";
 import { RESULT_PREFIX } from "./part_main.ts";
 import { benchModelConfig, writeRandomCheckpoint } from "./random_checkpoint.ts";
@@ -21,7 +21,7 @@ import {
   ratiosTable,
   resultsTable,
   slug,
-} from "./table.ts";
+} from "../lib/util/table.ts";
 import { TORCH_INSTALL_HINT, torchAvailable } from "./torch_peer.ts";
 import { findMidiCorpus } from "./tokenizer_bench.ts";
 
@@ -130,7 +130,8 @@ export const HEADLINE_RATIOS: readonly RatioSpec[] = [
 ];
 
 /** Repository root (two levels above this file). */
-export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
+/** The repository root. */
+export const REPO_ROOT: string = repoRoot();
 
 async function machineInfo(): Promise<Omit<MachineInfo, "torch" | "torchDevice">> {
   let cpu = "unknown";
@@ -210,7 +211,7 @@ export async function runPart(part: BenchPart, ctx: BenchContext, ctxFile: strin
         "run",
         "-A",
         ...(Deno.env.get("ETUDE_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean),
-        join(ctx.root, "lib/bench/part_main.ts"),
+        join(ctx.root, "bench/part_main.ts"),
         part.id,
         ctxFile,
       ],

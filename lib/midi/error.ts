@@ -1,5 +1,5 @@
 /**
- * Private home of `MidiError` (re-exported by `lib/midi.ts`), so the SMF decoder and encoder can throw it without
+ * Private home of `MidiError` (re-exported by `lib/midi/mod.ts`), so the SMF decoder and encoder can throw it without
  * importing the public module.
  *
  * @module
@@ -12,7 +12,7 @@ export class MidiError extends Error {
   /**
    * @example
    * ```ts
-   * import { MidiError } from "./_midi_error.ts";
+   * import { MidiError } from "./error.ts";
    * const e = new MidiError("no MThd header", "song.mid");
    * e.message; // "song.mid: no MThd header"
    * ```

@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { selectBackend } from "../model/backend.ts";
-import { getPreset } from "../model/config.ts";
-import { TfModel } from "../model/model.ts";
-import { startGradientWorkers } from "../train/parallel.ts";
-import { Trainer } from "../train/step.ts";
+import { selectBackend } from "../lib/model/backend.ts";
+import { getPreset } from "../lib/model/config.ts";
+import { TfModel } from "../lib/model/model.ts";
+import { startGradientWorkers } from "../lib/train/parallel.ts";
+import { Trainer } from "../lib/train/step.ts";
 
 /** Options for {@link tfjsTrainThroughput}. */
 export interface TrainBenchOptions {

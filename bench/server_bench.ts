@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { createApp } from "../server/app.ts";
-import { generate, loadModel } from "../infer/generate.ts";
-import { readMidi, writeMidi } from "../midi.ts";
+import { createApp } from "../lib/server/app.ts";
+import { generate, loadModel } from "../lib/infer/generate.ts";
+import { readMidi, writeMidi } from "../lib/midi/mod.ts";
 
 /**
  * The q-quantile (0…1) of a list, by linear interpolation between order statistics.

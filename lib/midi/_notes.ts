@@ -1,7 +1,7 @@
 /**
  * Private: pairs note-on/note-off events into notes, one key (track, channel, pitch) at a time.
  *
- * Rules (documented in `lib/midi.ts`):
+ * Rules (documented in `lib/midi/read.ts`):
  * - a note-on while the same key already sounds ends the earlier note at the new onset;
  * - a note-off at the very tick its note started is held back: if a later note-off for that key comes before any
  *   new note-on, it ends the note (writers that put a re-strike's note-on before the old note's note-off); otherwise

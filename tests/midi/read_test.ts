@@ -1,14 +1,14 @@
 /**
- * lib/midi.ts on committed fixtures (jazz-soft, nfroidure: MIT; note-seq: Apache-2.0) and on MIDI bytes written
+ * lib/midi on committed fixtures (jazz-soft, nfroidure: MIT; note-seq: Apache-2.0) and on MIDI bytes written
  * here by hand. The corpus-wide checks are in midi_corpus_test.ts.
  */
 import midiPkg from "@tonejs/midi";
-import { MidiError, readMidi, readMidiDetailed, readMidiFile, writeMidi } from "../lib/midi.ts";
-import { emptyScore, type Score, ticksToSeconds } from "../lib/score.ts";
-import { assert, assertAlmostEquals, assertEquals, assertRejects, assertThrows } from "./_assert.ts";
+import { MidiError, readMidi, readMidiDetailed, readMidiFile, writeMidi } from "../../lib/midi/mod.ts";
+import { emptyScore, type Score, ticksToSeconds } from "../../lib/score.ts";
+import { assert, assertAlmostEquals, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
 
 const { Midi } = midiPkg;
-const FIXTURES = new URL("./testdata/midi/", import.meta.url);
+const FIXTURES = new URL("../testdata/midi/", import.meta.url);
 const fixture = (name: string) => Deno.readFileSync(new URL(name, FIXTURES));
 
 // ---- building MIDI bytes by hand ----

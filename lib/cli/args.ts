@@ -24,7 +24,7 @@ export class UsageError extends Error {
  *
  * @example
  * ```ts
- * import { parseCli } from "./cli.ts";
+ * import { parseCli } from "./args.ts";
  * const { values } = parseCli(["--seed", "7"], { seed: { type: "string" } });
  * values.seed; // "7"
  * ```
@@ -46,7 +46,7 @@ export function parseCli(
  *
  * @example
  * ```ts
- * import { numberOpt } from "./cli.ts";
+ * import { numberOpt } from "./args.ts";
  * numberOpt({ temperature: "0.9" }, "temperature", 0.8, 0.1, 2); // 0.9
  * ```
  */
@@ -76,7 +76,7 @@ export function numberOpt(
  *
  * @example
  * ```ts
- * import { runMain } from "./cli.ts";
+ * import { runMain } from "./args.ts";
  * if (import.meta.main) await runMain(async () => console.log("hello"));
  * ```
  */

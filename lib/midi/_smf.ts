@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MidiError } from "./_midi_error.ts";
+import { MidiError } from "./error.ts";
 
 /** One decoded event with its absolute tick inside its track. */
 export type SmfEvent =

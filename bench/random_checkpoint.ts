@@ -10,9 +10,9 @@ import {
   type Overrides,
   tensorShapes,
   type TransformerConfig,
-} from "../model/config.ts";
-import { saveCheckpoint } from "../model/checkpoint.ts";
-import { RemiTokenizer } from "../tokenizers/remi.ts";
+} from "../lib/model/config.ts";
+import { saveCheckpoint } from "../lib/model/checkpoint.ts";
+import { RemiTokenizer } from "../lib/tokenizers/remi.ts";
 
 /**
  * A seeded normal generator (xorshift32 + Box–Muller).

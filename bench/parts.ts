@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { BenchResult } from "./table.ts";
+import type { BenchResult } from "../lib/util/table.ts";
 import type { TorchStatus } from "./torch_peer.ts";
 
 /** One way of running the PyTorch peer. */
@@ -83,7 +83,7 @@ const SMALL_SHAPE = { batch: 1, seq: 64 };
 const bandwidth: BenchPart = {
   id: "bandwidth",
   section: "memory",
-  requires: ["lib/bench/bandwidth.ts"],
+  requires: ["bench/bandwidth.ts"],
   rows: (ctx) => [
     { id: "memory.copy.deno", label: "copy bandwidth, Deno TypedArray.set (read + write)", unit: "GB/s" },
     { id: "memory.copy.torch", label: "copy bandwidth, PyTorch tensor.copy_ (read + write)", unit: "GB/s" },
@@ -137,7 +137,7 @@ const bandwidth: BenchPart = {
 const tokenizer: BenchPart = {
   id: "tokenizer",
   section: "tokenizer",
-  requires: ["lib/tokenizers/remi.ts", "lib/tokenizers/bpe.ts", "lib/midi.ts"],
+  requires: ["lib/tokenizers/remi.ts", "lib/tokenizers/bpe.ts", "lib/midi/read.ts"],
   rows: () => [
     { id: "tokenizer.remi.encode", label: "REMI encode", unit: "notes/s" },
     { id: "tokenizer.bpe.train", label: "BPE train to vocab 1,024", unit: "s" },
@@ -213,8 +213,8 @@ const logitsCheck: BenchPart = {
       }
     };
     await attempt(specs[0], async () => {
-      const { referenceLogits } = await import("../infer/reference.ts");
-      const { readCheckpoint } = await import("../infer/model_loader.ts");
+      const { referenceLogits } = await import("../lib/infer/reference.ts");
+      const { readCheckpoint } = await import("../lib/infer/model_loader.ts");
       const ck = await readCheckpoint(ctx.ckptDir);
       return { logits: referenceLogits(ck.config, ck.weights, ids) };
     });
@@ -224,8 +224,8 @@ const logitsCheck: BenchPart = {
       return { logits: r.logits, note: r.adapter };
     });
     await attempt(specs[2], async () => {
-      const { selectBackend } = await import("../model/backend.ts");
-      const { TfModel, forwardLogits } = await import("../model/model.ts");
+      const { selectBackend } = await import("../lib/model/backend.ts");
+      const { TfModel, forwardLogits } = await import("../lib/model/model.ts");
       await selectBackend("wasm");
       const { model } = await TfModel.load(ctx.ckptDir);
       const logits = forwardLogits(model, ids);
@@ -461,7 +461,7 @@ const trainTorch: BenchPart = {
 const coldStart: BenchPart = {
   id: "coldstart",
   section: "faces",
-  requires: ["tasks/generate.ts", "lib/generate_cli.ts", "lib/infer/generate.ts"],
+  requires: ["tasks/generate.ts", "lib/cli/generate.ts", "lib/infer/generate.ts"],
   rows:
     () => [{ id: "faces.coldstart", label: "cold start: `deno task generate` → .mid written", unit: "s" }],
   timeoutS: () => 300,

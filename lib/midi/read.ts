@@ -23,14 +23,11 @@
  *
  * @module
  */
-import { MidiError } from "./_midi_error.ts";
+import { MidiError } from "./error.ts";
 import { type PairingCounts, pairNotes, type RawNote } from "./_notes.ts";
 import { parseSmf, type SmfEvent } from "./_smf.ts";
-import { encodeSmf } from "./_smf_write.ts";
 import { applySustain, type PedalEvent } from "./_sustain.ts";
-import { type Note, type Score, sortNotes, type TempoChange, type TimeSignature } from "./score.ts";
-
-export { MidiError };
+import { type Note, type Score, sortNotes, type TempoChange, type TimeSignature } from "../score.ts";
 
 /** Options for `readMidi`. */
 export interface ReadMidiOptions {
@@ -82,7 +79,7 @@ export interface MidiReport {
  *
  * @example
  * ```ts
- * import { readMidiDetailed } from "./midi.ts";
+ * import { readMidiDetailed } from "./mod.ts";
  * const { score, report } = readMidiDetailed(await Deno.readFile("song.mid"), { name: "song.mid" });
  * console.log(score.notes.length, report.droppedDrumNotes, report.sustainExtended);
  * ```
@@ -237,7 +234,7 @@ function normaliseTimeline<T extends { tick: number }>(items: T[], fallback: T):
  *
  * @example
  * ```ts
- * import { readMidi } from "./midi.ts";
+ * import { readMidi } from "./mod.ts";
  * const score = readMidi(await Deno.readFile("song.mid"), { name: "song.mid" });
  * ```
  */
@@ -250,7 +247,7 @@ export function readMidi(bytes: Uint8Array, opts: ReadMidiOptions = {}): Score {
  *
  * @example
  * ```ts
- * import { readMidiFile } from "./midi.ts";
+ * import { readMidiFile } from "./mod.ts";
  * const score = await readMidiFile("song.mid");
  * ```
  */
@@ -262,24 +259,4 @@ export async function readMidiFile(path: string, opts: ReadMidiOptions = {}): Pr
     throw new MidiError(`cannot read file: ${e instanceof Error ? e.message : String(e)}`, opts.name ?? path);
   }
   return readMidi(bytes, { ...opts, name: opts.name ?? path });
-}
-
-/**
- * Writes a `Score` as a format 1 Standard MIDI File: a tempo/time-signature track and one piano track (channel 1,
- * program 0). Ticks are rounded to integers and tempos to whole microseconds per beat; for a score `readMidi`
- * produced (or any with integer ticks, sorted tempo/time-signature lists starting at tick 0, no two notes of one key
- * overlapping, durations ≥ 1 and tempos of 60,000,000 / integer bpm), `readMidi(writeMidi(s))` equals `s`.
- * Throws `MidiError` for values a MIDI file cannot hold.
- *
- * @example
- * ```ts
- * import { writeMidi } from "./midi.ts";
- * import { emptyScore } from "./score.ts";
- * const s = emptyScore(480);
- * s.notes.push({ pitch: 60, velocity: 90, start: 0, duration: 480 });
- * await Deno.writeFile("c4.mid", writeMidi(s));
- * ```
- */
-export function writeMidi(score: Score): Uint8Array {
-  return encodeSmf(score);
 }

@@ -6,10 +6,10 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readMidi } from "../midi.ts";
-import type { Score } from "../score.ts";
-import { RemiTokenizer } from "../tokenizers/remi.ts";
-import { trainBpe } from "../tokenizers/bpe.ts";
+import { readMidi } from "../lib/midi/mod.ts";
+import type { Score } from "../lib/score.ts";
+import { RemiTokenizer } from "../lib/tokenizers/remi.ts";
+import { trainBpe } from "../lib/tokenizers/bpe.ts";
 
 /**
  * The corpus folder, or undefined when absent.
@@ -22,7 +22,7 @@ import { trainBpe } from "../tokenizers/bpe.ts";
  */
 export function findMidiCorpus(): string | undefined {
   const dir = Deno.env.get("ETUDE_MIDI_CORPUS") ??
-    join(fileURLToPath(new URL("../../..", import.meta.url)), "shared", "midi");
+    join(fileURLToPath(new URL("../..", import.meta.url)), "shared", "midi");
   try {
     return Deno.statSync(dir).isDirectory ? dir : undefined;
   } catch {

@@ -4,16 +4,16 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { numberOpt, parseCli, UsageError } from "./cli.ts";
-import { writeFileAtomic } from "./atomic.ts";
-import { Progress } from "./progress.ts";
-import { readMidi, writeMidi } from "./midi.ts";
-import { type Note, type Score, scoreEndTick, ticksToSeconds } from "./score.ts";
-import { renderWav } from "./audio/wav.ts";
-import { generate, loadModel } from "./infer/generate.ts";
-import { embeddedAssets, materializeEmbeddedModel, MODEL_FILES } from "./embed.ts";
+import { join } from "node:path";
+import { REPO_ROOT } from "../util/paths.ts";
+import { numberOpt, parseCli, UsageError } from "./args.ts";
+import { writeFileAtomic } from "../util/atomic.ts";
+import { Progress } from "../util/progress.ts";
+import { readMidi, writeMidi } from "../midi/mod.ts";
+import { type Note, type Score, scoreEndTick, ticksToSeconds } from "../score.ts";
+import { renderWav } from "../audio/wav.ts";
+import { generate, loadModel } from "../infer/generate.ts";
+import { embeddedAssets, materializeEmbeddedModel, MODEL_FILES } from "../bundle/embed.ts";
 
 /** Usage text printed by `--help`. */
 export const GENERATE_USAGE = `usage: deno task generate [options]
@@ -86,8 +86,8 @@ function exists(path: string): boolean {
 function defaultModelDir(): string {
   const local = join("models", "default");
   if (exists(local)) return local;
-  if (import.meta.url.startsWith("file:")) {
-    const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "models", "default");
+  if (REPO_ROOT) {
+    const repo = join(REPO_ROOT, "models", "default");
     if (exists(repo)) return repo;
   }
   return local;
@@ -105,7 +105,7 @@ function numbered(path: string, i: number, n: number): string {
  *
  * @example
  * ```ts
- * import { generateCli } from "./generate_cli.ts";
+ * import { generateCli } from "./generate.ts";
  * const r = await generateCli(["--model", "models/default", "--bars", "4", "--seed", "1", "--out", "/tmp/a.mid"]);
  * console.log(r.midiFiles); // ["/tmp/a.mid"]
  * ```

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { Engine } from "../infer/engine.ts";
-import { initialState } from "../infer/grammar.ts";
-import { readCheckpoint } from "../infer/model_loader.ts";
+import { Engine } from "../lib/infer/engine.ts";
+import { initialState } from "../lib/infer/grammar.ts";
+import { readCheckpoint } from "../lib/infer/model_loader.ts";
 
 /** Result of {@link engineDecodeThroughput}. */
 export interface EngineDecodeResult {

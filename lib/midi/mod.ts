@@ -1,0 +1,20 @@
+/**
+ * MIDI bytes ⇄ `Score`: a strict Standard MIDI File reader (`readMidi`, `readMidiDetailed`, `readMidiFile`) that
+ * names what is wrong with a broken file (`MidiError`), and a writer (`writeMidi`) whose output the reader returns
+ * unchanged.
+ *
+ * @example
+ * ```ts
+ * import { readMidi, writeMidi } from "./mod.ts";
+ * import { emptyScore } from "../score.ts";
+ * const s = emptyScore(480);
+ * s.notes.push({ pitch: 60, velocity: 90, start: 0, duration: 480 });
+ * const back = readMidi(writeMidi(s));
+ * console.log(back.notes.length); // 1
+ * ```
+ *
+ * @module
+ */
+export { MidiError } from "./error.ts";
+export { type MidiReport, readMidi, readMidiDetailed, readMidiFile, type ReadMidiOptions } from "./read.ts";
+export { writeMidi } from "./write.ts";
