@@ -30,6 +30,7 @@ export {
   type MidiReport,
   readMidi,
   readMidiDetailed,
+  type ReadLimits,
   readMidiFile,
   type ReadMidiOptions,
   writeMidi,
@@ -43,60 +44,109 @@ export {
   batchesPerEpoch,
   type BatchOptions,
   fetchMaestro,
+  type FetchMaestroOptions,
+  type FetchMaestroResult,
   inputsAndTargets,
   type MaestroRecord,
   openShards,
   prepareDataset,
   type PreparedDataset,
   type PrepareOptions,
+  type PrepareResult,
   readMaestroMetadata,
+  type ShardDtype,
+  type ShardItem,
   type ShardMeta,
+  type Split,
+  type SplitMeta,
+  type TokenArray,
   type WindowBatch,
   windowBatches,
+  type WindowIndex,
   windowIndex,
+  type WindowOptions,
 } from "./lib/data/mod.ts";
 
 // Models and training
 export {
   applyOverrides,
+  type Checkpoint,
+  type CheckpointInfo,
   countParams,
   getPreset,
-  loadCheckpoint,
+  type LstmConfig,
+  type ModelConfig,
+  type ModelTokenizerKind,
+  type Overrides,
+  type Preset,
   PRESETS,
+  readCheckpoint,
   saveCheckpoint,
+  type SaveCheckpointInput,
+  type TrainConfig,
+  type TrainState,
+  type TransformerConfig,
 } from "./lib/model/mod.ts";
-export { forwardLogits, selectBackend, TfModel } from "./lib/model/mod.ts";
-export { trainModel } from "./lib/train/mod.ts";
+export { type BackendChoice, forwardLogits, selectBackend, TfModel } from "./lib/model/mod.ts";
+export {
+  type LossPoint,
+  type TrainData,
+  trainModel,
+  type TrainRunOptions,
+  type TrainRunResult,
+} from "./lib/train/mod.ts";
 
 // Inference
 export {
+  type BoolParam,
+  checkGenerateParams,
+  type DecodeOptions,
+  type DecodeSampling,
   Engine,
   generate,
+  GENERATE_PARAMS,
   type GenerateOptions,
   GenerateParamError,
+  type GenerateParamInput,
+  type GenerateParamValues,
   type GenerateResult,
   type GrammarErrors,
   grammarErrors,
+  type GrammarState,
+  type GrammarTables,
+  type KernelPath,
   type LoadedModel,
   loadModel,
+  narrowParams,
+  type NumberParam,
+  type ParamName,
+  type ParamNarrowing,
+  type ParamSpec,
+  type ParamTable,
 } from "./lib/infer/mod.ts";
 
 // Faces: audio, server, CLI
 export { encodeWav, type Pcm, renderPcm, renderWav, type SynthOptions } from "./lib/audio/mod.ts";
 export {
+  type AppGenerateOptions,
+  type AppGenerateResult,
   type AppOptions,
   createApp,
   type EtudeApp,
+  type GenerateParams,
   GenerationQueue,
   listModels,
   type ModelInfo,
   PARAM_LIMITS,
   ParamError,
+  type ParamLimit,
   parseGenerateParams,
   QueueFullError,
+  type QueueOptions,
+  type QueueStats,
   QueueTimeoutError,
 } from "./lib/server/mod.ts";
-export { generateCli, type GenerateCliResult } from "./lib/cli/generate.ts";
+export { generateCli, type GenerateCliHost, type GenerateCliResult } from "./lib/cli/generate.ts";
 
 // Evaluation
 export * from "./lib/eval/mod.ts";

@@ -6,7 +6,8 @@
  */
 import { Engine } from "../lib/infer/engine.ts";
 import { initialState } from "../lib/infer/grammar.ts";
-import { readCheckpoint } from "../lib/infer/model_loader.ts";
+import { readEngineModel } from "../lib/infer/model_loader.ts";
+import { BOS_ID } from "../lib/tokenizers/tokenizer.ts";
 
 /** Result of {@link engineDecodeThroughput}. */
 export interface EngineDecodeResult {
@@ -31,12 +32,12 @@ export async function engineDecodeThroughput(
   ckptDir: string,
   o: { batch: number; tokens: number; chunk?: number },
 ): Promise<EngineDecodeResult> {
-  const { config, weights } = await readCheckpoint(ckptDir);
+  const { config, weights } = await readEngineModel(ckptDir);
   const engine = await Engine.create(config, weights, { maxBatch: o.batch });
   try {
     const run = (maxTokens: number) =>
       engine.decode({
-        prompt: [config.bosId],
+        prompt: [BOS_ID],
         grammarState: initialState(),
         batch: o.batch,
         maxTokens,
@@ -76,7 +77,7 @@ export async function engineLogits(
   ckptDir: string,
   ids: number[],
 ): Promise<{ logits: Float32Array; adapter: string }> {
-  const { config, weights } = await readCheckpoint(ckptDir);
+  const { config, weights } = await readEngineModel(ckptDir);
   const engine = await Engine.create(config, weights, { maxBatch: 1 });
   try {
     return { logits: await engine.forward(ids, { allRows: true }), adapter: engine.adapter };

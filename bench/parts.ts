@@ -214,9 +214,9 @@ const logitsCheck: BenchPart = {
     };
     await attempt(specs[0], async () => {
       const { referenceLogits } = await import("../lib/infer/reference.ts");
-      const { readCheckpoint } = await import("../lib/infer/model_loader.ts");
-      const ck = await readCheckpoint(ctx.ckptDir);
-      return { logits: referenceLogits(ck.config, ck.weights, ids) };
+      const { readEngineModel } = await import("../lib/infer/model_loader.ts");
+      const { config, weights } = await readEngineModel(ctx.ckptDir);
+      return { logits: referenceLogits(config, weights, ids) };
     });
     await attempt(specs[1], async () => {
       const { engineLogits } = await import("./engine_bench.ts");

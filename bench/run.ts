@@ -9,6 +9,7 @@
 import { repoRoot } from "../lib/util/paths.ts";
 import { join } from "node:path";
 import { writeFileAtomic } from "../lib/util/atomic.ts";
+import { exists } from "../lib/util/fs.ts";
 import { countParams } from "../lib/model/config.ts";
 import { BENCH_PARTS, type BenchContext, type BenchPart, type TorchVariant } from "./parts.ts";
 import { RESULT_PREFIX } from "./part_main.ts";
@@ -166,15 +167,6 @@ async function machineInfo(): Promise<Omit<MachineInfo, "torch" | "torchDevice">
     adapter,
     realGpu,
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function skippedRows(part: BenchPart, ctx: BenchContext, why: string): BenchResult[] {

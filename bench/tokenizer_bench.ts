@@ -10,6 +10,7 @@ import { readMidi } from "../lib/midi/mod.ts";
 import type { Score } from "../lib/score.ts";
 import { RemiTokenizer } from "../lib/tokenizers/remi.ts";
 import { trainBpe } from "../lib/tokenizers/bpe.ts";
+import { listMidiFiles } from "../lib/util/fs.ts";
 
 /**
  * The corpus folder, or undefined when absent.
@@ -31,15 +32,11 @@ export function findMidiCorpus(): string | undefined {
 }
 
 function walk(dir: string): string[] {
-  const out: string[] = [];
   try {
-    for (const e of Deno.readDirSync(dir)) {
-      const p = join(dir, e.name);
-      if (e.isDirectory) out.push(...walk(p));
-      else if (e.isFile && /\.midi?$/i.test(e.name)) out.push(p);
-    }
-  } catch { /* absent */ }
-  return out.sort();
+    return listMidiFiles(dir);
+  } catch {
+    return []; // absent
+  }
 }
 
 /**

@@ -6,9 +6,8 @@
  * @module
  */
 import { numberOpt, parseCli, runMain, UsageError } from "../lib/cli/args.ts";
-import { writeFileAtomic } from "../lib/util/atomic.ts";
 import { type EvalBackend, evaluate, formatEvalReport } from "../lib/eval/evaluate.ts";
-import { evalSvg } from "../lib/eval/svg.ts";
+import { writeEvalReport } from "../lib/eval/report.ts";
 
 const USAGE = `usage: deno task eval --model DIR [options]
   --model DIR        checkpoint directory (default models/default)
@@ -68,25 +67,10 @@ if (import.meta.main) {
       nllMaxTokens: numberOpt(values, "max-tokens", 16384, 0, Number.MAX_SAFE_INTEGER, true),
       backend: backend as EvalBackend,
     });
-    const text = formatEvalReport(report);
-    console.log(text);
-    await writeFileAtomic(out, JSON.stringify(report, null, 2) + "\n");
-    const svgPath = out.replace(/\.json$/i, "") + ".svg";
-    const s = "skipped" in report.samples ? undefined : report.samples;
-    const r = "skipped" in report.reference ? undefined : report.reference;
-    if (s || r) {
-      const nan = Object.fromEntries(Object.keys((s ?? r)!.metrics).map((k) => [k, NaN])) as never;
-      await writeFileAtomic(
-        svgPath,
-        evalSvg({
-          title: `etude eval: ${modelDir}`,
-          sample: s?.metrics ?? nan,
-          reference: r?.metrics ?? nan,
-          samplePitchClasses: s?.pitchClasses ?? new Array(12).fill(0),
-          referencePitchClasses: r?.pitchClasses ?? new Array(12).fill(0),
-        }),
-      );
-      console.log(`\nwrote ${out} and ${svgPath}`);
-    } else console.log(`\nwrote ${out} (no SVG: neither samples nor a reference corpus)`);
+    console.log(formatEvalReport(report));
+    const { json, svg } = await writeEvalReport(report, out);
+    console.log(
+      svg ? `\nwrote ${json} and ${svg}` : `\nwrote ${json} (no SVG: neither samples nor a reference corpus)`,
+    );
   });
 }

@@ -23,16 +23,12 @@ if (import.meta.main) {
     });
     if (values.help) return console.log(HELP);
     if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}; see --help`);
-    if (values.url && values.zip) throw new UsageError("--url and --zip exclude each other");
-    const sha = values.sha256 as string | undefined;
-    if (sha !== undefined && sha !== "none" && !/^[0-9a-fA-F]{64}$/.test(sha)) {
-      throw new UsageError(`--sha256: expected 64 hex digits or "none", got ${JSON.stringify(sha)}`);
-    }
+    // --url with --zip, and the --sha256 value, are checked by fetchMaestro
     const r = await fetchMaestro({
       out: values.out as string | undefined,
       url: values.url as string | undefined,
       zip: values.zip as string | undefined,
-      sha256: sha === "none" ? null : sha,
+      sha256: values.sha256 as string | undefined,
       log: (line) => console.error(line),
     });
     if (r.records) {

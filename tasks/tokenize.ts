@@ -1,12 +1,12 @@
 /**
  * `deno task tokenize --dataset DIR [--tokenizer pitch|remi|remi-bpe] [--vocab N] [--remi-config default|fradet]
- * [--name NAME] [--shifts N|all] [--seed N] [--workers N] [--limit N] [--out DIR]`: turn a MIDI dataset into training
- * shards.
+ * [--name NAME] [--shifts N|all] [--seed N] [--workers N] [--limit N] [--out DIR] [--tokenizer-from MODEL]`: turn a
+ * MIDI dataset into training shards (with `--tokenizer-from`, in a model's own tokens, to fine-tune it).
  *
  * @module
  */
 import { numberOpt, parseCli, runMain, UsageError } from "../lib/cli/args.ts";
-import { prepareDataset } from "../lib/data/dataset.ts";
+import { prepareDataset, type PrepareOptions } from "../lib/data/dataset.ts";
 import { SPLITS } from "../lib/data/maestro.ts";
 import type { TokenizerKind } from "../lib/tokenizers/tokenizer.ts";
 
@@ -15,6 +15,9 @@ const HELP = `usage: deno task tokenize [--dataset DIR] [options]
                      (default data/maestro-v3.0.0)
   --tokenizer KIND   pitch | remi | remi-bpe (default remi-bpe)
   --vocab N          BPE vocabulary size (default 1024), learned on the training split only
+  --tokenizer-from M reuse model M's tokenizer (e.g. models/default; or a prepared dataset, or a tokenizer.json):
+                     no new BPE, tokenizer.json copied byte for byte, so train --init-from M can fine-tune on it
+                     (default name <dataset>-from-<M>)
   --remi-config C    default | fradet (remi, remi-bpe): fradet is the BPE paper's REMI (Fradet et al. 2023:
                      16 velocities, no Tempo/TimeSig, 161 tokens; BPE 1,024 shortens held-out piano by ~43%
                      instead of ~35%); adds -fradet to the default name
@@ -30,6 +33,7 @@ if (import.meta.main) {
     const { values, positionals } = parseCli(Deno.args, {
       dataset: { type: "string" },
       tokenizer: { type: "string" },
+      "tokenizer-from": { type: "string" },
       vocab: { type: "string" },
       "remi-config": { type: "string" },
       name: { type: "string" },
@@ -42,29 +46,16 @@ if (import.meta.main) {
     });
     if (values.help) return console.log(HELP);
     if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}; see --help`);
-    const kind = (values.tokenizer ?? "remi-bpe") as string;
-    if (!["pitch", "remi", "remi-bpe"].includes(kind)) {
-      throw new UsageError(`--tokenizer: expected pitch, remi or remi-bpe, got ${JSON.stringify(kind)}`);
-    }
-    if (values.vocab !== undefined && kind !== "remi-bpe") {
-      throw new UsageError("--vocab applies to remi-bpe only");
-    }
-    const preset = (values["remi-config"] ?? "default") as string;
-    if (preset !== "default" && preset !== "fradet") {
-      throw new UsageError(`--remi-config: expected default or fradet, got ${JSON.stringify(preset)}`);
-    }
-    if (preset !== "default" && kind === "pitch") {
-      throw new UsageError("--remi-config applies to remi and remi-bpe only");
-    }
-    const shifts = values.shifts === "all" ? "all" : numberOpt(values, "shifts", 2, 0, 12, true);
+    // the tokenizer, --vocab and --remi-config values and combinations are checked by prepareDataset
     const { dir, meta } = await prepareDataset({
       dataset: (values.dataset as string | undefined) ?? "data/maestro-v3.0.0",
-      tokenizer: kind as TokenizerKind,
-      vocab: numberOpt(values, "vocab", 1024, 5, 65536, true),
-      remiPreset: preset,
+      tokenizer: values.tokenizer as TokenizerKind | undefined,
+      tokenizerFrom: values["tokenizer-from"] as string | undefined,
+      vocab: values.vocab === undefined ? undefined : numberOpt(values, "vocab", 1024, 5, 65536, true),
+      remiPreset: values["remi-config"] as PrepareOptions["remiPreset"],
       name: values.name as string | undefined,
       out: values.out as string | undefined,
-      shifts,
+      shifts: values.shifts === "all" ? "all" : numberOpt(values, "shifts", 2, 0, 12, true),
       seed: numberOpt(values, "seed", 0, 0, 2 ** 32 - 1, true),
       workers: numberOpt(values, "workers", 2, 0, 64, true),
       limit: values.limit === undefined ? undefined : numberOpt(values, "limit", 0, 1, Infinity, true),

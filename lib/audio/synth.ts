@@ -7,12 +7,86 @@
  * (decaying) until its end, then a short release fades it out. Velocity sets loudness and brightness. The tempo map
  * is respected (`ticksToSeconds`). The mix is peak-normalised so it never clips.
  *
+ * Cost: memory is about 14 bytes per second-sample of output (8 for the float64 mix, 4 for the float32 result, 2 for
+ * WAV bytes; ≈ 37 MB per minute of mono 44.1 kHz audio), so a render longer than `maxSeconds` (default 20 minutes,
+ * `DEFAULT_MAX_RENDER_SECONDS`) is refused with a `RenderLimitError` before anything is allocated. Each note costs
+ * time only while it is audible (its partials decay below −100 dB within about 40 s), however long it is held.
+ *
  * @module
  */
 import { type Score, scoreEndTick, ticksToSeconds } from "../score.ts";
 
-/** Options for {@linkcode renderPcm} and `renderWav`. */
+/**
+ * The default longest render, in seconds: 20 minutes (the release included). Longer than any piece etude generates
+ * and than most real ones (MAESTRO's longest performance is 39 min: raise `maxSeconds` to render it); at 44.1 kHz
+ * mono it costs about 740 MB of memory while rendering and gives a 106 MB WAV.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_RENDER_SECONDS } from "./synth.ts";
+ * DEFAULT_MAX_RENDER_SECONDS; // 1200
+ * ```
+ */
+export const DEFAULT_MAX_RENDER_SECONDS = 1200;
+
+/**
+ * A render refused for its size: longer than `maxSeconds`, or too big for a WAV file (whose sizes are 32-bit). A
+ * `RangeError`, so callers that catch bad options catch it too; a server should answer it with a 4xx.
+ *
+ * @example
+ * ```ts
+ * import { RenderLimitError, renderPcm } from "./synth.ts";
+ * import { emptyScore } from "../score.ts";
+ * const s = emptyScore(480);
+ * s.notes.push({ pitch: 60, velocity: 90, start: 480 * 7200, duration: 480 }); // at 1 hour
+ * try {
+ *   renderPcm(s);
+ * } catch (e) {
+ *   if (e instanceof RenderLimitError) console.log(e.seconds, e.maxSeconds); // 3600.75 1200
+ * }
+ * ```
+ */
+export class RenderLimitError extends RangeError {
+  /** How long the render would be, in seconds. */
+  readonly seconds: number;
+  /** The limit it crossed, in seconds. */
+  readonly maxSeconds: number;
+  /**
+   * An error for a render of `seconds` over the `maxSeconds` limit.
+   *
+   * @example
+   * ```ts
+   * import { RenderLimitError } from "./synth.ts";
+   * new RenderLimitError("too long", 3600, 1200).name; // "RenderLimitError"
+   * ```
+   */
+  constructor(message: string, seconds: number, maxSeconds: number) {
+    super(message);
+    this.name = "RenderLimitError";
+    this.seconds = seconds;
+    this.maxSeconds = maxSeconds;
+  }
+}
+
+/**
+ * Options for {@linkcode renderPcm} and `renderWav`.
+ *
+ * @example
+ * ```ts
+ * import { renderPcm } from "./synth.ts";
+ * import { emptyScore } from "../score.ts";
+ * const s = emptyScore(480);
+ * s.notes.push({ pitch: 48, velocity: 90, start: 0, duration: 480 }, { pitch: 84, velocity: 90, start: 0, duration: 480 });
+ * const pcm = renderPcm(s, { sampleRate: 22050, channels: 2, release: 0.5, peakDb: -3 });
+ * pcm.channels.length; // 2: C3 leans left, C6 right
+ * ```
+ */
 export interface SynthOptions {
+  /**
+   * Longest render in seconds, the release included (default `DEFAULT_MAX_RENDER_SECONDS`, 20 minutes); a longer one
+   * throws `RenderLimitError` before any audio is computed.
+   */
+  maxSeconds?: number;
   /** Samples per second (default 44100). */
   sampleRate?: number;
   /** 1 (mono, default) or 2 (stereo, notes panned gently by pitch: low left, high right). */
@@ -23,7 +97,19 @@ export interface SynthOptions {
   peakDb?: number;
 }
 
-/** Rendered audio: one Float32Array per channel, samples in [−1, 1]. */
+/**
+ * Rendered audio: one Float32Array per channel, samples in [−1, 1].
+ *
+ * @example
+ * ```ts
+ * import { renderPcm } from "./synth.ts";
+ * import { emptyScore } from "../score.ts";
+ * const s = emptyScore(480);
+ * s.notes.push({ pitch: 60, velocity: 90, start: 0, duration: 480 });
+ * const { sampleRate, channels } = renderPcm(s);
+ * channels[0].length / sampleRate; // 0.75 s: the note and its 0.25 s release
+ * ```
+ */
 export interface Pcm {
   /** Samples per second. */
   sampleRate: number;
@@ -36,8 +122,55 @@ const ATTACK_S = 0.003;
 const FLOOR = 1e-5; // −100 dB: a partial below this is no longer computed
 
 /**
+ * The length of a render, checked against `maxSeconds`: seconds (last note end through the tempo map, plus the
+ * release) and frames. Throws `RangeError` for a bad option, `RenderLimitError` past `maxSeconds`.
+ *
+ * @example
+ * ```ts
+ * import { renderLength } from "./synth.ts";
+ * import { emptyScore } from "../score.ts";
+ * const s = emptyScore(480);
+ * s.notes.push({ pitch: 60, velocity: 100, start: 0, duration: 480 });
+ * renderLength(s); // { seconds: 0.75, frames: 33075, sampleRate: 44100, channels: 1 }
+ * ```
+ */
+export function renderLength(
+  score: Score,
+  opts: SynthOptions = {},
+): { seconds: number; frames: number; sampleRate: number; channels: 1 | 2 } {
+  const sr = opts.sampleRate ?? 44100;
+  const nch = opts.channels ?? 1;
+  const release = opts.release ?? 0.25;
+  const maxSeconds = opts.maxSeconds ?? DEFAULT_MAX_RENDER_SECONDS;
+  if (!(sr >= 8000 && sr <= 192000)) throw new RangeError(`sampleRate: expected 8000–192000, got ${sr}`);
+  if (nch !== 1 && nch !== 2) throw new RangeError(`channels: expected 1 or 2, got ${nch}`);
+  if (!(release >= 0 && release <= 10)) throw new RangeError(`release: expected 0–10 s, got ${release}`);
+  if (!(maxSeconds > 0)) {
+    throw new RangeError(`maxSeconds: expected a positive number of seconds, got ${maxSeconds}`);
+  }
+  const endSec = score.notes.length ? ticksToSeconds(score, scoreEndTick(score)) : 0;
+  const seconds = endSec + release;
+  if (!(seconds <= maxSeconds)) {
+    const len = Number.isFinite(seconds) ? `${+seconds.toFixed(2)} s` : String(seconds);
+    throw new RenderLimitError(
+      `render: the piece lasts ${len} with its release, longer than the maximum of ${maxSeconds} s ` +
+        `(SynthOptions.maxSeconds)`,
+      seconds,
+      maxSeconds,
+    );
+  }
+  return {
+    seconds,
+    frames: Math.ceil(endSec * sr) + Math.round(release * sr),
+    sampleRate: sr,
+    channels: nch,
+  };
+}
+
+/**
  * Renders a score to PCM. The length is the end of the last note (in seconds, through the tempo map) plus the
- * release, rounded up to whole samples; an empty score gives `release` seconds of silence.
+ * release, rounded up to whole samples; an empty score gives `release` seconds of silence. Throws `RenderLimitError`
+ * when that is longer than `maxSeconds` (default 20 minutes).
  *
  * @example
  * ```ts
@@ -50,17 +183,10 @@ const FLOOR = 1e-5; // −100 dB: a partial below this is no longer computed
  * ```
  */
 export function renderPcm(score: Score, opts: SynthOptions = {}): Pcm {
-  const sr = opts.sampleRate ?? 44100;
-  const nch = opts.channels ?? 1;
+  const { sampleRate: sr, channels: nch, frames: total } = renderLength(score, opts);
   const release = opts.release ?? 0.25;
   const peakDb = Math.min(0, opts.peakDb ?? -1);
-  if (!(sr >= 8000 && sr <= 192000)) throw new RangeError(`sampleRate: expected 8000–192000, got ${sr}`);
-  if (nch !== 1 && nch !== 2) throw new RangeError(`channels: expected 1 or 2, got ${nch}`);
-  if (!(release >= 0 && release <= 10)) throw new RangeError(`release: expected 0–10 s, got ${release}`);
-
-  const endSec = score.notes.length ? ticksToSeconds(score, scoreEndTick(score)) : 0;
   const relSamples = Math.round(release * sr);
-  const total = Math.ceil(endSec * sr) + relSamples;
   // Mix in float64 so thousands of overlapping notes accumulate without rounding drift.
   const mixL = new Float64Array(total);
   const mixR = nch === 2 ? new Float64Array(total) : mixL;
@@ -88,21 +214,29 @@ export function renderPcm(score: Score, opts: SynthOptions = {}): Pcm {
     const pan = nch === 2 ? Math.min(1, Math.max(0, (note.pitch - 21) / 87)) * 0.6 + 0.2 : 0.5;
     const gl = nch === 2 ? Math.cos(pan * Math.PI / 2) * Math.SQRT2 : 1;
     const gr = nch === 2 ? Math.sin(pan * Math.PI / 2) * Math.SQRT2 : 1;
-    // Sum the partials into a per-note buffer (branch-free hot loop), then apply the envelope and mix once.
+    // Sum the partials into a per-note buffer (branch-free hot loop), then apply the envelope and mix once. Past
+    // the last partial's `stop` the note is silent: the buffer, the envelope and the mix stop there (`live`), so a
+    // note held for minutes costs what its audible part does.
     const len = sEnd - s0;
-    if (buf.length < len) buf = new Float64Array(Math.max(len, 2 * buf.length));
-    else buf.fill(0, 0, len);
+    const partials: { fk: number; amp: number; tau: number; stop: number }[] = [];
+    let live = 0;
     for (let k = 1; k <= MAX_PARTIALS; k++) {
       const fk = k * f0 * Math.sqrt(1 + 0.0004 * k * k);
       if (fk >= 0.45 * sr) break;
       // Brighter at higher velocity: upper partials fall off less steeply.
       const amp = loud * (k === 1 ? 1 : (0.55 + 0.3 * vel) ** (k - 1) / k ** 0.5);
       const tau = tau0 / (1 + 0.7 * (k - 1));
+      // Samples until this partial falls below the floor (no further work after that).
+      const stop = Math.min(len, Math.max(0, Math.ceil(tau * sr * Math.log(amp / FLOOR))));
+      partials.push({ fk, amp, tau, stop });
+      live = Math.max(live, stop);
+    }
+    if (buf.length < live) buf = new Float64Array(Math.max(live, 2 * buf.length));
+    else buf.fill(0, 0, live);
+    for (const { fk, amp, tau, stop } of partials) {
       const r = Math.exp(-1 / (tau * sr));
       const w = 2 * Math.PI * fk / sr;
       const cr = r * Math.cos(w), ci = r * Math.sin(w);
-      // Samples until this partial falls below the floor (no further work after that).
-      const stop = Math.min(len, Math.max(0, Math.ceil(tau * sr * Math.log(amp / FLOOR))));
       let zr = amp, zi = 0;
       for (let j = 0; j < stop; j++) {
         buf[j] += zi;
@@ -111,20 +245,20 @@ export function renderPcm(score: Score, opts: SynthOptions = {}): Pcm {
         zr = nr;
       }
     }
-    const a = Math.min(attack, len);
+    const a = Math.min(attack, live);
     for (let j = 0; j < a; j++) buf[j] *= j / attack;
     let env = 1;
-    for (let j = s1 - s0; j < len; j++) {
+    for (let j = s1 - s0; j < live; j++) {
       env *= relDecay;
       buf[j] *= env;
     }
     if (nch === 2) {
-      for (let j = 0; j < len; j++) {
+      for (let j = 0; j < live; j++) {
         mixL[s0 + j] += buf[j] * gl;
         mixR[s0 + j] += buf[j] * gr;
       }
     } else {
-      for (let j = 0; j < len; j++) mixL[s0 + j] += buf[j];
+      for (let j = 0; j < live; j++) mixL[s0 + j] += buf[j];
     }
   }
 

@@ -4,10 +4,33 @@
  * @module
  */
 import type { Score } from "../score.ts";
-import { type Pcm, renderPcm, type SynthOptions } from "./synth.ts";
+import { type Pcm, renderLength, RenderLimitError, renderPcm, type SynthOptions } from "./synth.ts";
 
 /**
- * Encodes PCM (samples in [−1, 1], clamped) as a 16-bit little-endian PCM WAV file (44-byte header).
+ * The most sample bytes a WAV file holds: its RIFF size field (data + 36 header bytes) is 32-bit. About 13.5 hours
+ * of mono 16-bit audio at 44.1 kHz.
+ *
+ * @example
+ * ```ts
+ * import { MAX_WAV_DATA_BYTES } from "./wav.ts";
+ * MAX_WAV_DATA_BYTES; // 4294967259
+ * ```
+ */
+export const MAX_WAV_DATA_BYTES = 0xffffffff - 36;
+
+function checkWavSize(dataBytes: number, seconds: number): void {
+  if (dataBytes > MAX_WAV_DATA_BYTES) {
+    throw new RenderLimitError(
+      `WAV: ${dataBytes} bytes of samples do not fit a WAV file (at most ${MAX_WAV_DATA_BYTES}: its sizes are 32-bit)`,
+      seconds,
+      seconds * MAX_WAV_DATA_BYTES / dataBytes,
+    );
+  }
+}
+
+/**
+ * Encodes PCM (samples in [−1, 1], clamped) as a 16-bit little-endian PCM WAV file (44-byte header). Throws
+ * `RenderLimitError` when the samples would not fit (more than `MAX_WAV_DATA_BYTES`), so the RIFF sizes never wrap.
  *
  * @example
  * ```ts
@@ -24,6 +47,7 @@ export function encodeWav(pcm: Pcm): Uint8Array {
     if (c.length !== frames) throw new RangeError("encodeWav: channels differ in length");
   }
   const dataBytes = frames * nch * 2;
+  checkWavSize(dataBytes, frames / pcm.sampleRate);
   const out = new Uint8Array(44 + dataBytes);
   const dv = new DataView(out.buffer);
   const ascii = (off: number, s: string) => {
@@ -55,7 +79,8 @@ export function encodeWav(pcm: Pcm): Uint8Array {
 
 /**
  * Renders a score with the piano-like synthesiser and encodes it as a 44.1 kHz 16-bit WAV (mono by default).
- * The mix is peak-normalised to −1 dBFS, so it never clips.
+ * The mix is peak-normalised to −1 dBFS, so it never clips. Throws `RenderLimitError`, before rendering anything, when
+ * the piece is longer than `opts.maxSeconds` (default 20 minutes) or its WAV would pass 4 GiB.
  *
  * @example
  * ```ts
@@ -68,5 +93,7 @@ export function encodeWav(pcm: Pcm): Uint8Array {
  * ```
  */
 export function renderWav(score: Score, opts: SynthOptions = {}): Uint8Array {
+  const { frames, channels, seconds } = renderLength(score, opts);
+  checkWavSize(frames * channels * 2, seconds);
   return encodeWav(renderPcm(score, opts));
 }

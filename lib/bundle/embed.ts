@@ -4,13 +4,16 @@
  *
  * `deno task compile` writes a generated module (see {@linkcode embedModuleSource}) holding the checkpoint files as
  * base64 and the kernels as text; the program's entry calls {@linkcode registerEmbedded} before anything else.
- * Kernel sources are then served from memory through {@linkcode embeddedKernel} (the one seam `loadKernel` in
- * lib/infer/_gpu.ts checks first), and {@linkcode materializeEmbeddedModel} writes the checkpoint to a private
- * temporary directory for `loadModel(dir)`.
+ * That hands the kernel sources to the engine's hook (`registerKernelSources` in lib/infer/kernel_sources.ts: the
+ * engine knows no bundle), and {@linkcode materializeEmbeddedModel} writes the checkpoint to a private temporary
+ * directory for `loadModel(dir)`.
  *
  * @module
  */
 import { join } from "node:path";
+import { registerKernelSources } from "../infer/kernel_sources.ts";
+import { CHECKPOINT_FILES } from "../model/checkpoint.ts";
+import { decodeBase64, encodeBase64 } from "../util/base64.ts";
 
 /** What a generated embed module exports. */
 export interface EmbeddedAssets {
@@ -27,7 +30,8 @@ const KEY = Symbol.for("etude.embedded");
 type Registry = { [KEY]?: EmbeddedAssets };
 
 /**
- * Makes embedded assets visible process-wide (kernels to `loadKernel`, the model to the CLI).
+ * Makes embedded assets visible process-wide: the kernels to the engine (its `registerKernelSources` hook), the
+ * model to the CLI.
  *
  * @example
  * ```ts
@@ -38,6 +42,7 @@ type Registry = { [KEY]?: EmbeddedAssets };
  */
 export function registerEmbedded(assets: EmbeddedAssets): void {
   (globalThis as Registry)[KEY] = assets;
+  registerKernelSources(assets.kernels);
 }
 
 /**
@@ -54,7 +59,7 @@ export function embeddedAssets(): EmbeddedAssets | undefined {
 }
 
 /**
- * The embedded source of kernel `name`, or undefined (then read `kernels/<name>.wgsl` from disk).
+ * The embedded source of kernel `name`, or undefined (the engine then reads `kernels/<name>.wgsl` from disk).
  *
  * @example
  * ```ts
@@ -64,23 +69,6 @@ export function embeddedAssets(): EmbeddedAssets | undefined {
  */
 export function embeddedKernel(name: string): string | undefined {
   return embeddedAssets()?.kernels[name];
-}
-
-function fromBase64(b64: string): Uint8Array {
-  const native = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array }).fromBase64;
-  if (native) return native(b64);
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-function toBase64(bytes: Uint8Array): string {
-  const native = (bytes as unknown as { toBase64?: () => string }).toBase64;
-  if (native) return native.call(bytes);
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
 }
 
 /**
@@ -104,7 +92,7 @@ export async function materializeEmbeddedModel(): Promise<
     if (file.includes("/") || file.includes("\\") || file.startsWith(".")) {
       throw new Error(`embedded model: bad file name ${file}`);
     }
-    await Deno.writeFile(join(dir, file), fromBase64(b64));
+    await Deno.writeFile(join(dir, file), decodeBase64(b64));
   }
   return {
     dir,
@@ -113,8 +101,8 @@ export async function materializeEmbeddedModel(): Promise<
   };
 }
 
-/** The checkpoint files a model directory must hold to be embedded. */
-export const MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json"] as const;
+/** The checkpoint files a model directory must hold to be embedded: the checkpoint reader's `CHECKPOINT_FILES`. */
+export const MODEL_FILES: typeof CHECKPOINT_FILES = CHECKPOINT_FILES;
 
 /**
  * Source text of a TypeScript module that exports `ASSETS: EmbeddedAssets` with the model directory's checkpoint
@@ -136,7 +124,7 @@ export async function embedModuleSource(modelDir: string, kernelsDir: string): P
     } catch {
       throw new Error(`${join(modelDir, f)}: missing (a model directory holds ${MODEL_FILES.join(", ")})`);
     }
-    model[f] = toBase64(bytes);
+    model[f] = encodeBase64(bytes);
   }
   const kernels: Record<string, string> = {};
   const names: string[] = [];

@@ -2,53 +2,77 @@
  * The `deno task generate` command (also the entry of the bundle and the compiled binary): options → one
  * `generate()` call → .mid (and .wav) files. All checks give one-line errors (`UsageError` for bad options).
  *
+ * Outputs are all or nothing: every output's directory is checked (it must exist, except `out/` for the default
+ * name, and be writable) before the model loads, and the files are written to temporary names beside their targets
+ * and renamed only once all of them are written, so a failure (an unwritable `--wav`, a render too long) leaves no
+ * stray `.mid`.
+ *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { REPO_ROOT } from "../util/paths.ts";
-import { numberOpt, parseCli, UsageError } from "./args.ts";
-import { writeFileAtomic } from "../util/atomic.ts";
+import { cliParamMessage, paramOptions, paramsFromCli, paramUsage, parseCli, UsageError } from "./args.ts";
 import { Progress } from "../util/progress.ts";
-import { readMidi, writeMidi } from "../midi/mod.ts";
-import { type Note, type Score, scoreEndTick, ticksToSeconds } from "../score.ts";
+import { readMidiDetailed, writeMidi } from "../midi/mod.ts";
+import { type Note, noteName, type Score, scoreEndTick, ticksToSeconds } from "../score.ts";
 import { renderWav } from "../audio/wav.ts";
+import { RenderLimitError } from "../audio/synth.ts";
+import { TokenLimitError } from "../tokenizers/remi.ts";
 import { generate, loadModel } from "../infer/generate.ts";
-import { embeddedAssets, materializeEmbeddedModel, MODEL_FILES } from "../bundle/embed.ts";
+import { GenerateParamError } from "../infer/params.ts";
+import { CHECKPOINT_FILES as MODEL_FILES } from "../model/checkpoint.ts";
+import { existsSync } from "../util/fs.ts";
 
-/** Usage text printed by `--help`. */
-export const GENERATE_USAGE = `usage: deno task generate [options]
-  --model DIR          model directory (default: models/default${""})
+/** Usage text printed by `--help` (the generation parameters' lines come from `GENERATE_PARAMS`). */
+export const GENERATE_USAGE: string = `usage: deno task generate [options]
+  --model DIR          model directory (default: models/default)
   --prompt FILE.mid    continue this MIDI file
-  --tokens N | --bars N | --seconds N   length (default: 512 tokens)
-  --temperature T      0.1–2.0 (default 0.8)
-  --top-k K            0–500, 0 = off (default 50)
-  --top-p P            0.01–1.0 (default 0.95)
-  --seed N             0–4294967295 (default: random, printed)
-  --batch N            N pieces at once, 1–64 (default 1)
-  --no-grammar         sample without the token-grammar mask
-  --out FILE.mid       output (default: out/etude-<seed>.mid; with --batch, -<i> is added)
-  --wav FILE.wav       also render audio (44.1 kHz 16-bit)
+${paramUsage()}
+  --out FILE.mid       output, in an existing directory (default: out/etude-<seed>.mid, out/ created;
+                       with --batch, -<i> is added)
+  --wav FILE.wav       also render audio (44.1 kHz 16-bit, at most 20 minutes)
   --stream             print notes as they are generated`;
 
 const OPTIONS = {
   model: { type: "string" },
   prompt: { type: "string" },
-  tokens: { type: "string" },
-  bars: { type: "string" },
-  seconds: { type: "string" },
-  temperature: { type: "string" },
-  "top-k": { type: "string" },
-  "top-p": { type: "string" },
-  seed: { type: "string" },
-  batch: { type: "string" },
-  "no-grammar": { type: "boolean" },
+  ...paramOptions(),
   out: { type: "string" },
   wav: { type: "string" },
   stream: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
-/** What one run wrote. */
+/**
+ * What the program hosting the CLI provides. The single-file bundle passes the model it carries (lib/bundle), so the
+ * CLI itself knows nothing about bundles.
+ *
+ * @example
+ * ```ts ignore
+ * import { generateCli } from "./generate.ts";
+ * // a host carrying its own model, unpacked on demand (as the compiled binary does)
+ * const dir = "/tmp/etude-embedded";
+ * await generateCli(["--bars", "4"], undefined, undefined, {
+ *   embeddedModel: () => Promise.resolve({ dir, name: "default", cleanup: () => Deno.remove(dir, { recursive: true }) }),
+ * });
+ * ```
+ */
+export interface GenerateCliHost {
+  /** Writes the embedded model to a temporary directory; used when `--model` is not given. */
+  embeddedModel?: () => Promise<{ dir: string; name: string; cleanup: () => Promise<void> }>;
+}
+
+/**
+ * What one run wrote.
+ *
+ * @example
+ * ```ts ignore
+ * import { generateCli } from "./generate.ts";
+ * const lines: string[] = [];
+ * const r = await generateCli(["--bars", "8", "--out", "out.mid", "--wav", "out.wav"], (l) => lines.push(l));
+ * if (r) console.log(r.seed, r.midiFiles, r.wavFiles, `${r.tokensPerSecond.toFixed(0)} tokens/s on ${r.adapter}`);
+ * ```
+ */
 export interface GenerateCliResult {
   /** The seed used (given or drawn). */
   seed: number;
@@ -66,29 +90,13 @@ export interface GenerateCliResult {
   scores: Score[];
 }
 
-const NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
-
-/** Note name like `C4` (MIDI 60). */
-function noteName(pitch: number): string {
-  return `${NAMES[pitch % 12]}${Math.floor(pitch / 12) - 1}`;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The default model directory: `./models/default`, else the repository's `models/default`. */
 function defaultModelDir(): string {
   const local = join("models", "default");
-  if (exists(local)) return local;
+  if (existsSync(local)) return local;
   if (REPO_ROOT) {
     const repo = join(REPO_ROOT, "models", "default");
-    if (exists(repo)) return repo;
+    if (existsSync(repo)) return repo;
   }
   return local;
 }
@@ -99,6 +107,76 @@ function numbered(path: string, i: number, n: number): string {
   return `${m[1]}-${i + 1}${m[2] ?? ""}`;
 }
 
+/** An OS error's own words, without Deno's trailing operation and path: `Permission denied (os error 13)`. */
+function osReason(e: unknown): string {
+  return String((e as Error)?.message ?? e).split("\n")[0].split(": ")[0];
+}
+
+/**
+ * Checks, before any work, that `path` can be written: its directory exists (only `create`, the default `out/`, is
+ * made) and takes a new file, and `path` is not a directory. Throws a one-line `UsageError` naming `flag`.
+ */
+async function checkWritable(flag: string, path: string, create: boolean): Promise<void> {
+  const dir = dirname(path);
+  try {
+    if (!(await Deno.stat(dir)).isDirectory) {
+      throw new UsageError(`${flag} ${path}: ${dir} is not a directory`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    if (!(e instanceof Deno.errors.NotFound)) {
+      throw new UsageError(`${flag} ${path}: cannot use directory ${dir} (${osReason(e)})`);
+    }
+    if (!create) throw new UsageError(`${flag} ${path}: directory ${dir} does not exist (create it first)`);
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (e2) {
+      throw new UsageError(`${flag} ${path}: cannot create directory ${dir} (${osReason(e2)})`);
+    }
+  }
+  try {
+    if ((await Deno.stat(path)).isDirectory) throw new UsageError(`${flag} ${path}: is a directory`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e; // absent: fine
+  }
+  let probe: string;
+  try {
+    probe = await Deno.makeTempFile({ dir, prefix: ".etude-probe-", suffix: ".tmp" });
+  } catch (e) {
+    throw new UsageError(`${flag} ${path}: cannot write in ${dir} (${osReason(e)})`);
+  }
+  await Deno.remove(probe).catch(() => {});
+}
+
+/**
+ * Writes every file or none: each to a temporary name beside its target, then, once all are written, each renamed
+ * into place. On a failure the temporary files are removed.
+ */
+async function writeAll(files: { path: string; flag: string; data: Uint8Array }[]): Promise<void> {
+  const temps: string[] = [];
+  try {
+    for (const f of files) {
+      const tmp = `${f.path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+      temps.push(tmp);
+      try {
+        await Deno.writeFile(tmp, f.data);
+      } catch (e) {
+        throw new Error(`${f.flag} ${f.path}: cannot write (${osReason(e)})`);
+      }
+    }
+    for (let i = 0; i < files.length; i++) {
+      try {
+        await Deno.rename(temps[i], files[i].path);
+      } catch (e) {
+        throw new Error(`${files[i].flag} ${files[i].path}: cannot write (${osReason(e)})`);
+      }
+    }
+  } catch (e) {
+    for (const t of temps) await Deno.remove(t).catch(() => {});
+    throw e;
+  }
+}
+
 /**
  * Runs the generate command with `args` (as `Deno.args`). `print` receives the human-readable lines (stdout by
  * default). Returns what was written.
@@ -107,12 +185,14 @@ function numbered(path: string, i: number, n: number): string {
  * ```ts
  * import { generateCli } from "./generate.ts";
  * const r = await generateCli(["--model", "models/default", "--bars", "4", "--seed", "1", "--out", "/tmp/a.mid"]);
- * console.log(r.midiFiles); // ["/tmp/a.mid"]
+ * console.log(r?.midiFiles); // ["/tmp/a.mid"] (r is undefined only for --help)
  * ```
  */
 export async function generateCli(
   args: string[],
   print: (line: string) => void = (l) => console.log(l),
+  warn: (line: string) => void = (l) => console.error(l),
+  host: GenerateCliHost = {},
 ): Promise<GenerateCliResult | undefined> {
   const { values, positionals } = parseCli(args, OPTIONS);
   if (values.help) {
@@ -122,27 +202,9 @@ export async function generateCli(
   if (positionals.length) {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])} (see --help)`);
   }
-  const temperature = numberOpt(values, "temperature", 0.8, 0.1, 2);
-  const topK = numberOpt(values, "top-k", 50, 0, 500, true);
-  const topP = numberOpt(values, "top-p", 0.95, 0.01, 1);
-  const seed = numberOpt(
-    values,
-    "seed",
-    crypto.getRandomValues(new Uint32Array(1))[0],
-    0,
-    4294967295,
-    true,
-  );
-  const batch = numberOpt(values, "batch", 1, 1, 64, true);
-  const lengths = (["tokens", "bars", "seconds"] as const).filter((k) => values[k] !== undefined);
-  if (lengths.length > 1) {
-    throw new UsageError(`--${lengths[1]}: give only one of --tokens, --bars, --seconds`);
-  }
-  const maxTokens = values.tokens !== undefined
-    ? numberOpt(values, "tokens", 512, 1, 65536, true)
-    : undefined;
-  const bars = values.bars !== undefined ? numberOpt(values, "bars", 8, 1, 1024, true) : undefined;
-  const seconds = values.seconds !== undefined ? numberOpt(values, "seconds", 30, 1, 3600) : undefined;
+  // Every generation parameter, checked against GENERATE_PARAMS before the (slow) model load.
+  const params = paramsFromCli(values);
+  const { temperature, topK, topP, seed, batch, maxTokens, bars, seconds } = params;
   for (const [k, ext] of [["out", ".mid"], ["wav", ".wav"]] as const) {
     const v = values[k];
     if (v !== undefined && (typeof v !== "string" || v === "")) {
@@ -151,6 +213,13 @@ export async function generateCli(
     if (typeof v === "string" && !v.toLowerCase().endsWith(ext) && !(k === "out" && /\.midi$/i.test(v))) {
       throw new UsageError(`--${k}: expected a ${ext} file, got ${JSON.stringify(v)}`);
     }
+  }
+  // Every output writable before the (slow) model load; only the default's out/ is created.
+  const out = typeof values.out === "string" ? values.out : join("out", `etude-${seed}.mid`);
+  const wav = typeof values.wav === "string" ? values.wav : undefined;
+  for (let i = 0; i < batch; i++) {
+    await checkWritable("--out", numbered(out, i, batch), values.out === undefined);
+    if (wav) await checkWritable("--wav", numbered(wav, i, batch), false);
   }
 
   // The prompt, read and validated before the (slow) model load.
@@ -163,7 +232,12 @@ export async function generateCli(
       throw new UsageError(`--prompt ${values.prompt}: cannot read (${(e as Error).message.split("\n")[0]})`);
     }
     try {
-      prompt = readMidi(bytes, { name: values.prompt });
+      // Past a read limit (an hours-long silence) the prompt is clipped, and said so.
+      const { score, report } = readMidiDetailed(bytes, { name: values.prompt });
+      prompt = score;
+      if (report.shortenedGaps || report.notesPastLimit || report.notesCutAtLimit) {
+        for (const w of report.warnings) warn(`warning: --prompt ${values.prompt}: ${w}`);
+      }
     } catch (e) {
       const msg = (e as Error).message.split("\n")[0];
       throw new UsageError(msg.includes(values.prompt) ? msg : `--prompt ${values.prompt}: ${msg}`);
@@ -174,17 +248,17 @@ export async function generateCli(
   let modelDir = typeof values.model === "string" ? values.model : undefined;
   let cleanup: (() => Promise<void>) | undefined;
   let modelLabel = modelDir ?? "";
-  if (!modelDir && embeddedAssets()) {
-    const m = await materializeEmbeddedModel();
+  if (!modelDir && host.embeddedModel) {
+    const m = await host.embeddedModel();
     modelDir = m.dir;
     cleanup = m.cleanup;
     modelLabel = `${m.name} (embedded)`;
   }
   modelDir ??= defaultModelDir();
   modelLabel ||= modelDir;
-  const missing = MODEL_FILES.filter((f) => !exists(join(modelDir!, f)));
+  const missing = MODEL_FILES.filter((f) => !existsSync(join(modelDir!, f)));
   if (missing.length) {
-    const what = exists(modelDir)
+    const what = existsSync(modelDir)
       ? `${modelDir} lacks ${missing.join(", ")}`
       : `no model directory at ${modelDir}`;
     throw new UsageError(
@@ -196,17 +270,13 @@ export async function generateCli(
   try {
     const model = await loadModel(modelDir);
     try {
-      const out = typeof values.out === "string" ? values.out : join("out", `etude-${seed}.mid`);
-      const wav = typeof values.wav === "string" ? values.wav : undefined;
       const blank = model.tokenizer.decode([]); // the tokenizer's resolution and default tempo
       const tpb = blank.ticksPerBeat || 480;
-      const length = maxTokens !== undefined
-        ? `${maxTokens} tokens`
-        : bars !== undefined
+      const length = bars !== undefined
         ? `${bars} bars`
         : seconds !== undefined
         ? `${seconds} s`
-        : "512 tokens";
+        : `${maxTokens} tokens`;
       print(
         `generating ${length}${
           batch > 1 ? ` × ${batch}` : ""
@@ -244,42 +314,43 @@ export async function generateCli(
       };
       let result;
       try {
-        result = await generate({
-          model,
-          prompt,
-          maxTokens: maxTokens ?? (bars === undefined && seconds === undefined ? 512 : undefined),
-          bars,
-          seconds,
-          temperature,
-          topK,
-          topP,
-          seed,
-          grammar: !values["no-grammar"],
-          batch,
-          onNotes,
-        });
+        result = await generate({ model, prompt, ...params, onNotes });
         bar?.done();
       } catch (e) {
-        const err = e as Error & { field?: string };
-        if (err.name === "GenerateParamError") throw new UsageError(err.message.split("\n")[0]);
+        if (e instanceof GenerateParamError) throw new UsageError(cliParamMessage(e));
+        if (e instanceof TokenLimitError && values.prompt) {
+          throw new UsageError(`--prompt ${values.prompt}: ${(e as Error).message.split("\n")[0]}`);
+        }
         throw e;
       }
+      // Every file's bytes first (a render may be refused), then all written or none.
+      const files: { path: string; flag: string; data: Uint8Array }[] = [];
+      const lines: string[] = [];
       const midiFiles: string[] = [];
       const wavFiles: string[] = [];
       for (let i = 0; i < result.scores.length; i++) {
         const score = result.scores[i];
         const path = numbered(out, i, result.scores.length);
-        await writeFileAtomic(path, writeMidi(score));
+        files.push({ path, flag: "--out", data: writeMidi(score) });
         midiFiles.push(path);
         const secs = score.notes.length ? ticksToSeconds(score, scoreEndTick(score)) : 0;
-        print(`wrote ${path} (${score.notes.length} notes, ${secs.toFixed(1)} s)`);
+        lines.push(`wrote ${path} (${score.notes.length} notes, ${secs.toFixed(1)} s)`);
         if (wav) {
           const wpath = numbered(wav, i, result.scores.length);
-          await writeFileAtomic(wpath, renderWav(score));
+          try {
+            files.push({ path: wpath, flag: "--wav", data: renderWav(score) });
+          } catch (e) {
+            if (e instanceof RenderLimitError) {
+              throw new Error(`--wav ${wpath}: ${e.message} (nothing written)`);
+            }
+            throw e;
+          }
           wavFiles.push(wpath);
-          print(`wrote ${wpath}`);
+          lines.push(`wrote ${wpath}`);
         }
       }
+      await writeAll(files);
+      for (const l of lines) print(l);
       print(
         `${result.tokens} tokens at ${result.tokensPerSecond.toFixed(1)} tokens/s on ${result.adapter}`,
       );

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 
 /** A download failure; the message is one line and says whether the partial file was kept. */
 export class DownloadError extends Error {
+  /** Always `DownloadError`. */
   override name = "DownloadError";
 }
 

@@ -7,6 +7,7 @@ import { join } from "node:path";
 
 /** A fetch failure (checksum, zip, layout); one-line message. */
 export class FetchError extends Error {
+  /** Always `FetchError`. */
   override name = "FetchError";
 }
 

@@ -111,8 +111,10 @@ const cache = new Map<string, Tokenizer>();
  *
  * @example
  * ```ts ignore
- * import { encodeJob } from "./_jobs.ts";
- * const ids = encodeJob(tokJsonText, packed, 2, "uint16");
+ * import { encodeJob, packScore } from "./_jobs.ts";
+ * import { readMidiFile } from "../midi/mod.ts";
+ * const tokJsonText = await Deno.readTextFile("data/prepared/piano/tokenizer.json");
+ * const ids = encodeJob(tokJsonText, packScore(await readMidiFile("song.mid")), 2, "uint16");
  * ```
  */
 export function encodeJob(

@@ -7,7 +7,8 @@
 import { createHash } from "node:crypto";
 import { join, relative } from "node:path";
 import { findMaestroMetadata, readMaestroMetadata, type Split, SPLITS } from "./maestro.ts";
-import { mixSeed, mulberry32, shuffleInPlace } from "./_random.ts";
+import { mixSeed, mulberry32, shuffleInPlace } from "../util/rng.ts";
+import { listMidiFiles } from "../util/fs.ts";
 
 /** One source file and the split it belongs to. */
 export interface SourceFile {
@@ -25,14 +26,6 @@ export interface SourceListing {
   found: number;
   files: SourceFile[];
   skipped: { file: string; reason: string }[];
-}
-
-function walk(dir: string, out: string[]): void {
-  for (const e of Deno.readDirSync(dir)) {
-    const p = join(dir, e.name);
-    if (e.isDirectory) walk(p, out);
-    else if (e.isFile && /\.midi?$/i.test(e.name)) out.push(p);
-  }
 }
 
 /**
@@ -75,9 +68,7 @@ export async function listSources(
       throw new Error(`--dataset ${root}: no such directory`);
     }
     if (!st.isDirectory) throw new Error(`--dataset ${root}: not a directory`);
-    const paths: string[] = [];
-    walk(root, paths);
-    paths.sort();
+    const paths = listMidiFiles(root);
     found = paths.length;
     if (paths.length === 0) throw new Error(`--dataset ${root}: no .mid or .midi files`);
     files = paths.map((path) => ({ file: relative(root, path).split("\\").join("/"), path, split: "train" }));

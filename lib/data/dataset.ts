@@ -9,22 +9,53 @@
  * BPE on the raw files before augmenting): transposed copies add little new structure to the merges and would
  * triple the BPE training time.
  *
+ * Pathological files are skipped and listed in `meta.json`'s `skipped` with the reason, next to the unreadable ones:
+ * files the reader had to clip (a silence over its maximum gap, a piece past its maximum length: `ReadLimits`), and
+ * for REMI ones over the token cap (`TokenLimitError`) or above `maxTokensPerNote` tokens per note.
+ *
  * @module
  */
 import { join } from "node:path";
 import { Progress } from "../util/progress.ts";
-import type { Tokenizer, TokenizerKind } from "../tokenizers/tokenizer.ts";
-import { PitchStringTokenizer, RemiTokenizer, tokenizerJsonText, trainBpe } from "../tokenizers/mod.ts";
+import { UsageError } from "../util/errors.ts";
+import {
+  BOS_ID,
+  EOS_ID,
+  MASK_ID,
+  PAD_ID,
+  type Tokenizer,
+  type TokenizerKind,
+} from "../tokenizers/tokenizer.ts";
+import {
+  BpeTokenizer,
+  loadTokenizer,
+  PitchStringTokenizer,
+  RemiTokenizer,
+  tokenizerJsonText,
+  trainBpe,
+} from "../tokenizers/mod.ts";
 import { REMI_PRESETS } from "../tokenizers/remi.ts";
 import { type PackedScore, type ParseResult, unpackScore } from "./_jobs.ts";
+import { DEFAULT_READ_LIMITS, MAX_SCORE_TICK, measureScore, readMidiDetailed } from "../midi/mod.ts";
+import type { Score } from "../score.ts";
 import { WorkerPool } from "./_pool.ts";
-import { mixSeed, mulberry32, shuffleInPlace } from "./_random.ts";
+import { mixSeed, mulberry32, shuffleInPlace } from "../util/rng.ts";
+import { sha256Hex } from "../util/hash.ts";
 import { listSources, type SourceFile } from "./_sources.ts";
 import { type Split, SPLITS } from "./maestro.ts";
 import { removeStale } from "./_fs.ts";
 import { dtypeFor, encodeShard, type ShardItem, type ShardMeta, type SplitMeta } from "./shards.ts";
 
-/** Options for {@link prepareDataset}. */
+/**
+ * Options for {@link prepareDataset}.
+ *
+ * @example
+ * ```ts ignore
+ * import { prepareDataset } from "./dataset.ts";
+ * // a folder of MIDI files, split 80/10/10 by file, each training piece also shifted by all 12 non-zero semitones
+ * await prepareDataset({ dataset: "midi/", tokenizer: "remi", fractions: [0.8, 0.1, 0.1], shifts: "all", seed: 3 });
+ * ```
+ */
 export interface PrepareOptions {
   /** MAESTRO root (with its CSV/JSON) or any folder of .mid/.midi files (searched recursively). */
   dataset: string;
@@ -34,7 +65,7 @@ export interface PrepareOptions {
   name?: string;
   /** Tokenizer (default `remi-bpe`). */
   tokenizer?: TokenizerKind;
-  /** BPE vocabulary size (default 1024). */
+  /** BPE vocabulary size (default 1024); `remi-bpe` only (a usage error with another tokenizer). */
   vocab?: number;
   /**
    * REMI configuration by name, for `remi` and `remi-bpe` (default `default`, `DEFAULT_REMI_CONFIG`; `fradet` is
@@ -57,12 +88,49 @@ export interface PrepareOptions {
   progress?: boolean;
   /** Status lines. */
   log?: (line: string) => void;
+  /**
+   * REMI pieces taking more than this many tokens per note (plus 64, so a piece of a few notes is not judged by its
+   * first bar) are skipped as pathological (default 12, `DEFAULT_MAX_TOKENS_PER_NOTE`); `remi` and `remi-bpe` only.
+   */
+  maxTokensPerNote?: number;
+  /**
+   * Reuse a tokenizer instead of making one: a model directory (`models/default`), a prepared dataset or a
+   * `tokenizer.json`. No BPE is learned; its `tokenizer.json` is copied byte for byte (a fine-tune's data must hash
+   * like the model's) and `meta.json` records where it came from (`tokenizer.from`). Not with `tokenizer`, `vocab`
+   * or `remiPreset` set to something else.
+   */
+  tokenizerFrom?: string;
 }
 
-/** What {@link prepareDataset} wrote. */
+/**
+ * The default `maxTokensPerNote`: 12. Real music takes 3.5–4.5 REMI tokens per note (7 for a one-note file, over the
+ * 2,208 readable files of the shared corpora); a piece far above that is mostly empty bars, which teach nothing but
+ * fill the shards (issue 11: two such files made an 808 MB `train.bin`).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_TOKENS_PER_NOTE } from "./dataset.ts";
+ * DEFAULT_MAX_TOKENS_PER_NOTE; // 12
+ * ```
+ */
+export const DEFAULT_MAX_TOKENS_PER_NOTE = 12;
+
+/**
+ * What {@link prepareDataset} wrote.
+ *
+ * @example
+ * ```ts ignore
+ * import { prepareDataset } from "./dataset.ts";
+ * const { dir, meta, tokenizer } = await prepareDataset({ dataset: "data/maestro-v3.0.0", tokenizer: "remi-bpe" });
+ * console.log(dir, meta.splits.train.tokens, tokenizer.vocab.length);
+ * ```
+ */
 export interface PrepareResult {
+  /** The dataset folder written (`<out>/<name>`). */
   dir: string;
+  /** The `meta.json` written there. */
   meta: ShardMeta;
+  /** The tokenizer the shards were made with (BPE merges learned here when `remi-bpe`). */
   tokenizer: Tokenizer;
 }
 
@@ -71,6 +139,48 @@ interface Piece {
   score: PackedScore;
   notes: number;
   shifts: number[];
+}
+
+/**
+ * Why a parsed piece is pathological, or undefined: the reader had to clip it (a silence over `maxGapSeconds`, a piece
+ * past `maxSeconds` / `maxBars` / the largest tick: the file is read again with `onLimit: "refuse"` when its score
+ * comes near a limit, and that error is the reason), or its REMI ids (`remiIds`, or the `TokenLimitError` message as
+ * `remiError`) take more than `maxTokensPerNote` per note (+ 64).
+ *
+ * @example
+ * ```ts ignore
+ * import { pathologyOf } from "./dataset.ts";
+ * import { readMidiFile } from "../midi/mod.ts";
+ * import { RemiTokenizer } from "../tokenizers/remi.ts";
+ * const score = await readMidiFile("song.mid");
+ * const remiIds = new RemiTokenizer().encode(score);
+ * const why = await pathologyOf("song.mid", score, { remiIds, maxTokensPerNote: 12 });
+ * ```
+ */
+export async function pathologyOf(
+  path: string,
+  score: Score,
+  o: { remiIds?: ArrayLike<number>; remiError?: string; maxTokensPerNote: number },
+): Promise<string | undefined> {
+  const m = measureScore(score);
+  const L = DEFAULT_READ_LIMITS;
+  if (
+    m.longestSilence > L.maxGapSeconds / 2 || m.seconds > L.maxSeconds / 2 || m.bars > L.maxBars / 2 ||
+    m.endTick > MAX_SCORE_TICK / 2
+  ) {
+    try {
+      readMidiDetailed(await Deno.readFile(path), { onLimit: "refuse" });
+    } catch (e) {
+      return `over a read limit: ${String((e as Error)?.message ?? e).split("\n")[0]}`;
+    }
+  }
+  if (o.remiError !== undefined) return o.remiError;
+  const notes = score.notes.length;
+  if (o.remiIds && o.remiIds.length > o.maxTokensPerNote * notes + 64) {
+    return `${o.remiIds.length} REMI tokens for ${notes} note(s): more than ${o.maxTokensPerNote} per note ` +
+      `(+ 64; PrepareOptions.maxTokensPerNote), mostly empty bars`;
+  }
+  return undefined;
 }
 
 /** The pitch range a tokenizer can encode: from its `Pitch_<n>` tokens, else 0–127. */
@@ -119,11 +229,6 @@ export function chooseShifts(
   return { kept, dropped: picked.length - kept.length };
 }
 
-async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /**
  * Prepares a dataset (see the module doc) and returns where it went.
  *
@@ -136,9 +241,13 @@ async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
  */
 export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResult> {
   const t0 = performance.now();
-  const kind = opts.tokenizer ?? "remi-bpe";
+  const reused = opts.tokenizerFrom === undefined ? undefined : await reuseTokenizer(opts.tokenizerFrom, opts);
+  const kind = reused?.tokenizer.kind ?? opts.tokenizer ?? "remi-bpe";
   if (!["pitch", "remi", "remi-bpe"].includes(kind)) {
-    throw new Error(`--tokenizer: expected pitch, remi or remi-bpe, got ${JSON.stringify(kind)}`);
+    throw new UsageError(`--tokenizer: expected pitch, remi or remi-bpe, got ${JSON.stringify(kind)}`);
+  }
+  if (opts.vocab !== undefined && kind !== "remi-bpe") {
+    throw new UsageError("--vocab applies to remi-bpe only");
   }
   const seed = opts.seed ?? 0;
   const vocab = opts.vocab ?? 1024;
@@ -149,16 +258,19 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
   const root = opts.dataset.replace(/\/+$/, "");
   const preset = opts.remiPreset ?? "default";
   if (!Object.hasOwn(REMI_PRESETS, preset)) {
-    throw new Error(
+    throw new UsageError(
       `--remi-config: expected ${Object.keys(REMI_PRESETS).join(" or ")}, got ${JSON.stringify(preset)}`,
     );
   }
   if (kind === "pitch" && preset !== "default") {
-    throw new Error("--remi-config applies to remi and remi-bpe only");
+    throw new UsageError("--remi-config applies to remi and remi-bpe only");
   }
-  const name = opts.name ??
-    `${root.split("/").pop() || "dataset"}-${kind}${kind === "remi-bpe" ? `-${vocab}` : ""}` +
-      (preset === "default" ? "" : `-${preset}`);
+  // the REMI every piece is screened with (and, for BPE, the base its merges apply to)
+  const remiBase = reused ? reused.remi : kind === "pitch" ? undefined : new RemiTokenizer(REMI_PRESETS[preset]);
+  const name = opts.name ?? (reused
+    ? `${root.split("/").pop() || "dataset"}-from-${reused.label}`
+    : `${root.split("/").pop() || "dataset"}-${kind}${kind === "remi-bpe" ? `-${vocab}` : ""}` +
+      (preset === "default" ? "" : `-${preset}`));
   if (!/^[\w.+-]+$/.test(name)) {
     throw new Error(`--name: expected letters, digits, . _ + -, got ${JSON.stringify(name)}`);
   }
@@ -191,12 +303,59 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
         hists.push(r.pitchHistogram);
       }
     });
+
+    // 1b. Pathological files: ones the reader clipped, ones taking too many REMI tokens per note (each piece's REMI
+    // ids, computed here in the workers, are kept for the BPE corpus and the `remi` shards).
+    const baseIds = new Map<Piece, Uint16Array>();
+    {
+      const remiJson = remiBase ? tokenizerJsonText(remiBase) : undefined;
+      const maxTokensPerNote = opts.maxTokensPerNote ?? DEFAULT_MAX_TOKENS_PER_NOTE;
+      const sbar = new Progress("screen", pieces.length, { unit: "pieces", force: opts.progress });
+      const reasons = await Promise.all(pieces.map(async (p) => {
+        let remiError: string | undefined;
+        if (remiJson) {
+          try {
+            const ids = await pool.run<Uint16Array>({
+              op: "encode",
+              tokenizer: remiJson,
+              score: p.score,
+              shift: 0,
+              dtype: "uint16",
+            });
+            baseIds.set(p, ids);
+          } catch (e) {
+            remiError = String((e as Error)?.message ?? e).split("\n")[0];
+          }
+        }
+        const why = await pathologyOf(p.src.path, unpackScore(p.score), {
+          remiIds: baseIds.get(p),
+          remiError,
+          maxTokensPerNote,
+        });
+        sbar.tick();
+        return why;
+      }));
+      sbar.done();
+      const kept = reasons.map((why) => why === undefined);
+      reasons.forEach((why, i) => {
+        if (why !== undefined) {
+          skipped.push({ file: pieces[i].src.file, reason: why });
+          baseIds.delete(pieces[i]);
+        }
+      });
+      const flagged = reasons.length - kept.filter(Boolean).length;
+      if (flagged) log(`${flagged} pathological file(s) skipped (listed in meta.json "skipped")`);
+      const keptHists = hists.filter((_, i) => kept[i]);
+      const keptPieces = pieces.filter((_, i) => kept[i]);
+      hists.splice(0, hists.length, ...keptHists);
+      pieces.splice(0, pieces.length, ...keptPieces);
+    }
     for (const s of SPLITS) {
       if (!pieces.some((p) => p.src.split === s)) log(`warning: the ${s} split has no pieces`);
     }
 
     // 2. Augmentation plan: shifts for training pieces only, within the tokenizer's pitch range.
-    const remi = kind === "pitch" ? undefined : new RemiTokenizer(REMI_PRESETS[preset]);
+    const remi = remiBase;
     const pitchRange: [number, number] = remi ? tokenizerPitchRange(remi) : [0, 127];
     let dropped = 0;
     pieces.forEach((p, i) => {
@@ -210,7 +369,10 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
     let tokenizer: Tokenizer;
     let bpeInfo: ShardMeta["tokenizer"]["bpe"];
     let bpeSeconds = 0;
-    if (kind === "remi") tokenizer = remi!;
+    if (reused) {
+      tokenizer = reused.tokenizer;
+      log(`reusing ${reused.file} (${kind}, vocab ${tokenizer.vocab.length}): no new tokenizer`);
+    } else if (kind === "remi") tokenizer = remi!;
     else if (kind === "pitch") {
       // The vocabulary is what the training split (augmented) contains; unseen onsets elsewhere encode as UNK.
       const train = pieces.filter((p) => p.src.split === "train");
@@ -221,20 +383,8 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
       );
     } else {
       const train = pieces.filter((p) => p.src.split === "train");
-      const baseJson = tokenizerJsonText(remi!);
-      const bbar = new Progress("bpe corpus", train.length, { unit: "pieces", force: opts.progress });
-      const corpus = await Promise.all(train.map(async (p) => {
-        const ids = await pool.run<Uint16Array>({
-          op: "encode",
-          tokenizer: baseJson,
-          score: p.score,
-          shift: 0,
-          dtype: "uint16",
-        });
-        bbar.tick();
-        return Array.from(ids);
-      }));
-      bbar.done();
+      // The REMI ids of step 1b.
+      const corpus = train.map((p) => Array.from(baseIds.get(p)!));
       const baseTokens = corpus.reduce((a, c) => a + c.length, 0);
       log(`learning BPE to ${vocab} tokens on ${train.length} training pieces (${baseTokens} base tokens)…`);
       const tb = performance.now();
@@ -248,7 +398,8 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
         vocabSize: tokenizer.vocab.length,
       };
     }
-    const tokText = tokenizerJsonText(tokenizer);
+    // a reused tokenizer.json is copied byte for byte (its sha256 is the model's)
+    const tokText = reused?.text ?? tokenizerJsonText(tokenizer);
     const dtype = dtypeFor(tokenizer.vocab.length);
 
     // 4. Encode every (piece, shift) in the workers.
@@ -256,6 +407,10 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
     const ebar = new Progress("encode", jobs.length, { unit: "pieces", force: opts.progress });
     const te = performance.now();
     const encoded = await Promise.all(jobs.map(async ({ p, shift }) => {
+      if (kind === "remi" && shift === 0) {
+        ebar.tick();
+        return baseIds.get(p)!; // encoded in step 1b
+      }
       const ids = await pool.run<Uint16Array | Uint32Array>({
         op: "encode",
         tokenizer: tokText,
@@ -311,12 +466,13 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
       createdAt: new Date().toISOString(),
       dtype,
       vocabSize: tokenizer.vocab.length,
-      specialTokens: { pad: 0, bos: 1, eos: 2, mask: 3 },
+      specialTokens: { pad: PAD_ID, bos: BOS_ID, eos: EOS_ID, mask: MASK_ID },
       tokenizer: {
         kind,
         file: "tokenizer.json",
         sha256: await sha256Hex(new TextEncoder().encode(tokText)),
         bpe: bpeInfo,
+        ...(reused ? { from: reused.file } : {}),
       },
       dataset: {
         root,
@@ -400,4 +556,47 @@ async function writePrepared(
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw e;
   }
+}
+
+/**
+ * Loads the tokenizer `--tokenizer-from` names (a directory with a `tokenizer.json`, or the file), keeping its exact
+ * text; refuses options that would ask for another tokenizer.
+ */
+async function reuseTokenizer(
+  from: string,
+  opts: PrepareOptions,
+): Promise<{ tokenizer: Tokenizer; text: string; file: string; label: string; remi: RemiTokenizer | undefined }> {
+  let file = from.replace(/\/+$/, "");
+  try {
+    if ((await Deno.stat(file)).isDirectory) file = join(file, "tokenizer.json");
+  } catch {
+    throw new UsageError(`--tokenizer-from: ${from}: not found (a model directory such as models/default)`);
+  }
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    throw new UsageError(`--tokenizer-from: ${file}: cannot read (${(e as Error).message.split("\n")[0]})`);
+  }
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = loadTokenizer(text);
+  } catch (e) {
+    throw new UsageError(`--tokenizer-from: ${file}: ${(e as Error).message.replace(/^tokenizer\.json: /, "")}`);
+  }
+  if (opts.tokenizer !== undefined && opts.tokenizer !== tokenizer.kind) {
+    throw new UsageError(`--tokenizer ${opts.tokenizer}: ${file} is a ${tokenizer.kind} tokenizer`);
+  }
+  if (opts.vocab !== undefined) throw new UsageError(`--vocab: the vocabulary comes from ${file}`);
+  if (opts.remiPreset !== undefined && opts.remiPreset !== "default") {
+    throw new UsageError(`--remi-config: the REMI configuration comes from ${file}`);
+  }
+  const remi = tokenizer instanceof BpeTokenizer
+    ? tokenizer.baseTokenizer
+    : tokenizer instanceof RemiTokenizer
+    ? tokenizer
+    : undefined;
+  const dir = file.endsWith("/tokenizer.json") ? file.slice(0, -"/tokenizer.json".length) : file;
+  const label = (dir.split("/").pop() || "tokenizer").replace(/\.json$/, "").replace(/[^\w.+-]/g, "_");
+  return { tokenizer, text, file, label, remi };
 }

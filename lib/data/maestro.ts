@@ -6,6 +6,8 @@
  */
 import { basename, join } from "node:path";
 import { Progress } from "../util/progress.ts";
+import { exists } from "../util/fs.ts";
+import { UsageError } from "../util/errors.ts";
 import { downloadWithResume, sha256File } from "./_download.ts";
 import { extractZip } from "./_zip.ts";
 import { FetchError, removeStale } from "./_fs.ts";
@@ -27,19 +29,44 @@ export const MAESTRO_DIR = "maestro-v3.0.0";
 /** The marker written into an extracted dataset once it is verified and complete. */
 export const FETCH_MARKER = ".etude-fetch.json";
 
-/** A MAESTRO split. */
+/**
+ * A MAESTRO split.
+ *
+ * @example
+ * ```ts ignore
+ * import { openShards } from "./shards.ts";
+ * import { SPLITS } from "./maestro.ts";
+ * const ds = await openShards("data/prepared/piano");
+ * for (const split of SPLITS) console.log(split, ds.splits[split].length, "pieces");
+ * ```
+ */
 export type Split = "train" | "validation" | "test";
 /** The three splits, in file order. */
 export const SPLITS: readonly Split[] = ["train", "validation", "test"];
 
-/** One row of `maestro-v3.0.0.csv`. */
+/**
+ * One row of `maestro-v3.0.0.csv`.
+ *
+ * @example
+ * ```ts ignore
+ * import { readMaestroMetadata } from "./maestro.ts";
+ * const records = await readMaestroMetadata("data/maestro-v3.0.0");
+ * const chopin = records.filter((r) => r.canonicalComposer.includes("Chopin") && r.split === "test");
+ * console.log(chopin.length, chopin.reduce((s, r) => s + r.duration, 0) / 3600, "hours");
+ * ```
+ */
 export interface MaestroRecord {
+  /** Composer as MAESTRO normalises it (`Frédéric Chopin`). */
   canonicalComposer: string;
+  /** Title of the work as MAESTRO normalises it. */
   canonicalTitle: string;
+  /** The split MAESTRO assigns the performance to. */
   split: Split;
+  /** Year of the competition the performance was recorded at (2004–2018). */
   year: number;
   /** Relative to the dataset root, e.g. `2018/MIDI-Unprocessed_….midi`. */
   midiFilename: string;
+  /** The matching audio file (`….wav`), relative to the dataset root (not downloaded by etude). */
   audioFilename: string;
   /** Seconds. */
   duration: number;
@@ -185,15 +212,24 @@ export async function findMaestroMetadata(root: string): Promise<string | undefi
   return name ? join(root, name) : undefined;
 }
 
-/** Options for {@link fetchMaestro}. */
+/**
+ * Options for {@link fetchMaestro}.
+ *
+ * @example
+ * ```ts ignore
+ * import { fetchMaestro } from "./maestro.ts";
+ * // an already downloaded zip, verified against the published checksum
+ * await fetchMaestro({ out: "data", zip: "/tmp/maestro-v3.0.0-midi.zip", log: console.error });
+ * ```
+ */
 export interface FetchMaestroOptions {
   /** Where the zip and the extracted dataset go (default `data`). */
   out?: string;
-  /** Download URL (a mirror); default {@link MAESTRO_URL}. */
+  /** Download URL (a mirror); default {@link MAESTRO_URL}. Not with `zip`. */
   url?: string;
-  /** Use this already-downloaded zip instead of downloading. */
+  /** Use this already-downloaded zip instead of downloading. Not with `url`. */
   zip?: string;
-  /** Expected sha256 (hex); default {@link MAESTRO_SHA256}; `null` skips verification. */
+  /** Expected sha256 (64 hex digits); default {@link MAESTRO_SHA256}; `null` or `"none"` skips verification. */
   sha256?: string | null;
   /** Show progress bars on stderr (default: when stderr is a terminal). */
   progress?: boolean;
@@ -203,7 +239,16 @@ export interface FetchMaestroOptions {
   log?: (line: string) => void;
 }
 
-/** What {@link fetchMaestro} did. */
+/**
+ * What {@link fetchMaestro} did.
+ *
+ * @example
+ * ```ts ignore
+ * import { fetchMaestro } from "./maestro.ts";
+ * const r = await fetchMaestro();
+ * console.log(r.status === "present" ? `already in ${r.root}` : `${r.files} files extracted to ${r.root}`);
+ * ```
+ */
 export interface FetchMaestroResult {
   /** `present`: a verified dataset was already there and nothing was done. */
   status: "present" | "extracted";
@@ -239,15 +284,6 @@ async function readMarker(root: string): Promise<Marker | undefined> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Downloads (resuming), verifies and extracts MAESTRO into `out`; a second call finds the marker and does nothing.
  * On a checksum mismatch the downloaded zip is deleted; on any failure the temporary extraction directory is removed,
@@ -263,9 +299,11 @@ async function exists(path: string): Promise<boolean> {
 export async function fetchMaestro(opts: FetchMaestroOptions = {}): Promise<FetchMaestroResult> {
   const out = opts.out ?? "data";
   const url = opts.url ?? MAESTRO_URL;
-  const expected = opts.sha256 === undefined ? MAESTRO_SHA256 : opts.sha256?.toLowerCase() ?? null;
+  if (opts.url && opts.zip) throw new UsageError("--url and --zip exclude each other");
+  const given = opts.sha256 === "none" ? null : opts.sha256;
+  const expected = given === undefined ? MAESTRO_SHA256 : given?.toLowerCase() ?? null;
   if (expected !== null && !/^[0-9a-f]{64}$/.test(expected)) {
-    throw new FetchError(`--sha256: expected 64 hex digits, got ${JSON.stringify(opts.sha256)}`);
+    throw new UsageError(`--sha256: expected 64 hex digits or "none", got ${JSON.stringify(opts.sha256)}`);
   }
   const log = opts.log ?? (() => {});
   const zipName = opts.zip ? basename(opts.zip) : basename(new URL(url).pathname) || "dataset.zip";

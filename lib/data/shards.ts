@@ -6,24 +6,45 @@
  * @module
  */
 import { join } from "node:path";
-import type { TokenizerJson, TokenizerKind } from "../tokenizers/tokenizer.ts";
+import { sha256Hex } from "../util/hash.ts";
+import { BOS_ID, EOS_ID, type TokenizerJson, type TokenizerKind } from "../tokenizers/tokenizer.ts";
 import type { Split } from "./maestro.ts";
 
-/** Id of the padding token (windows pad short pieces with it). */
-export const PAD_ID = 0;
-/** Id of the begin-of-piece token. */
-export const BOS_ID = 1;
-/** Id of the end-of-piece token. */
-export const EOS_ID = 2;
-/** Id of the mask token. */
-export const MASK_ID = 3;
+// the special ids are the tokenizers' (re-exported: lib/data's users import them from here too)
+export { BOS_ID, EOS_ID, MASK_ID, PAD_ID } from "../tokenizers/tokenizer.ts";
 
-/** Element type of a shard file. */
+/**
+ * Element type of a shard file.
+ *
+ * @example
+ * ```ts
+ * import { dtypeFor, type ShardDtype } from "./shards.ts";
+ * const dtype: ShardDtype = dtypeFor(1024); // "uint16": 2 bytes per id
+ * ```
+ */
 export type ShardDtype = "uint16" | "uint32";
-/** One piece's (or a whole shard's) ids. */
+/**
+ * One piece's (or a whole shard's) ids.
+ *
+ * @example
+ * ```ts
+ * import { decodeShard, encodeShard, type TokenArray } from "./shards.ts";
+ * const ids: TokenArray = decodeShard(encodeShard([[10, 11]], "uint16"), "uint16"); // Uint16Array [1, 10, 11, 2]
+ * ```
+ */
 export type TokenArray = Uint16Array | Uint32Array;
 
-/** One piece in a shard: where it came from and where it lies in the file (in ids, BOS and EOS included). */
+/**
+ * One piece in a shard: where it came from and where it lies in the file (in ids, BOS and EOS included).
+ *
+ * @example
+ * ```ts ignore
+ * import { openShards } from "./shards.ts";
+ * const ds = await openShards("data/prepared/piano");
+ * const [first] = ds.meta.splits.train.items;
+ * console.log(first.source, first.shift, first.length); // the piece ds.splits.train[0]
+ * ```
+ */
 export interface ShardItem {
   /** Source file, relative to the dataset root. */
   source: string;
@@ -37,7 +58,17 @@ export interface ShardItem {
   notes: number;
 }
 
-/** Counts for one split. */
+/**
+ * Counts for one split.
+ *
+ * @example
+ * ```ts ignore
+ * import { openShards } from "./shards.ts";
+ * const { meta } = await openShards("data/prepared/piano");
+ * const v = meta.splits.validation;
+ * console.log(`${v.file}: ${v.pieces} pieces from ${v.sources} files, ${v.tokens} ids, ${v.notes} notes`);
+ * ```
+ */
 export interface SplitMeta {
   /** File name inside the prepared directory, e.g. `train.bin`. */
   file: string;
@@ -53,15 +84,32 @@ export interface SplitMeta {
   items: ShardItem[];
 }
 
-/** The `meta.json` of a prepared dataset. */
+/**
+ * The `meta.json` of a prepared dataset.
+ *
+ * @example
+ * ```ts ignore
+ * import type { ShardMeta } from "./shards.ts";
+ * const meta: ShardMeta = JSON.parse(await Deno.readTextFile("data/prepared/piano/meta.json"));
+ * console.log(meta.tokenizer.kind, meta.vocabSize, meta.augmentation.mode, meta.stats.tokensPerSecond);
+ * ```
+ */
 export interface ShardMeta {
+  /** Always `etude-shards`: what `openShards` checks first. */
   format: "etude-shards";
+  /** Format version (1). */
   version: 1;
+  /** The dataset's name: its folder under `data/prepared/`. */
   name: string;
+  /** When it was prepared (ISO 8601, UTC). */
   createdAt: string;
+  /** Element type of the `.bin` files (`uint32` only when the vocabulary exceeds 65,536). */
   dtype: ShardDtype;
+  /** Entries in the tokenizer's vocabulary (every id is below it). */
   vocabSize: number;
+  /** The special ids (0–3: PAD, BOS, EOS, MASK). */
   specialTokens: { pad: number; bos: number; eos: number; mask: number };
+  /** The tokenizer that made the shards: its kind and the hash of its `tokenizer.json`. */
   tokenizer: {
     kind: TokenizerKind;
     file: "tokenizer.json";
@@ -69,7 +117,10 @@ export interface ShardMeta {
     sha256: string;
     /** BPE only: what the merges were learned on. */
     bpe?: { trainedOn: string; pieces: number; baseTokens: number; vocabSize: number };
+    /** The `tokenizer.json` copied unchanged (`tokenize --tokenizer-from`), when the tokenizer was reused. */
+    from?: string;
   };
+  /** Where the MIDI files came from and how many were used. */
   dataset: {
     root: string;
     kind: "maestro" | "folder";
@@ -82,18 +133,25 @@ export interface ShardMeta {
     /** `--limit` when given. */
     limit?: number;
   };
+  /** How files were split: MAESTRO's own split, or seeded by file with train/validation/test `fractions`. */
   split: {
     method: "maestro-metadata" | "seeded-by-file";
     seed: number;
     fractions?: [number, number, number];
   };
+  /** Pitch-shift augmentation: settings (range in semitones, seed) and counts. */
   augmentation: {
+    /** Always `pitch-shift` (transposition of whole pieces). */
     kind: "pitch-shift";
+    /** The splits augmented (only `train`). */
     splits: Split[];
     /** `random`: `perPiece` distinct random shifts in [−range, +range] per piece; `all`: every non-zero shift. */
     mode: "none" | "random" | "all";
+    /** Shifted copies per piece asked for (`2 × range` with `all`). */
     perPiece: number;
+    /** Largest shift, in semitones. */
     range: number;
+    /** Seed of the random shifts. */
     seed: number;
     /** Tokeniser pitch range that shifted notes must stay inside. */
     pitchRange: [number, number];
@@ -102,6 +160,7 @@ export interface ShardMeta {
     /** Shifts dropped because they pushed notes out of the pitch range. */
     skippedOutOfRange: number;
   };
+  /** Per split: its file and counts, and every piece in file order. */
   splits: Record<Split, SplitMeta>;
   /** Files that did not become pieces, with why (bad MIDI, duplicate, no notes, missing). */
   skipped: { file: string; reason: string }[];
@@ -231,10 +290,23 @@ export function splitPieces(ids: TokenArray, items?: readonly ShardItem[]): Toke
   return out;
 }
 
-/** A prepared dataset opened for training. */
+/**
+ * A prepared dataset opened for training.
+ *
+ * @example
+ * ```ts ignore
+ * import { openShards } from "./shards.ts";
+ * const ds = await openShards("data/prepared/piano");
+ * const longest = Math.max(...ds.splits.train.map((p) => p.length));
+ * console.log(ds.meta.name, ds.tokenizer.kind, ds.splits.train.length, "pieces, longest", longest, "ids");
+ * ```
+ */
 export interface PreparedDataset {
+  /** The folder it was opened from. */
   dir: string;
+  /** Its `meta.json`. */
   meta: ShardMeta;
+  /** Its `tokenizer.json` (the hash in `meta.tokenizer.sha256` checked). */
   tokenizer: TokenizerJson;
   /** Per split, the pieces in file order (each `BOS … EOS`, views into one array per split). */
   splits: Record<Split, TokenArray[]>;
@@ -263,8 +335,7 @@ export async function openShards(dir: string): Promise<PreparedDataset> {
     throw new Error(`${metaPath}: expected format etude-shards version 1`);
   }
   const tokBytes = await Deno.readFile(join(dir, "tokenizer.json"));
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", tokBytes));
-  const sha = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const sha = await sha256Hex(tokBytes);
   if (sha !== meta.tokenizer.sha256) {
     throw new Error(
       `${join(dir, "tokenizer.json")}: sha256 ${sha} differs from meta.json's ${meta.tokenizer.sha256}`,

@@ -14,10 +14,20 @@
  *
  * @module
  */
-import { mixSeed, mulberry32, shuffleInPlace } from "./_random.ts";
+import { mixSeed, mulberry32, shuffleInPlace } from "../util/rng.ts";
 import { PAD_ID } from "./shards.ts";
 
-/** How windows are cut. */
+/**
+ * How windows are cut.
+ *
+ * @example
+ * ```ts
+ * import { windowIndex } from "./windows.ts";
+ * const pieces = [new Uint16Array(10), new Uint16Array(3)];
+ * windowIndex(pieces, { seqLen: 4 }).count; // 4: two full windows and a padded tail of the first, the short second
+ * windowIndex(pieces, { seqLen: 4, stride: 2, partial: "drop" }).count; // 3: full windows at 0, 2, 4 of the first
+ * ```
+ */
 export interface WindowOptions {
   /** Model sequence length; windows hold `seqLen + 1` ids (256 for the Transformer, 100 for the LSTM). */
   seqLen: number;
@@ -29,14 +39,29 @@ export interface WindowOptions {
   partial?: "pad" | "drop";
 }
 
-/** Windows as parallel arrays: window `i` is `pieces[piece[i]]`, ids `start[i] … start[i] + length[i] - 1`. */
+/**
+ * Windows as parallel arrays: window `i` is `pieces[piece[i]]`, ids `start[i] … start[i] + length[i] - 1`.
+ *
+ * @example
+ * ```ts
+ * import { windowIndex } from "./windows.ts";
+ * const idx = windowIndex([Uint16Array.of(1, 5, 6, 7, 8, 2)], { seqLen: 3 });
+ * for (let i = 0; i < idx.count; i++) {
+ *   const p = idx.pieces[idx.piece[i]];
+ *   console.log(Array.from({ length: idx.length[i] }, (_, k) => p[idx.start[i] + k])); // [1, 5, 6, 7], then [7, 8, 2]
+ * }
+ * ```
+ */
 export interface WindowIndex {
+  /** Per window, the index of its piece in `pieces`. */
   piece: Uint32Array;
+  /** Per window, the offset of its first id in that piece. */
   start: Uint32Array;
   /** Real ids in the window (≤ seqLen + 1; less for a padded partial window). */
   length: Uint32Array;
   /** The pieces the index refers to (with `crossPieces`, one concatenated stream). */
   pieces: readonly ArrayLike<number>[];
+  /** Number of windows (the length of each array). */
   count: number;
 }
 
@@ -102,8 +127,19 @@ export function windowIndex(pieces: readonly ArrayLike<number>[], opts: WindowOp
   };
 }
 
-/** Options for {@link windowBatches}. */
+/**
+ * Options for {@link windowBatches}.
+ *
+ * @example
+ * ```ts
+ * import { windowBatches } from "./windows.ts";
+ * const pieces = [Uint16Array.from({ length: 100 }, (_, i) => i % 50)];
+ * // validation: every window once, in order, the last batch possibly short
+ * const batches = [...windowBatches(pieces, { seqLen: 16, batchSize: 4, shuffle: false })];
+ * ```
+ */
 export interface BatchOptions extends WindowOptions {
+  /** Windows (rows) per batch, ≥ 1. */
   batchSize: number;
   /** Shuffle seed (default 0). */
   seed?: number;
@@ -115,13 +151,25 @@ export interface BatchOptions extends WindowOptions {
   dropLast?: boolean;
 }
 
-/** One batch: `rows` windows of `seqLen + 1` ids, row-major. */
+/**
+ * One batch: `rows` windows of `seqLen + 1` ids, row-major.
+ *
+ * @example
+ * ```ts
+ * import { windowBatches } from "./windows.ts";
+ * const [b] = windowBatches([Uint16Array.of(1, 5, 6, 2)], { seqLen: 4, batchSize: 1 });
+ * Array.from(b.tokens); // [1, 5, 6, 2, 0]: one row of seqLen + 1, padded
+ * Array.from(b.mask); // [1, 1, 1, 1, 0]
+ * ```
+ */
 export interface WindowBatch {
   /** `[rows, seqLen + 1]` ids; positions past a partial window's end hold PAD (0). */
   tokens: Int32Array;
   /** `[rows, seqLen + 1]`: 1 for a real id, 0 for padding. */
   mask: Uint8Array;
+  /** Windows in this batch (`batchSize`, or fewer in the last one). */
   rows: number;
+  /** The model sequence length; each row holds `seqLen + 1` ids. */
   seqLen: number;
   /** Which window each row is: index into the pieces, start id, real length. */
   windows: { piece: number; start: number; length: number }[];

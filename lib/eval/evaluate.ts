@@ -15,7 +15,7 @@
 import { join } from "node:path";
 import { formatTable } from "../util/table.ts";
 import { openShards, type PreparedDataset } from "../data/shards.ts";
-import { loadCheckpoint } from "../model/checkpoint.ts";
+import { type Checkpoint, readCheckpoint } from "../model/checkpoint.ts";
 import { readMidi } from "../midi/mod.ts";
 import { type Score, scoreEndTick, ticksToSeconds } from "../score.ts";
 import { loadTokenizer } from "../tokenizers/load.ts";
@@ -33,11 +33,35 @@ import { bigramNll, type LogitsFn, modelNll, type NllReport, nllReport, trainBig
 /**
  * Which forward computes the model's logits for NLL: `auto` = the WebGPU engine on a real GPU, tfjs otherwise (and
  * always for LSTMs).
+ *
+ * @example
+ * ```ts ignore
+ * import { evaluate } from "./evaluate.ts";
+ * // the slow plain-TS forward, as an independent check of the engine's NLL
+ * const opts = { modelDir: "models/default", dataDir: "data/prepared/piano", samples: 0 };
+ * const r = await evaluate({ ...opts, backend: "reference" });
+ * ```
  */
 export type EvalBackend = "auto" | "engine" | "tfjs" | "reference";
 
-/** Options for {@link evaluate}. */
+/**
+ * Options for {@link evaluate}.
+ *
+ * @example
+ * ```ts ignore
+ * import { evaluate } from "./evaluate.ts";
+ * const r = await evaluate({
+ *   modelDir: "models/default",
+ *   midiDir: "midi/reference", // compare the samples with these pieces instead of the test split
+ *   samples: 16,
+ *   sampleTokens: 1024,
+ *   temperature: 1.0,
+ *   log: () => {}, // quiet
+ * });
+ * ```
+ */
 export interface EvalOptions {
+  /** The checkpoint folder to evaluate (`models/<name>`, with `tokenizer.json`). */
   modelDir: string;
   /** A prepared dataset (`data/prepared/<name>`) for NLL and the reference corpus. */
   dataDir?: string;
@@ -45,52 +69,113 @@ export interface EvalOptions {
   midiDir?: string;
   /** Samples to generate (default 8; 0 = none). */
   samples?: number;
+  /** Sampling seed of the first sample (default 1). */
   seed?: number;
   /** Tokens per sample (default 512). */
   sampleTokens?: number;
+  /** Sampling temperature (default `GENERATE_PARAMS.temperature.default`, 0.8). */
   temperature?: number;
+  /** Top-k cut-off, 0 = off (default `GENERATE_PARAMS.topK.default`, 50). */
   topK?: number;
+  /** Top-p (nucleus) cut-off in (0, 1] (default `GENERATE_PARAMS.topP.default`, 0.95). */
   topP?: number;
   /** Tokens scored per split, whole pieces (default 16,384; 0 = all). */
   nllMaxTokens?: number;
+  /** The forward used for NLL (default `auto`). */
   backend?: EvalBackend;
   /** Reference pieces used for the corpus metrics (default 200). */
   referenceLimit?: number;
+  /** Progress lines (default: `console.error`). */
   log?: (line: string) => void;
 }
 
-/** NLL of one split: the model and the bigram floor on the same pieces. */
+/**
+ * NLL of one split: the model and the bigram floor on the same pieces.
+ *
+ * @example
+ * ```ts ignore
+ * import { evaluate } from "./evaluate.ts";
+ * const { nll } = await evaluate({ modelDir: "models/default", dataDir: "data/prepared/piano", samples: 0 });
+ * if (!("skipped" in nll)) {
+ *   const t = nll.splits.test;
+ *   console.log(`${t.pieces} pieces: model ${t.model.perNote} vs bigram ${t.bigram.perNote} nats/note`);
+ * }
+ * ```
+ */
 export interface SplitNll {
+  /** Whole pieces scored (the first ones of the split, up to `nllMaxTokens`). */
   pieces: number;
+  /** The checkpoint's NLL. */
   model: NllReport;
+  /** The Kneser-Ney bigram's NLL on the same pieces (the floor). */
   bigram: NllReport;
 }
 
-/** Syntax errors per 1,000 generated tokens. */
+/**
+ * Syntax errors per 1,000 generated tokens.
+ *
+ * @example
+ * ```ts ignore
+ * import { evaluate } from "./evaluate.ts";
+ * const { syntaxErrors } = await evaluate({ modelDir: "models/default", samples: 8 });
+ * if (!("skipped" in syntaxErrors)) console.log(syntaxErrors.withoutGrammar.typePer1k); // the mask makes it ~0
+ * ```
+ */
 export interface SyntaxErrorRates {
+  /** Generated tokens checked (the denominator of the rates). */
   tokens: number;
+  /** The same tokens with BPE merges expanded to base tokens (equals `tokens` without BPE). */
   baseTokens: number;
+  /** Tokens whose type cannot follow the previous one, per 1,000 tokens. */
   typePer1k: number;
+  /** Positions not after the previous one in the bar, or past the bar's end, per 1,000 tokens. */
   timePer1k: number;
+  /** Pitches repeated at one time step, per 1,000 tokens. */
   dupnPer1k: number;
 }
 
-/** A section that could not run. */
+/**
+ * A section that could not run.
+ *
+ * @example
+ * ```ts ignore
+ * import { evaluate } from "./evaluate.ts";
+ * const r = await evaluate({ modelDir: "models/default", samples: 0 }); // no data, no samples
+ * if ("skipped" in r.nll) console.log(r.nll.skipped); // "no --data"
+ * ```
+ */
 export interface Skipped {
+  /** Why it was skipped (`no --data`, `generation failed: …`). */
   skipped: string;
 }
 
-/** The eval report (`eval.json`). */
+/**
+ * The eval report (`eval.json`).
+ *
+ * @example
+ * ```ts ignore
+ * import { evaluate } from "./evaluate.ts";
+ * const r = await evaluate({ modelDir: "models/default", dataDir: "data/prepared/piano" });
+ * await Deno.writeTextFile("eval.json", JSON.stringify(r, null, 2));
+ * console.log(r.model.params, r.relativeDifference?.pitchClassEntropy);
+ * ```
+ */
 export interface EvalReport {
+  /** When the evaluation ran (ISO 8601, UTC). */
   date: string;
+  /** Wall-clock time of the whole evaluation, in seconds. */
   seconds: number;
+  /** The checkpoint: folder, architecture, preset, parameter count, vocabulary size and tokenizer summary. */
   model: { dir: string; arch: string; preset: string; params: number; vocab: number; tokenizer: string };
+  /** The prepared dataset used, or `null` without `dataDir`. */
   data: { dir: string; name: string; tokenizer: string } | null;
+  /** NLL per split (`validation`, `test`) of the model and the bigram floor, and which forward computed it. */
   nll: {
     backend: string;
     splits: Record<string, SplitNll>;
     bigram: { smoothing: string; trainTokens: number };
   } | Skipped;
+  /** The generated samples: sampling settings, speed, note count, mean metrics and pitch-class shares. */
   samples:
     | {
       count: number;
@@ -106,8 +191,11 @@ export interface EvalReport {
       pitchClasses: number[];
     }
     | Skipped;
+  /** The reference corpus (a MIDI folder or the test split): where from, how many pieces, mean metrics. */
   reference: { source: string; pieces: number; metrics: Metrics; pitchClasses: number[] } | Skipped;
+  /** Per metric, (samples − reference) ÷ |reference|; `null` when either side was skipped. */
   relativeDifference: Metrics | null;
+  /** Token syntax errors of the samples, sampled with and without the grammar mask (same seed). */
   syntaxErrors: { withGrammar: SyntaxErrorRates; withoutGrammar: SyntaxErrorRates } | Skipped;
 }
 
@@ -128,14 +216,14 @@ function scoreSeconds(s: Score): number {
   return ticksToSeconds(s, scoreEndTick(s));
 }
 
-/** Builds the logits function for NLL. */
+/** Builds the logits function for NLL from the checkpoint `evaluate` read. */
 async function makeLogits(
-  dir: string,
-  arch: string,
+  ck: Checkpoint,
   backend: EvalBackend,
 ): Promise<{ fn: LogitsFn; vocab: number; context: number; name: string; dispose: () => void }> {
   // auto: the WebGPU engine on a real GPU; on a software adapter tfjs-wasm prefills ≈ 6× faster (measured: 512
   // tokens of a 6-layer d384 model, 1.3 s vs 7.3 s on llvmpipe), and LSTMs only run on tfjs
+  const arch = ck.config.arch;
   let choice = backend;
   if (choice === "auto") {
     const { hasRealGpu } = await import("../model/backend.ts");
@@ -145,31 +233,26 @@ async function makeLogits(
     throw new Error(`--backend ${choice} runs Transformers only`);
   }
   if (choice === "engine") {
-    const { readCheckpoint } = await import("../infer/model_loader.ts");
+    const { engineModel } = await import("../infer/model_loader.ts");
     const { Engine } = await import("../infer/engine.ts");
-    const { config, weights } = await readCheckpoint(dir);
+    const { config, weights } = engineModel(ck);
     const engine = await Engine.create(config, weights, { maxBatch: 1 });
     return {
       fn: (ids) => engine.forward([...ids], { allRows: true }),
       vocab: config.vocabSize,
-      context: config.maxPos,
+      context: config.maxPositions,
       name: `engine (${engine.adapter})`,
       dispose: () => engine.dispose(),
     };
   }
   if (choice === "reference") {
-    const { readCheckpoint } = await import("../infer/model_loader.ts");
-    const { referenceForward } = await import("../infer/reference.ts");
-    const { config, weights } = await readCheckpoint(dir);
+    const { engineModel } = await import("../infer/model_loader.ts");
+    const { referenceLogits } = await import("../infer/reference.ts");
+    const { config, weights } = engineModel(ck);
     return {
-      fn: (ids) => {
-        const rows = referenceForward(config, weights, ids);
-        const out = new Float32Array(rows.length * config.vocabSize);
-        rows.forEach((r, i) => out.set(r, i * config.vocabSize));
-        return out;
-      },
+      fn: (ids) => referenceLogits(config, weights, ids),
       vocab: config.vocabSize,
-      context: config.maxPos,
+      context: config.maxPositions,
       name: "plain-TS reference",
       dispose: () => {},
     };
@@ -177,7 +260,7 @@ async function makeLogits(
   const { selectBackend } = await import("../model/backend.ts");
   const { TfModel, forwardLogits } = await import("../model/model.ts");
   const name = await selectBackend("auto");
-  const { model } = await TfModel.load(dir);
+  const model = TfModel.fromCheckpoint(ck);
   const c = model.config;
   return {
     fn: (ids) => forwardLogits(model, ids),
@@ -192,10 +275,10 @@ async function nllSection(
   o: EvalOptions,
   ds: PreparedDataset,
   tok: Tokenizer,
-  arch: string,
+  ck: Checkpoint,
   log: (s: string) => void,
 ): Promise<EvalReport["nll"]> {
-  const lm = await makeLogits(o.modelDir, arch, o.backend ?? "auto");
+  const lm = await makeLogits(ck, o.backend ?? "auto");
   try {
     const t0 = performance.now();
     const bigram = trainBigram(ds.splits.train, lm.vocab, { smoothing: "kneser-ney" });
@@ -296,12 +379,13 @@ async function readReferenceMidi(dir: string, limit: number): Promise<Score[]> {
 export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const log = o.log ?? ((s: string) => console.error(s));
   const t0 = performance.now();
-  const ck = await loadCheckpoint(o.modelDir);
-  const arch = ck.model.arch;
+  // the one read of the checkpoint: the NLL forward and the sampler are built from it
+  const ck = await readCheckpoint(o.modelDir);
+  const arch = ck.config.arch;
   if (!ck.tokenizerJson) {
     throw new Error(`${o.modelDir}/tokenizer.json: missing (needed to decode and score)`);
   }
-  const tj = ck.tokenizerJson as TokenizerJson;
+  const tj = ck.tokenizerJson;
   const tok = loadTokenizer(tj);
   const params = Object.values(ck.weights).reduce((a, w) => a + w.length, 0);
   const report: EvalReport = {
@@ -310,9 +394,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     model: {
       dir: o.modelDir,
       arch,
-      preset: ck.model.preset,
+      preset: ck.config.preset,
       params,
-      vocab: ck.model.vocabSize,
+      vocab: ck.config.vocabSize,
       tokenizer: `${tj.kind}, ${tj.vocab.length} tokens`,
     },
     data: null,
@@ -333,7 +417,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     }
     report.data = { dir: o.dataDir, name: ds.meta.name, tokenizer: ds.meta.tokenizer.kind };
     try {
-      report.nll = await nllSection(o, ds, tok, arch, log);
+      report.nll = await nllSection(o, ds, tok, ck, log);
     } catch (e) {
       report.nll = { skipped: `NLL failed: ${why(e)}` };
       log(`NLL skipped: ${why(e)}`);
@@ -372,11 +456,13 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const n = o.samples ?? 8;
   if (n > 0) {
     const seed = o.seed ?? 1, tokensEach = o.sampleTokens ?? 512;
-    const temperature = o.temperature ?? 0.8, topK = o.topK ?? 50, topP = o.topP ?? 0.95;
+    const { GENERATE_PARAMS: D } = await import("../infer/params.ts");
+    const temperature = o.temperature ?? D.temperature.default, topK = o.topK ?? D.topK.default;
+    const topP = o.topP ?? D.topP.default;
     try {
       const { generate, loadModel } = await import("../infer/generate.ts");
       const { grammarErrors } = await import("../infer/grammar.ts");
-      const model = await loadModel(o.modelDir);
+      const model = await loadModel(ck);
       try {
         const ts = performance.now();
         const run = (grammar: boolean) =>

@@ -1,6 +1,6 @@
 /**
  * Evaluation: MusPy-style metrics on a `Score`, NLL per token / note / second with a bigram floor, the eval SVG,
- * and `evaluate` (what `deno task eval` runs).
+ * `evaluate` (what `deno task eval` runs) and `writeEvalReport` (eval.json and eval.svg).
  *
  * @example
  * ```ts
@@ -48,12 +48,14 @@ export {
   trainBigram,
 } from "./nll.ts";
 export { evalSvg, type EvalSvgInput } from "./svg.ts";
+export { evalReportSvg, writeEvalReport } from "./report.ts";
 export {
   type EvalBackend,
   type EvalOptions,
   type EvalReport,
   evaluate,
   formatEvalReport,
+  type Skipped,
   type SplitNll,
   type SyntaxErrorRates,
 } from "./evaluate.ts";

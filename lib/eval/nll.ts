@@ -10,14 +10,35 @@
  * @module
  */
 
-/** A bigram language model: `logProb(prev, next)` in nats. */
+/**
+ * A bigram language model: `logProb(prev, next)` in nats.
+ *
+ * @example
+ * ```ts
+ * import { trainBigram } from "./nll.ts";
+ * const m = trainBigram([[1, 4, 5, 4, 5, 2]], 8);
+ * Math.exp(m.logProb(4, 5)); // 0.6875: P(5 | 4), 5 always followed 4 in training
+ * ```
+ */
 export interface BigramModel {
+  /** Number of token ids (`logProb` is defined for ids in `[0, vocabSize)`). */
   readonly vocabSize: number;
+  /** The smoothing it was trained with. */
   readonly smoothing: "add-k" | "kneser-ney";
+  /** ln P(next | prev), in nats (≤ 0, finite: smoothing leaves no id at probability 0). */
   logProb(prev: number, next: number): number;
 }
 
-/** Options for {@link trainBigram}. */
+/**
+ * Options for {@link trainBigram}.
+ *
+ * @example
+ * ```ts
+ * import { trainBigram } from "./nll.ts";
+ * const addHalf = trainBigram([[1, 4, 5, 2]], 8, { smoothing: "add-k", k: 0.5 });
+ * addHalf.smoothing; // "add-k"
+ * ```
+ */
 export interface BigramOptions {
   /** `kneser-ney` (interpolated, absolute discount; default) or `add-k`. */
   smoothing?: "add-k" | "kneser-ney";
@@ -86,7 +107,17 @@ export function trainBigram(
   };
 }
 
-/** Summed NLL over scored tokens. */
+/**
+ * Summed NLL over scored tokens.
+ *
+ * @example
+ * ```ts
+ * import { bigramNll, trainBigram } from "./nll.ts";
+ * const pieces = [[1, 4, 5, 2], [1, 5, 4, 2]];
+ * const { nll, tokens } = bigramNll(trainBigram(pieces, 8), pieces);
+ * nll / tokens; // mean nats per token
+ * ```
+ */
 export interface NllTotals {
   /** Σ −log p (nats) over the scored tokens. */
   nll: number;
@@ -117,7 +148,22 @@ export function bigramNll(model: BigramModel, pieces: readonly ArrayLike<number>
   return { nll, tokens, pieces: pieces.length };
 }
 
-/** A model as a function: logits `[ids.length × vocab]` (row t predicts token t + 1) for ids (length ≤ context). */
+/**
+ * A model as a function: logits `[ids.length × vocab]` (row t predicts token t + 1) for ids (length ≤ context).
+ *
+ * @example
+ * ```ts
+ * import { type LogitsFn, modelNll } from "./nll.ts";
+ * const vocab = 8;
+ * // "always predicts the next id is one more than this one"
+ * const counter: LogitsFn = (ids) => {
+ *   const out = new Float32Array(ids.length * vocab);
+ *   ids.forEach((id, t) => (out[t * vocab + ((id + 1) % vocab)] = 10));
+ *   return out;
+ * };
+ * const r = await modelNll(counter, [[1, 2, 3, 4]], { vocab, context: 16 }); // low NLL: the piece counts up
+ * ```
+ */
 export type LogitsFn = (ids: readonly number[]) => Promise<Float32Array> | Float32Array;
 
 /**
@@ -138,7 +184,18 @@ export function tokenNll(logits: Float32Array, row: number, vocab: number, targe
   return Math.log(s) + max - logits[off + target];
 }
 
-/** Options for {@link modelNll}. */
+/**
+ * Options for {@link modelNll}.
+ *
+ * @example
+ * ```ts
+ * import { modelNll } from "./nll.ts";
+ * const uniform = (ids: readonly number[]) => new Float32Array(ids.length * 8);
+ * const long = [1, ...Array.from({ length: 100 }, (_, i) => 4 + (i % 4)), 2];
+ * const r = await modelNll(uniform, [long], { vocab: 8, context: 32, overlap: 8, onProgress: (n) => console.log(n) });
+ * r.tokens; // 101: every token after BOS once, over overlapping windows
+ * ```
+ */
 export interface ModelNllOptions {
   /** Vocabulary size (row width of the logits). */
   vocab: number;
@@ -201,10 +258,22 @@ export async function modelNll(
   return { nll, tokens, pieces: scoredPieces };
 }
 
-/** NLL summary in every unit `deno task eval` reports. */
+/**
+ * NLL summary in every unit `deno task eval` reports.
+ *
+ * @example
+ * ```ts
+ * import { nllReport } from "./nll.ts";
+ * const r = nllReport({ nll: 2 * Math.LN2 * 100, tokens: 100, pieces: 3 }, 40, 20);
+ * [r.perToken, r.perplexity, r.bitsPerToken, r.perNote]; // [1.386…, 4, 2, 3.465…]
+ * ```
+ */
 export interface NllReport {
+  /** Tokens scored. */
   tokens: number;
+  /** Notes in the scored pieces (decoded). */
   notes: number;
+  /** Seconds of music in the scored pieces. */
   seconds: number;
   /** nats per token. */
   perToken: number;

@@ -4,29 +4,52 @@
  *
  * @module
  */
+import { PITCH_CLASS_NAMES } from "../score.ts";
+import { esc } from "../util/svg.ts";
 import { METRIC_NAMES, type Metrics } from "./metrics.ts";
 
-const PITCH_CLASS_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
 const COLORS = { sample: "#d9622b", reference: "#3a6ea5" };
-
-function esc(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
 
 function fmt(v: number): string {
   if (!Number.isFinite(v)) return "—";
   return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(3);
 }
 
-/** Inputs of {@link evalSvg}. */
+/**
+ * Inputs of {@link evalSvg}.
+ *
+ * @example
+ * ```ts
+ * import { evalSvg } from "./svg.ts";
+ * import { computeMetrics, pitchClassDistribution } from "./metrics.ts";
+ * import { emptyScore } from "../score.ts";
+ * const a = emptyScore(480), b = emptyScore(480);
+ * a.notes.push({ pitch: 60, velocity: 80, start: 0, duration: 480 });
+ * b.notes.push({ pitch: 67, velocity: 80, start: 0, duration: 480 });
+ * const svg = evalSvg({
+ *   title: "samples vs reference",
+ *   sample: computeMetrics(a),
+ *   reference: computeMetrics(b),
+ *   samplePitchClasses: pitchClassDistribution([a]),
+ *   referencePitchClasses: pitchClassDistribution([b]),
+ *   sampleLabel: "v8, T 0.8",
+ * });
+ * ```
+ */
 export interface EvalSvgInput {
+  /** The heading line (plain text; escaped). */
   title: string;
+  /** Mean metrics of the generated samples. */
   sample: Metrics;
+  /** Mean metrics of the reference corpus. */
   reference: Metrics;
-  /** 12 shares each (pooled pitch-class distributions). */
+  /** The samples' pooled pitch-class distribution: 12 shares, C first. */
   samplePitchClasses: readonly number[];
+  /** The reference corpus' pooled pitch-class distribution: 12 shares, C first. */
   referencePitchClasses: readonly number[];
+  /** Legend of the sample bars (default `samples`). */
   sampleLabel?: string;
+  /** Legend of the reference bars (default `reference corpus`). */
   referenceLabel?: string;
 }
 

@@ -1,13 +1,14 @@
 /**
- * WebGPU plumbing for the inference engine: the device, kernel source loading (the one seam a bundler swaps for an
- * embedded map), and small buffer helpers.
+ * WebGPU plumbing for the inference engine: the device, kernel loading and compilation (sources from
+ * lib/infer/kernel_sources.ts, where a bundle registers embedded ones), and small buffer helpers.
  *
  * @module
  */
-import { embeddedKernel } from "../bundle/embed.ts";
+import { kernelSource } from "./kernel_sources.ts";
 
 /** A WebGPU device with the adapter's description. */
 export interface Gpu {
+  /** The WebGPU device every buffer and pipeline of the engine is created on. */
   device: GPUDevice;
   /** Human-readable adapter name, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`. */
   adapter: string;
@@ -86,11 +87,9 @@ function prepareEnv() {
   }
 }
 
-const sources = new Map<string, Promise<string>>();
-
 /**
- * Loads `kernels/<name>.wgsl` as text, optionally overriding module-scope `const NAME: type = value;` lines
- * (tile sizes, workgroup sizes). The one place kernel sources are read: embedded sources (lib/bundle/embed.ts) win.
+ * Loads kernel `name` as WGSL text (from kernel_sources.ts: registered in memory, else `kernels/<name>.wgsl`),
+ * optionally overriding module-scope `const NAME: type = value;` lines (tile sizes, workgroup sizes).
  *
  * @example
  * ```ts
@@ -99,16 +98,7 @@ const sources = new Map<string, Promise<string>>();
  * ```
  */
 export async function loadKernel(name: string, consts: Record<string, number> = {}): Promise<string> {
-  let p = sources.get(name);
-  if (!p) {
-    // Bundles and compiled binaries carry the kernels in memory (lib/bundle/embed.ts); otherwise read kernels/ from disk.
-    const embedded = embeddedKernel(name);
-    p = embedded !== undefined
-      ? Promise.resolve(embedded)
-      : Deno.readTextFile(new URL(`../../kernels/${name}.wgsl`, import.meta.url));
-    sources.set(name, p);
-  }
-  let code = await p;
+  let code = await kernelSource(name);
   for (const [k, v] of Object.entries(consts)) {
     const re = new RegExp(`const ${k}\\s*:\\s*(u32|i32|f32)\\s*=\\s*[^;]+;`);
     const m = code.match(re);
@@ -119,24 +109,45 @@ export async function loadKernel(name: string, consts: Record<string, number> = 
   return code;
 }
 
+/** A compiled compute kernel and the layout of its bind group 0. */
+export interface Kernel {
+  /** The compute pipeline (entry point `main`). */
+  pipeline: GPUComputePipeline;
+  /** The layout its bind groups are created with. */
+  layout: GPUBindGroupLayout;
+}
+
 /**
- * Creates a compute pipeline from a kernel file (entry point `main`).
+ * Compiles kernel `name` (entry point `main`, consts overridden as in {@linkcode loadKernel}) with an explicit bind
+ * group layout: `bindings` has one letter per binding of group 0, in order: `u` uniform, `r` read-only storage,
+ * `w` read-write storage.
  *
  * @example
  * ```ts
- * import { getGpu, makePipeline } from "./_gpu.ts";
+ * import { compileKernel, getGpu } from "./_gpu.ts";
  * const { device } = await getGpu();
- * const p = await makePipeline(device, "rmsnorm");
+ * const embed = await compileKernel(device, "embed", "urrrw");
  * ```
  */
-export async function makePipeline(
+export async function compileKernel(
   device: GPUDevice,
   name: string,
+  bindings: string,
   consts: Record<string, number> = {},
-): Promise<GPUComputePipeline> {
-  const code = await loadKernel(name, consts);
-  const module = device.createShaderModule({ code, label: name });
-  return await device.createComputePipelineAsync({ layout: "auto", compute: { module, entryPoint: "main" } });
+): Promise<Kernel> {
+  const layout = device.createBindGroupLayout({
+    entries: [...bindings].map((k, i) => ({
+      binding: i,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: k === "u" ? "uniform" : k === "r" ? "read-only-storage" : "storage" },
+    })),
+  });
+  const module = device.createShaderModule({ code: await loadKernel(name, consts), label: name });
+  const pipeline = await device.createComputePipelineAsync({
+    layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+    compute: { module, entryPoint: "main" },
+  });
+  return { pipeline, layout };
 }
 
 /**
@@ -217,25 +228,4 @@ export async function readBuffer(
   st.unmap();
   st.destroy();
   return out;
-}
-
-/**
- * Packs mixed u32/i32/f32 values into one uniform word array (numbers tagged by the `kinds` string: u, i, f).
- *
- * @example
- * ```ts
- * import { packParams } from "./_gpu.ts";
- * const bytes = packParams("uuf", [4, 8, 1e-5]); // 16 bytes (padded to a multiple of 16)
- * ```
- */
-export function packParams(kinds: string, values: number[]): ArrayBuffer {
-  const buf = new ArrayBuffer(Math.max(16, Math.ceil(values.length * 4 / 16) * 16));
-  const dv = new DataView(buf);
-  values.forEach((v, i) => {
-    const k = kinds[i];
-    if (k === "f") dv.setFloat32(i * 4, v, true);
-    else if (k === "i") dv.setInt32(i * 4, v, true);
-    else dv.setUint32(i * 4, v >>> 0, true);
-  });
-  return buf;
 }

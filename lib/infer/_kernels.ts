@@ -14,10 +14,21 @@
  * of V over positions too (attention.wgsl walks every position in each head-dimension invocation). RoPE/KV and the
  * embedding are element-wise and the sampler is one 256-wide workgroup per sequence: shared by both paths.
  *
+ * {@linkcode kernelSpecs} lists what the engine compiles on a path (file, bindings, const overrides), beside the
+ * selector and the variants it picks from.
+ *
  * @module
  */
 
-/** A kernel path: `gpu` (split-K decode GEMVs) or `software` (llvmpipe-tuned GEMVs). */
+/**
+ * A kernel path: `gpu` (split-K decode GEMVs) or `software` (llvmpipe-tuned GEMVs).
+ *
+ * @example
+ * ```ts
+ * import { chooseKernelPath, type KernelPath } from "./_kernels.ts";
+ * const path: KernelPath = chooseKernelPath({ software: false, adapter: "NVIDIA H200" }); // "gpu"
+ * ```
+ */
 export type KernelPath = "gpu" | "software";
 
 /** Environment variable that overrides the adapter's choice: `gpu` or `software`. */
@@ -124,4 +135,48 @@ export function matmulPlan(
  */
 export function attentionKernel(path: KernelPath): string {
   return path === "gpu" ? "attention_gpu" : "attention";
+}
+
+/** A kernel the engine compiles: its file in kernels/, bind group letters (see `compileKernel`), const overrides. */
+export interface KernelSpec {
+  /** kernels/<file>.wgsl. */
+  file: string;
+  /** One letter per binding of group 0: `u` uniform, `r` read-only storage, `w` read-write storage. */
+  bindings: string;
+  /** Module-scope consts to override (tile and workgroup sizes, the attention's MAXPOS). */
+  consts?: Record<string, number>;
+}
+
+/** The engine's kernels by role; matmul roles are `mm` (plain) or `sw` (SwiGLU) + a {@linkcode MatmulKind}. */
+export type KernelRole = "embed" | "rope" | "attn" | "sampler" | `${"mm" | "sw"}${MatmulKind}`;
+
+/**
+ * What the engine compiles on a path: the shared element-wise kernels and sampler, the llvmpipe GEMVs and the tile
+ * kernels on both paths, the split-K GEMVs (`mmS`, `swS`) on the `gpu` path only, and the path's attention sized
+ * for `maxPos` cached positions.
+ *
+ * @example
+ * ```ts
+ * import { kernelSpecs } from "./_kernels.ts";
+ * kernelSpecs("gpu", 256).mmS; // { file: "gemv_splitk", bindings: "urrw", consts: { COLS: 8, KS: 32 } }
+ * kernelSpecs("software", 256).mmS; // undefined
+ * ```
+ */
+export function kernelSpecs(path: KernelPath, maxPos: number): Partial<Record<KernelRole, KernelSpec>> {
+  return {
+    embed: { file: "embed", bindings: "urrrw" },
+    mmG: { file: "matmul", bindings: "urrw", consts: GEMV },
+    mmT: { file: "matmul_tile", bindings: "urrw", consts: { WG: TILE.WG } },
+    swG: { file: "matmul_swiglu", bindings: "urrrw", consts: SWIGLU_GEMV },
+    swT: { file: "matmul_swiglu_tile", bindings: "urrrw", consts: { WG: SWIGLU_TILE.WG } },
+    rope: { file: "rope_kv", bindings: "urrrwww" },
+    attn: { file: attentionKernel(path), bindings: "urrrrw", consts: { MAXPOS: maxPos } },
+    sampler: { file: "sampler", bindings: "urwwrrw" },
+    ...(path === "gpu"
+      ? {
+        mmS: { file: "gemv_splitk", bindings: "urrw", consts: SPLITK },
+        swS: { file: "gemv_swiglu_splitk", bindings: "urrrw", consts: SPLITK },
+      }
+      : {}),
+  };
 }

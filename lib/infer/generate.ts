@@ -18,15 +18,37 @@ import {
   nextState,
   TokenType,
 } from "./grammar.ts";
-import { type LlamaConfig, type ModelWeights, readCheckpoint } from "./model_loader.ts";
+import { engineModel, type ModelWeights } from "./model_loader.ts";
+import { type Checkpoint, CheckpointFormatError, readCheckpoint } from "../model/checkpoint.ts";
+import type { LstmConfig, ModelConfig } from "../model/config.ts";
+import { BOS_ID, EOS_ID } from "../tokenizers/tokenizer.ts";
 import { sampleReference, type SamplerParams } from "./sampling.ts";
+import { NoteStream } from "./_note_stream.ts";
+import { checkGenerateParams, GENERATE_PARAMS } from "./params.ts";
 
-/** A model ready to generate. */
+export { GenerateParamError } from "./params.ts";
+
+/**
+ * A model ready to generate.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadModel } from "./generate.ts";
+ * const model = await loadModel("models/default");
+ * console.log(model.arch, model.context, model.adapter, model.tokenizer.vocab.length);
+ * model.dispose();
+ * ```
+ */
 export interface LoadedModel {
   /** The checkpoint directory. */
   readonly dir: string;
-  readonly config: LlamaConfig;
+  /** The model's hyper-parameters, from the checkpoint's `etude.*` metadata. */
+  readonly config: ModelConfig;
+  /** Positions the model sees at once: the Transformer's `maxPositions`; unbounded for the LSTM (it windows). */
+  readonly context: number;
+  /** The model's tokenizer (encodes a prompt, decodes the generated ids). */
   readonly tokenizer: Tokenizer;
+  /** The checkpoint's `tokenizer.json`, parsed. */
   readonly tokenizerJson: TokenizerJson;
   /** The grammar tables derived from `tokenizer.json`. */
   readonly grammar: GrammarTables;
@@ -40,39 +62,78 @@ export interface LoadedModel {
   readonly seqLen?: number;
   /** The engine (recreated with a larger batch capacity when needed). */
   engine(batch: number): Promise<Engine>;
+  /** Frees the GPU buffers (or tfjs tensors); the model cannot be used afterwards. */
   dispose(): void;
 }
 
-/** Options of `generate`. */
+/**
+ * Options of `generate`. The generation parameters' ranges and defaults live in one table, `GENERATE_PARAMS`
+ * (lib/infer/params.ts); a value outside its range is a `GenerateParamError` naming the field.
+ *
+ * @example
+ * ```ts ignore
+ * import { generate, loadModel } from "./generate.ts";
+ * import { readMidiFile } from "../midi/mod.ts";
+ * const model = await loadModel("models/default");
+ * const ac = new AbortController();
+ * const { scores } = await generate({
+ *   model,
+ *   prompt: await readMidiFile("opening.mid"),
+ *   seconds: 30,
+ *   temperature: 0.9,
+ *   topP: 0.9,
+ *   seed: 42,
+ *   onNotes: (notes) => console.log(`${notes.length} new notes`),
+ *   signal: ac.signal,
+ * });
+ * model.dispose();
+ * ```
+ */
 export interface GenerateOptions {
+  /** The model to sample from (see `loadModel`). */
   model: LoadedModel;
   /** Continue this piece (tokenised with the model's tokenizer). */
   prompt?: Score;
-  /** Stop criteria (default: maxTokens 512). */
+  /** Length in tokens (`GENERATE_PARAMS.maxTokens`); the default length when no bars or seconds are given. */
   maxTokens?: number;
+  /** Length in bars (`GENERATE_PARAMS.bars`); give at most one of maxTokens, bars, seconds. */
   bars?: number;
+  /** Length in seconds of music after the prompt (`GENERATE_PARAMS.seconds`). */
   seconds?: number;
-  /** 0.1–2.0 (default 0.8). */
+  /** Sampling temperature (`GENERATE_PARAMS.temperature`). */
   temperature?: number;
-  /** 0–500 (default 50; 0 = off). */
+  /** Top-k, 0 = off (`GENERATE_PARAMS.topK`). */
   topK?: number;
-  /** 0.01–1.0 (default 0.95). */
+  /** Top-p, nucleus (`GENERATE_PARAMS.topP`). */
   topP?: number;
-  /** 0 ≤ seed < 2^53 integer (default 0). */
+  /** Sampling seed, an integer (`GENERATE_PARAMS.seed`; the library's default is fixed, faces draw one). */
   seed?: number;
-  /** Grammar mask (default true). */
+  /** Grammar mask (`GENERATE_PARAMS.grammar`). */
   grammar?: boolean;
-  /** Sequences generated at once (1–64, default 1). */
+  /** Sequences generated at once (`GENERATE_PARAMS.batch`). */
   batch?: number;
   /** Streaming: new notes of sequence `sequence` as they are decoded. */
   onNotes?: (notes: Note[], sequence: number) => void;
   /** Cancels (the result holds what was generated so far). */
   signal?: AbortSignal;
-  /** Tokens per GPU readback (default 32). */
+  /** Tokens per GPU readback (`GENERATE_PARAMS.chunk`). */
   chunk?: number;
 }
 
-/** What `generate` returns. */
+/**
+ * What `generate` returns.
+ *
+ * @example
+ * ```ts ignore
+ * import { generate, loadModel } from "./generate.ts";
+ * import { writeMidi } from "../midi/mod.ts";
+ * const model = await loadModel("models/default");
+ * const r = await generate({ model, batch: 4, maxTokens: 1024, seed: 1 });
+ * console.log(`${r.tokens} tokens at ${r.tokensPerSecond.toFixed(0)}/s on ${r.adapter}`);
+ * r.scores.forEach((s, i) => Deno.writeFileSync(`piece-${i}.mid`, writeMidi(s)));
+ * model.dispose();
+ * ```
+ */
 export interface GenerateResult {
   /** One piece per sequence (the prompt's notes included when a prompt was given). */
   scores: Score[];
@@ -82,21 +143,13 @@ export interface GenerateResult {
   tokens: number;
   /** Sampled tokens per second (all sequences, prefill included). */
   tokensPerSecond: number;
+  /** Where it ran: the WebGPU adapter's description, or `tfjs-<backend>` for an LSTM. */
   adapter: string;
 }
 
-/** An out-of-range generation parameter; `field` names it. */
-export class GenerateParamError extends Error {
-  override name = "GenerateParamError";
-  readonly field: string;
-  constructor(field: string, message: string) {
-    super(message);
-    this.field = field;
-  }
-}
-
 /**
- * Loads a checkpoint directory onto the GPU.
+ * Loads a checkpoint onto the GPU (an LSTM onto tfjs): a directory (read with `readCheckpoint`) or a checkpoint
+ * already read.
  *
  * @example
  * ```ts ignore
@@ -106,21 +159,24 @@ export class GenerateParamError extends Error {
  * model.dispose();
  * ```
  */
-export async function loadModel(dir: string): Promise<LoadedModel> {
-  const { config, weights, tokenizer: json } = await readCheckpoint(dir);
-  const tokenizer = loadTokenizer(json);
-  const grammar = grammarTables(json);
-  if (config.arch === "lstm") return await loadLstm(dir, config, tokenizer, json, grammar);
-  if (config.arch !== "transformer") {
-    throw new Error(
-      `${dir}/config.json: etude.arch ${JSON.stringify(config.arch)} is not "transformer" or "lstm"`,
+export async function loadModel(source: string | Checkpoint): Promise<LoadedModel> {
+  const ck = typeof source === "string" ? await readCheckpoint(source) : source;
+  const dir = ck.dir, json = ck.tokenizerJson;
+  if (!json) {
+    throw new CheckpointFormatError(
+      `${dir}/tokenizer.json: missing (generation needs the model's tokenizer)`,
     );
   }
+  const tokenizer = loadTokenizer(json);
+  const grammar = grammarTables(json);
+  if (ck.config.arch === "lstm") return await loadLstm(ck, ck.config, tokenizer, json, grammar);
+  const { config, weights } = engineModel(ck);
   let engine = await Engine.create(config, weights, { maxBatch: 1 });
   let w: ModelWeights | undefined = weights;
   return {
     dir,
     config,
+    context: config.maxPositions,
     tokenizer,
     tokenizerJson: json,
     grammar,
@@ -143,8 +199,8 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
 
 /** The LSTM presets run through tfjs (lib/model), imported only when such a checkpoint is loaded. */
 async function loadLstm(
-  dir: string,
-  config: LlamaConfig,
+  ck: Checkpoint,
+  config: LstmConfig,
   tokenizer: Tokenizer,
   json: TokenizerJson,
   grammar: GrammarTables,
@@ -153,11 +209,12 @@ async function loadLstm(
   const { selectBackend } = await import("../model/backend.ts");
   const { TfModel } = await import("../model/model.ts");
   const backend = await selectBackend("auto");
-  const { model } = await TfModel.load(dir);
-  const seqLen = Number((config.raw.etude as Record<string, unknown> | undefined)?.seqLen) || 100;
+  const model = TfModel.fromCheckpoint(ck);
+  const seqLen = config.seqLen;
   return {
-    dir,
-    config: { ...config, maxPos: Number.MAX_SAFE_INTEGER },
+    dir: ck.dir,
+    config,
+    context: Number.MAX_SAFE_INTEGER,
     tokenizer,
     tokenizerJson: json,
     grammar,
@@ -179,29 +236,6 @@ async function loadLstm(
   };
 }
 
-function checkRange(
-  field: string,
-  v: number | undefined,
-  lo: number,
-  hi: number,
-  int = false,
-  def?: number,
-): number {
-  const x = v ?? def;
-  if (
-    x === undefined || typeof x !== "number" || !Number.isFinite(x) || x < lo || x > hi ||
-    (int && !Number.isInteger(x))
-  ) {
-    throw new GenerateParamError(
-      field,
-      `${field} must be ${int ? "an integer " : ""}in ${lo}–${hi}${
-        def !== undefined ? ` (default ${def})` : ""
-      }, got ${x}`,
-    );
-  }
-  return x;
-}
-
 /**
  * Generates `batch` pieces (continuing `prompt` if given). Same options and seed → the same ids and scores.
  *
@@ -215,33 +249,19 @@ function checkRange(
  */
 export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const model = opts.model;
-  const temperature = checkRange("temperature", opts.temperature, 0.1, 2, false, 0.8);
-  const topK = checkRange("topK", opts.topK, 0, 500, true, 50);
-  const topP = checkRange("topP", opts.topP, 0.01, 1, false, 0.95);
-  const seed = checkRange("seed", opts.seed, 0, Number.MAX_SAFE_INTEGER, true, 0);
-  const batch = checkRange("batch", opts.batch, 1, 64, true, 1);
-  const given = ["maxTokens", "bars", "seconds"].filter((k) =>
-    opts[k as keyof GenerateOptions] !== undefined
-  );
-  if (given.length > 1) throw new GenerateParamError(given[1], `give only one of maxTokens, bars, seconds`);
-  const bars = opts.bars !== undefined ? checkRange("bars", opts.bars, 1, 1024, true) : undefined;
-  const seconds = opts.seconds !== undefined ? checkRange("seconds", opts.seconds, 0.1, 3600) : undefined;
-  const maxTokens = opts.maxTokens !== undefined
-    ? checkRange("maxTokens", opts.maxTokens, 1, 65536, true)
-    : bars !== undefined || seconds !== undefined
-    ? 65536
-    : 512;
-  const chunk = checkRange("chunk", opts.chunk, 1, 1024, true, 32);
-  const useGrammar = opts.grammar ?? true;
-  const g = model.grammar, c = model.config, tok = model.tokenizer;
+  const { temperature, topK, topP, seed, batch, bars, seconds, chunk, grammar: useGrammar, ...p } =
+    checkGenerateParams(opts);
+  // With bars or seconds, the token range's top is the safety cap.
+  const maxTokens = p.maxTokens ?? GENERATE_PARAMS.maxTokens.max;
+  const g = model.grammar, ctx = model.context, tok = model.tokenizer;
 
   // Prompt: BOS + tokens, cut at a bar boundary to fit half the context. The model sees only that tail, but the
   // result is the whole prompt (as the tokenizer renders it) followed by the continuation.
-  const bos = c.bosId;
+  const bos = BOS_ID;
   const fullPromptIds = opts.prompt ? tok.encode(opts.prompt) : [];
   let promptIds = fullPromptIds;
   const isBar = (id: number) => g.baseType[g.base[id]?.[0] ?? -1] === TokenType.Bar;
-  const limit = Math.floor(c.maxPos / 2);
+  const limit = Math.floor(ctx / 2);
   if (promptIds.length + 1 > limit) {
     let start = promptIds.length - (limit - 1);
     const bar = promptIds.findIndex((id, i) => i >= start && isBar(id));
@@ -259,19 +279,22 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const decodeAll = (s: number) => tok.decode([...fullPromptIds, ...ids[s]]);
   // `seconds` and streaming count from where the prompt stops: its last onset (0 without a prompt)
   const promptScore = tok.decode(fullPromptIds);
-  const noteKey = (n: Note) => `${n.start}:${n.pitch}`;
   const promptSeconds = promptScore.notes.reduce(
     (m, n) => Math.max(m, ticksToSeconds(promptScore, n.start)),
     0,
   );
   const until = seconds === undefined ? undefined : promptSeconds + seconds;
-  const emitted = Array.from({ length: batch }, () => new Set<string>(promptScore.notes.map(noteKey)));
+  // Streaming and the seconds stop decode each readback's new ids only (the prompt's notes are not streamed).
+  const streams = seconds !== undefined || opts.onNotes
+    ? Array.from({ length: batch }, () => new NoteStream(tok, fullPromptIds, until))
+    : undefined;
   const t0 = performance.now();
   const onTokens = (fresh: number[][]): boolean => {
     for (let s = 0; s < batch; s++) {
       if (done[s]) continue;
+      const before = ids[s].length;
       for (const id of fresh[s]) {
-        if (id === c.eosId) {
+        if (id === EOS_ID) {
           done[s] = true;
           break;
         }
@@ -285,30 +308,18 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
           break;
         }
       }
-      if (seconds !== undefined || opts.onNotes) {
-        const score = decodeAll(s);
-        if (until !== undefined && score.notes.some((n) => ticksToSeconds(score, n.start) >= until)) {
-          done[s] = true;
-        }
-        if (opts.onNotes) {
-          const fresh2 = score.notes.filter((n) => {
-            const k = noteKey(n);
-            if (emitted[s].has(k) || (until !== undefined && ticksToSeconds(score, n.start) >= until)) {
-              return false;
-            }
-            emitted[s].add(k);
-            return true;
-          });
-          if (fresh2.length) opts.onNotes(fresh2, s);
-        }
+      if (streams) {
+        const { notes, reachedStop } = streams[s].push(ids[s].slice(before));
+        if (reachedStop) done[s] = true;
+        if (opts.onNotes && notes.length) opts.onNotes(notes, s);
       }
     }
     return done.every(Boolean);
   };
   const sampling = { temperature, topK, topP, seed };
   const windowStart = (h: number[]) => {
-    const target = h.length - Math.floor(c.maxPos / 2);
-    for (let i = Math.max(target - Math.floor(c.maxPos / 4), 0); i < h.length; i++) if (isBar(h[i])) return i;
+    const target = h.length - Math.floor(ctx / 2);
+    for (let i = Math.max(target - Math.floor(ctx / 4), 0); i < h.length; i++) if (isBar(h[i])) return i;
     return target;
   };
   let steps: number;

@@ -50,7 +50,17 @@ const SUCC: Record<number, number[]> = {
   [T.End]: [T.Bar],
 };
 
-/** Per-token grammar table: entry/exit type, required position (> current) and position after it. */
+/**
+ * Per-token grammar table: entry/exit type, required position (> current) and position after it.
+ *
+ * @example
+ * ```ts
+ * import { grammarTables, TokenType } from "./grammar.ts";
+ * const g = grammarTables({ kind: "remi", config: {}, vocab: ["PAD_None", "BOS_None", "EOS_None", "MASK_None", "Bar_None"] });
+ * g.baseType[4] === TokenType.Bar; // true
+ * g.remi; // true
+ * ```
+ */
 export interface GrammarTables {
   /**
    * `GTAB_STRIDE` words per token: `[typeIn, typeOut, posReq, posOut, posMax, barOut, flags, 0, pre×4, post×4]`:
@@ -67,9 +77,11 @@ export interface GrammarTables {
   allow: Uint32Array;
   /** Base token ids of each token (itself for base tokens; the expansion for BPE tokens). */
   base: number[][];
-  /** Base token types, position values (−1 when not a Position) and TimeSig bar lengths (−1) by base id. */
+  /** By base id: its `TokenType` (−1 for PAD and MASK, never sampled; BOS is `Start`, EOS `End`). */
   baseType: number[];
+  /** By base id: the position within the bar of a Position token, −1 for any other. */
   basePos: number[];
+  /** By base id: the bar length in positions a TimeSig sets, −1 for any other. */
   baseBar: number[];
   /** Whether the tokenizer has a REMI grammar (false: everything allowed except specials). */
   remi: boolean;
@@ -78,11 +90,24 @@ export interface GrammarTables {
 /**
  * Grammar state: type of the last token, the current position within the bar (−1 = none yet), the bar length, and
  * the pitches already played at the current time step (4 × 32-bit mask).
+ *
+ * @example
+ * ```ts
+ * import { grammarTables, initialState, nextState } from "./grammar.ts";
+ * const g = grammarTables({ kind: "remi", config: {}, vocab: ["PAD_None", "BOS_None", "EOS_None", "MASK_None", "Bar_None"] });
+ * let s = initialState(g);
+ * for (const id of [1, 4]) s = nextState(g, s, id); // BOS, Bar
+ * s.pos; // -1: no Position yet in this bar
+ * ```
  */
 export interface GrammarState {
+  /** `TokenType` of the last token (`Start` before any). */
   type: number;
+  /** Current position within the bar, in grid steps (−1 = no Position yet in this bar). */
   pos: number;
+  /** Bar length in positions (set by the last TimeSig; `barLen0` before any). */
   barLen: number;
+  /** Pitches already played at the current step: a 128-bit mask in four 32-bit words (pitch p: bit p & 31 of word p >> 5). */
   pitches: number[];
 }
 
@@ -322,7 +347,17 @@ export function nextState(g: GrammarTables, s: GrammarState, v: number): Grammar
   };
 }
 
-/** Syntax error counts of a token sequence (MidiTok-style TSE). */
+/**
+ * Syntax error counts of a token sequence (MidiTok-style TSE).
+ *
+ * @example
+ * ```ts
+ * import { grammarErrors } from "./grammar.ts";
+ * const vocab = ["PAD_None", "BOS_None", "EOS_None", "MASK_None", "Bar_None", "Position_0", "Pitch_60"];
+ * grammarErrors([4, 5, 5], { kind: "remi", config: {}, vocab }); // { type: 0, time: 1, dupn: 0, tokens: 3 }
+ * grammarErrors([4, 5, 6, 6], { kind: "remi", config: {}, vocab }).dupn; // 1: C4 twice at one step
+ * ```
+ */
 export interface GrammarErrors {
   /** A token whose type cannot follow the previous one. */
   type: number;

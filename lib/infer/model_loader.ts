@@ -1,201 +1,108 @@
 /**
- * Reads an etude checkpoint directory (`model.safetensors` + `config.json` + `tokenizer.json`, Hugging Face Llama
- * names and layouts) into plain Float32Arrays, independently of tfjs.
+ * The engine's view of a checkpoint: a Transformer's Hugging Face-named tensors arranged as per-layer weights.
+ * Reading and checking the directory is `readCheckpoint`'s job (lib/model/checkpoint.ts, free of tfjs); this module
+ * only arranges what it returns.
  *
  * @module
  */
-import { decodeSafetensors, type SafeTensor, toFloat32 } from "../util/safetensors.ts";
-import type { TokenizerJson } from "../tokenizers/tokenizer.ts";
-
-/** The Llama hyper-parameters the engine needs (from `config.json`). */
-export interface LlamaConfig {
-  vocabSize: number;
-  hidden: number;
-  ffn: number;
-  layers: number;
-  heads: number;
-  eps: number;
-  ropeTheta: number;
-  maxPos: number;
-  bosId: number;
-  eosId: number;
-  /** `etude.arch`: "transformer" (default) or "lstm". */
-  arch: string;
-  /** The whole parsed `config.json`. */
-  raw: Record<string, unknown>;
-}
+import { type Checkpoint, CheckpointFormatError, readCheckpoint } from "../model/checkpoint.ts";
+import type { TransformerConfig } from "../model/config.ts";
 
 /** One transformer block's weights (nn.Linear layout [out, in], row-major). */
 export interface LayerWeights {
+  /** `self_attn.q_proj.weight` [d, d]. */
   q: Float32Array;
+  /** `self_attn.k_proj.weight` [d, d]. */
   k: Float32Array;
+  /** `self_attn.v_proj.weight` [d, d]. */
   v: Float32Array;
+  /** `self_attn.o_proj.weight` [d, d]. */
   o: Float32Array;
+  /** `mlp.gate_proj.weight` [ffn, d]. */
   gate: Float32Array;
+  /** `mlp.up_proj.weight` [ffn, d]. */
   up: Float32Array;
+  /** `mlp.down_proj.weight` [d, ffn]. */
   down: Float32Array;
+  /** `input_layernorm.weight` [d]. */
   ln1: Float32Array;
+  /** `post_attention_layernorm.weight` [d]. */
   ln2: Float32Array;
 }
 
 /** All weights of a Llama checkpoint (tied output projection = `embed`). */
 export interface ModelWeights {
+  /** `model.embed_tokens.weight` [vocab, d], also the output projection. */
   embed: Float32Array;
+  /** The blocks, in order. */
   layers: LayerWeights[];
+  /** `model.norm.weight` [d]. */
   norm: Float32Array;
 }
 
-/** A checkpoint read from disk. */
-export interface Checkpoint {
-  config: LlamaConfig;
+/** What the engine and the plain-TS reference take: the Transformer's config and its arranged weights. */
+export interface EngineModel {
+  /** The model config (lib/model's one config type). */
+  config: TransformerConfig;
+  /** The weights per layer. */
   weights: ModelWeights;
-  tokenizer: TokenizerJson;
-}
-
-/** Error for a malformed checkpoint; the message names the file and field. */
-export class CheckpointFormatError extends Error {
-  override name = "CheckpointFormatError";
 }
 
 /**
- * Validates and converts a parsed `config.json`.
- *
- * @example
- * ```ts
- * import { parseLlamaConfig } from "./model_loader.ts";
- * const c = parseLlamaConfig({ vocab_size: 10, hidden_size: 8, intermediate_size: 16, num_hidden_layers: 1, num_attention_heads: 2 });
- * c.eps; // 1e-5
- * ```
- */
-export function parseLlamaConfig(raw: Record<string, unknown>, file = "config.json"): LlamaConfig {
-  const int = (name: string, def?: number) => {
-    const v = raw[name] ?? def;
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-      throw new CheckpointFormatError(
-        `${file}: ${name} must be a non-negative integer, got ${JSON.stringify(v)}`,
-      );
-    }
-    return v;
-  };
-  const num = (name: string, def: number) => {
-    const v = raw[name] ?? def;
-    if (typeof v !== "number" || !(v > 0)) {
-      throw new CheckpointFormatError(`${file}: ${name} must be a positive number, got ${JSON.stringify(v)}`);
-    }
-    return v;
-  };
-  const etude = (raw.etude ?? {}) as Record<string, unknown>;
-  const arch = typeof etude.arch === "string" ? etude.arch : "transformer";
-  const c: LlamaConfig = {
-    vocabSize: int("vocab_size"),
-    hidden: arch === "lstm" ? 0 : int("hidden_size"),
-    ffn: arch === "lstm" ? 0 : int("intermediate_size"),
-    layers: arch === "lstm" ? 0 : int("num_hidden_layers"),
-    heads: arch === "lstm" ? 1 : int("num_attention_heads"),
-    eps: num("rms_norm_eps", 1e-5),
-    ropeTheta: num("rope_theta", 10000),
-    maxPos: int("max_position_embeddings", 512),
-    bosId: int("bos_token_id", 1),
-    eosId: int("eos_token_id", 2),
-    arch,
-    raw,
-  };
-  if (arch !== "lstm" && (c.hidden % c.heads !== 0 || (c.hidden / c.heads) % 2 !== 0)) {
-    throw new CheckpointFormatError(
-      `${file}: hidden_size ${c.hidden} must split into num_attention_heads ${c.heads} heads of even size`,
-    );
-  }
-  if (raw.tie_word_embeddings === false) {
-    throw new CheckpointFormatError(
-      `${file}: tie_word_embeddings must be true (untied lm_head is not supported)`,
-    );
-  }
-  return c;
-}
-
-/**
- * Extracts and shape-checks the Llama weights from decoded safetensors tensors.
+ * Arranges a checkpoint's tensors (already checked by `readCheckpoint`) per layer; the arrays are shared, not
+ * copied. Throws for an LSTM checkpoint (those run through tfjs).
  *
  * @example
  * ```ts ignore
- * import { weightsFromTensors } from "./model_loader.ts";
- * const w = weightsFromTensors(tensors, config);
+ * import { readCheckpoint } from "../model/checkpoint.ts";
+ * import { engineModel } from "./model_loader.ts";
+ * const { config, weights } = engineModel(await readCheckpoint("models/default"));
  * ```
  */
-export function weightsFromTensors(
-  tensors: Record<string, SafeTensor>,
-  c: LlamaConfig,
-  file = "model.safetensors",
-): ModelWeights {
-  const get = (name: string, shape: number[]) => {
-    const t = tensors[name];
-    if (!t) throw new CheckpointFormatError(`${file}: missing tensor ${name}`);
-    if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-      throw new CheckpointFormatError(`${file}: tensor ${name} has shape [${t.shape}], expected [${shape}]`);
-    }
-    return toFloat32(t);
+export function engineModel(ck: Pick<Checkpoint, "dir" | "config" | "weights">): EngineModel {
+  const c = ck.config;
+  if (c.arch !== "transformer") {
+    throw new CheckpointFormatError(
+      `${ck.dir}/config.json: etude.arch is "${c.arch}": the WebGPU engine runs Transformers only`,
+    );
+  }
+  const get = (name: string) => {
+    const t = ck.weights[name];
+    if (!t) throw new CheckpointFormatError(`${ck.dir}/model.safetensors: missing tensor ${name}`);
+    return t;
   };
-  const d = c.hidden, f = c.ffn;
   const layers: LayerWeights[] = [];
   for (let i = 0; i < c.layers; i++) {
     const p = `model.layers.${i}.`;
     layers.push({
-      q: get(p + "self_attn.q_proj.weight", [d, d]),
-      k: get(p + "self_attn.k_proj.weight", [d, d]),
-      v: get(p + "self_attn.v_proj.weight", [d, d]),
-      o: get(p + "self_attn.o_proj.weight", [d, d]),
-      gate: get(p + "mlp.gate_proj.weight", [f, d]),
-      up: get(p + "mlp.up_proj.weight", [f, d]),
-      down: get(p + "mlp.down_proj.weight", [d, f]),
-      ln1: get(p + "input_layernorm.weight", [d]),
-      ln2: get(p + "post_attention_layernorm.weight", [d]),
+      q: get(p + "self_attn.q_proj.weight"),
+      k: get(p + "self_attn.k_proj.weight"),
+      v: get(p + "self_attn.v_proj.weight"),
+      o: get(p + "self_attn.o_proj.weight"),
+      gate: get(p + "mlp.gate_proj.weight"),
+      up: get(p + "mlp.up_proj.weight"),
+      down: get(p + "mlp.down_proj.weight"),
+      ln1: get(p + "input_layernorm.weight"),
+      ln2: get(p + "post_attention_layernorm.weight"),
     });
   }
   return {
-    embed: get("model.embed_tokens.weight", [c.vocabSize, d]),
-    layers,
-    norm: get("model.norm.weight", [d]),
+    config: c,
+    weights: { embed: get("model.embed_tokens.weight"), layers, norm: get("model.norm.weight") },
   };
 }
 
 /**
- * Reads a checkpoint directory.
+ * `readCheckpoint` then {@link engineModel}: a Transformer checkpoint directory as the engine takes it.
  *
  * @example
  * ```ts ignore
- * import { readCheckpoint } from "./model_loader.ts";
- * const { config, weights, tokenizer } = await readCheckpoint("models/default");
+ * import { Engine } from "./engine.ts";
+ * import { readEngineModel } from "./model_loader.ts";
+ * const { config, weights } = await readEngineModel("models/default");
+ * const engine = await Engine.create(config, weights);
  * ```
  */
-export async function readCheckpoint(dir: string): Promise<Checkpoint> {
-  const readJson = async (name: string) => {
-    const path = `${dir}/${name}`;
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (e) {
-      throw new CheckpointFormatError(`${path}: cannot read (${(e as Error).message})`);
-    }
-    try {
-      return JSON.parse(text);
-    } catch (e) {
-      throw new CheckpointFormatError(`${path}: not valid JSON (${(e as Error).message})`);
-    }
-  };
-  const config = parseLlamaConfig(await readJson("config.json"), `${dir}/config.json`);
-  const tokenizer = await readJson("tokenizer.json") as TokenizerJson;
-  if (!Array.isArray(tokenizer.vocab)) {
-    throw new CheckpointFormatError(`${dir}/tokenizer.json: vocab must be an array of token names`);
-  }
-  if (tokenizer.vocab.length > config.vocabSize) {
-    throw new CheckpointFormatError(
-      `${dir}/tokenizer.json: ${tokenizer.vocab.length} tokens but config.json vocab_size is ${config.vocabSize}`,
-    );
-  }
-  const bytes = await Deno.readFile(`${dir}/model.safetensors`);
-  const { tensors } = decodeSafetensors(bytes);
-  const weights = config.arch === "lstm"
-    ? { embed: new Float32Array(0), layers: [], norm: new Float32Array(0) }
-    : weightsFromTensors(tensors, config, `${dir}/model.safetensors`);
-  return { config, weights, tokenizer };
+export async function readEngineModel(dir: string): Promise<EngineModel> {
+  return engineModel(await readCheckpoint(dir));
 }

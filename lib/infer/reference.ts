@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { LlamaConfig, ModelWeights } from "./model_loader.ts";
+import type { TransformerConfig } from "../model/config.ts";
+import type { ModelWeights } from "./model_loader.ts";
 
 function matvec(w: Float32Array, x: Float64Array, out: number, inp: number): Float64Array {
   const y = new Float64Array(out);
@@ -30,22 +31,25 @@ function rmsnorm(x: Float64Array, w: Float32Array, eps: number): Float64Array {
  * @example
  * ```ts ignore
  * import { ReferenceDecoder } from "./reference.ts";
+ * import { readEngineModel } from "./model_loader.ts";
+ * const { config, weights } = await readEngineModel("models/default");
  * const dec = new ReferenceDecoder(config, weights);
  * const logits = dec.step(1); // after BOS
  * ```
  */
 export class ReferenceDecoder {
-  readonly #c: LlamaConfig;
+  readonly #c: TransformerConfig;
   readonly #w: ModelWeights;
   readonly #k: Float64Array[][] = [];
   readonly #v: Float64Array[][] = [];
   readonly #inv: Float64Array;
 
-  constructor(config: LlamaConfig, weights: ModelWeights) {
+  /** A decoder at position 0 with an empty KV cache (computes in float64). */
+  constructor(config: TransformerConfig, weights: ModelWeights) {
     this.#c = config;
     this.#w = weights;
     for (let l = 0; l < config.layers; l++) this.#k.push([]), this.#v.push([]);
-    const hd = config.hidden / config.heads;
+    const hd = config.dim / config.heads;
     this.#inv = new Float64Array(hd / 2).map((_, j) => Math.pow(config.ropeTheta, -2 * j / hd));
   }
 
@@ -56,13 +60,13 @@ export class ReferenceDecoder {
 
   /** Feeds one token; returns the logits (vocab_size) predicting the next one. */
   step(token: number): Float32Array {
-    const c = this.#c, w = this.#w, d = c.hidden, H = c.heads, hd = d / H, half = hd / 2;
+    const c = this.#c, w = this.#w, d = c.dim, H = c.heads, hd = d / H, half = hd / 2;
     const pos = this.position;
     let x = new Float64Array(d);
     for (let i = 0; i < d; i++) x[i] = w.embed[token * d + i];
     for (let l = 0; l < c.layers; l++) {
       const L = w.layers[l];
-      const h = rmsnorm(x, L.ln1, c.eps);
+      const h = rmsnorm(x, L.ln1, c.normEps);
       const q = matvec(L.q, h, d, d), k = matvec(L.k, h, d, d), v = matvec(L.v, h, d, d);
       for (let hh = 0; hh < H; hh++) {
         for (let j = 0; j < half; j++) {
@@ -95,13 +99,13 @@ export class ReferenceDecoder {
       }
       const o = matvec(L.o, att, d, d);
       x = x.map((xv, i) => xv + o[i]);
-      const h2 = rmsnorm(x, L.ln2, c.eps);
+      const h2 = rmsnorm(x, L.ln2, c.normEps);
       const g = matvec(L.gate, h2, c.ffn, d), u = matvec(L.up, h2, c.ffn, d);
       const a = g.map((gv, i) => gv / (1 + Math.exp(-gv)) * u[i]);
       const dn = matvec(L.down, a, d, c.ffn);
       x = x.map((xv, i) => xv + dn[i]);
     }
-    const hf = rmsnorm(x, w.norm, c.eps);
+    const hf = rmsnorm(x, w.norm, c.normEps);
     return Float32Array.from(matvec(w.embed, hf, c.vocabSize, d));
   }
 }
@@ -112,11 +116,13 @@ export class ReferenceDecoder {
  * @example
  * ```ts ignore
  * import { referenceForward } from "./reference.ts";
+ * import { readEngineModel } from "./model_loader.ts";
+ * const { config, weights } = await readEngineModel("models/default");
  * const rows = referenceForward(config, weights, [1, 5, 9]); // 3 × vocab_size
  * ```
  */
 export function referenceForward(
-  config: LlamaConfig,
+  config: TransformerConfig,
   weights: ModelWeights,
   tokens: readonly number[],
 ): Float32Array[] {
@@ -131,11 +137,13 @@ export function referenceForward(
  * @example
  * ```ts ignore
  * import { referenceLogits } from "./reference.ts";
+ * import { readEngineModel } from "./model_loader.ts";
+ * const { config, weights } = await readEngineModel("models/default");
  * const flat = referenceLogits(config, weights, [1, 5, 9]); // Float32Array(3 × vocab_size)
  * ```
  */
 export function referenceLogits(
-  config: LlamaConfig,
+  config: TransformerConfig,
   weights: ModelWeights,
   tokens: readonly number[],
 ): Float32Array {

@@ -43,33 +43,50 @@ export function applySustain(notes: RawNote[], pedal: PedalEvent[], endTick: num
   });
   events.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
   let down = false;
-  // Sounding notes (index set), and per pitch which of them are sounding, for the re-strike cut.
-  const active = new Set<number>();
+  // Sounding notes: `held` (key still down) and `sustained` (key released while the pedal was down), and per pitch
+  // which of them sound, for the re-strike cut. Each note joins and leaves each set once: linear in the events.
+  const held = new Set<number>();
+  const sustained = new Set<number>();
+  const byPitch = new Map<number, Set<number>>();
+  const stop = (j: number) => {
+    held.delete(j);
+    sustained.delete(j);
+    byPitch.get(notes[j].pitch)!.delete(j);
+  };
   for (const [tick, kind, i] of events) {
     if (kind === PEDAL_DOWN) down = true;
     else if (kind === PEDAL_UP) {
       down = false;
-      for (const j of active) {
-        if (notes[j].end < tick) {
-          notes[j].end = tick;
-          active.delete(j);
-        }
+      // Notes whose key was released earlier end here (a key released at this very tick ends on its own).
+      for (const j of sustained) {
+        notes[j].end = tick;
+        byPitch.get(notes[j].pitch)!.delete(j);
       }
+      sustained.clear();
     } else if (kind === NOTE_ON) {
-      if (down) {
-        for (const j of active) {
-          if (notes[j].pitch === notes[i].pitch) {
-            notes[j].end = tick;
-            active.delete(j);
-          }
+      const same = byPitch.get(notes[i].pitch);
+      if (down && same) {
+        for (const j of same) {
+          notes[j].end = tick;
+          held.delete(j);
+          sustained.delete(j);
         }
+        same.clear();
       }
-      active.add(i);
-    } else if (!down) {
-      active.delete(i);
+      held.add(i);
+      if (same) same.add(i);
+      else byPitch.set(notes[i].pitch, new Set([i]));
+    } else if (held.has(i)) {
+      if (down) {
+        held.delete(i);
+        sustained.add(i);
+      } else stop(i);
     }
   }
-  if (down) { for (const j of active) notes[j].end = Math.max(notes[j].end, endTick); }
+  if (down) {
+    for (const j of held) notes[j].end = Math.max(notes[j].end, endTick);
+    for (const j of sustained) notes[j].end = Math.max(notes[j].end, endTick);
+  }
   let extended = 0;
   notes.forEach((n, i) => {
     if (n.end > originalEnds[i]) extended++;

@@ -1,6 +1,7 @@
 /**
  * MIDI bytes ⇄ `Score`: a strict Standard MIDI File reader (`readMidi`, `readMidiDetailed`, `readMidiFile`) that
- * names what is wrong with a broken file (`MidiError`), and a writer (`writeMidi`) whose output the reader returns
+ * names what is wrong with a broken file (`MidiError`) and keeps every score within documented size limits
+ * (`ReadLimits`), and a writer (`writeMidi`) whose output the reader returns
  * unchanged.
  *
  * @example
@@ -16,5 +17,16 @@
  * @module
  */
 export { MidiError } from "./error.ts";
-export { type MidiReport, readMidi, readMidiDetailed, readMidiFile, type ReadMidiOptions } from "./read.ts";
-export { writeMidi } from "./write.ts";
+export {
+  DEFAULT_READ_LIMITS,
+  MAX_SCORE_TICK,
+  measureScore,
+  type MidiReport,
+  type ReadLimits,
+  readMidi,
+  readMidiDetailed,
+  readMidiFile,
+  type ReadMidiOptions,
+  type ScoreExtent,
+} from "./read.ts";
+export { MAX_WRITE_TICK, writeMidi } from "./write.ts";

@@ -20,6 +20,12 @@
  * - The sustain pedal (CC64 ≥ 64, per channel) lengthens notes as note_seq's `apply_sustain_control_changes` does
  *   (option `sustain: false` turns this off); a pedal never released holds its notes to the last End-of-Track.
  * - Tempo and time-signature lists always start at tick 0 (defaults 120 bpm, 4/4); at one tick the last event wins.
+ * - Size limits (`ReadLimits`, defaults in `DEFAULT_READ_LIMITS`): a silence longer than `maxGapSeconds` is shortened
+ *   to it, and the piece ends at `maxSeconds`, at `maxBars` or at tick 2³¹ − 1, whichever comes first (later notes
+ *   dropped, notes running past it cut). Each change is counted in the report and named in its warnings; option
+ *   `onLimit: "refuse"` throws a one-line `MidiError` instead. A few bytes can otherwise ask for years of silence
+ *   (a delta time holds up to 2²⁸ − 1 ticks, a beat can last 16.7 s) that later stages would turn into gigabytes of
+ *   tokens or audio.
  *
  * @module
  */
@@ -27,17 +33,124 @@ import { MidiError } from "./error.ts";
 import { type PairingCounts, pairNotes, type RawNote } from "./_notes.ts";
 import { parseSmf, type SmfEvent } from "./_smf.ts";
 import { applySustain, type PedalEvent } from "./_sustain.ts";
+import { applyLimits, formatSeconds, MAX_SCORE_TICK, measureScore, type ScoreExtent } from "./_limits.ts";
 import { type Note, type Score, sortNotes, type TempoChange, type TimeSignature } from "../score.ts";
 
-/** Options for `readMidi`. */
-export interface ReadMidiOptions {
+export { MAX_SCORE_TICK, measureScore, type ScoreExtent };
+
+/**
+ * The size limits of a score read from a file. They bound what a few bytes can cost downstream (tokens, audio,
+ * memory) while staying far above real music: in the 2,208 files of the shared corpora (`shared/midi`,
+ * `shared/midi-corpus`: MAESTRO, ASAP, POP909, piano-midi.de, test suites) the longest piece lasts 58 min (a GS sound
+ * test; MAESTRO's longest is 39 min), the most bars is 1,734 and the longest silence between notes is 4.5 min (an
+ * ASAP performance with a pause). None of them is changed by the defaults.
+ *
+ * @example
+ * ```ts
+ * import { readMidi } from "./mod.ts";
+ * import { emptyScore } from "../score.ts";
+ * import { writeMidi } from "./write.ts";
+ * const s = emptyScore(480);
+ * s.notes.push({ pitch: 60, velocity: 90, start: 480 * 2 * 3600, duration: 480 }); // after an hour of silence
+ * readMidi(writeMidi(s), { maxGapSeconds: 60 }).notes[0].start; // 57600: the silence cut to 60 s
+ * ```
+ */
+export interface ReadLimits {
+  /**
+   * Longest piece, in seconds through the tempo map (default 14,400 = 4 hours, 4× the longest real file): notes
+   * starting later are dropped, notes sounding past it are cut there. Bounds audio rendering.
+   */
+  maxSeconds: number;
+  /**
+   * Longest piece, in bars of its time signatures, each change starting a new bar (default 20,000: 4 hours of 4/4 at
+   * 333 bpm, 11× the most in the corpus). Bounds the tokens a piece can cost when its tempo is very fast (a tempo
+   * event may ask for 60,000,000 bpm); cut as `maxSeconds`.
+   */
+  maxBars: number;
+  /**
+   * Longest silence (no note sounding, sustain included; the silence before the first note counts), in seconds
+   * (default 600 = 10 minutes, 2× the longest in the corpus). A longer silence is shortened to it: the rest is taken
+   * out (rounded up to whole bars when the meter allows, so the music after it keeps its place in the bar) and
+   * everything after it moves earlier; tempo and meter changes inside the removed stretch move to its start.
+   */
+  maxGapSeconds: number;
+  /**
+   * What to do when the file crosses a limit: `"clip"` (default: change the score as described and report it —
+   * the music is kept, only silence and what lies beyond the end are lost) or `"refuse"` (throw a one-line
+   * `MidiError` naming the limit; for callers that would rather skip such a file, as dataset preparation does).
+   */
+  onLimit: "clip" | "refuse";
+}
+
+/**
+ * The default `ReadLimits` (see each field for why).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_READ_LIMITS } from "./read.ts";
+ * DEFAULT_READ_LIMITS.maxSeconds; // 14400
+ * ```
+ */
+export const DEFAULT_READ_LIMITS: Readonly<ReadLimits> = Object.freeze({
+  maxSeconds: 14_400,
+  maxBars: 20_000,
+  maxGapSeconds: 600,
+  onLimit: "clip",
+});
+
+/**
+ * Options for `readMidi`: the file's name, sustain, and any of the `ReadLimits` to override.
+ *
+ * @example
+ * ```ts ignore
+ * import { readMidi } from "./mod.ts";
+ * const bytes = await Deno.readFile("song.mid");
+ * const score = readMidi(bytes, { name: "song.mid", sustain: false, onLimit: "refuse" });
+ * ```
+ */
+export interface ReadMidiOptions extends Partial<ReadLimits> {
   /** Name of the file, used as a prefix in error messages. */
   name?: string;
   /** Apply the sustain pedal (CC64) to note durations (default true). */
   sustain?: boolean;
 }
 
-/** What `readMidiDetailed` found and changed besides the score. */
+/** The limits of `opts` with defaults filled in; throws a RangeError naming a bad one. */
+function readLimits(opts: ReadMidiOptions): ReadLimits {
+  const l = { ...DEFAULT_READ_LIMITS };
+  for (const k of ["maxSeconds", "maxBars", "maxGapSeconds"] as const) {
+    const v = opts[k];
+    if (v === undefined) continue;
+    if (typeof v !== "number" || !(v > 0)) {
+      throw new RangeError(`ReadMidiOptions.${k}: expected a positive number (or Infinity), got ${v}`);
+    }
+    l[k] = v;
+  }
+  if (opts.onLimit !== undefined) {
+    if (opts.onLimit !== "clip" && opts.onLimit !== "refuse") {
+      throw new RangeError(
+        `ReadMidiOptions.onLimit: expected "clip" or "refuse", got ${JSON.stringify(opts.onLimit)}`,
+      );
+    }
+    l.onLimit = opts.onLimit;
+  }
+  return l;
+}
+
+/**
+ * What `readMidiDetailed` found and changed besides the score.
+ *
+ * @example
+ * ```ts
+ * import { readMidiDetailed, writeMidi } from "./mod.ts";
+ * import { emptyScore } from "../score.ts";
+ * const s = emptyScore(480);
+ * s.notes.push({ pitch: 60, velocity: 90, start: 0, duration: 480 });
+ * const { report } = readMidiDetailed(writeMidi(s));
+ * report.format; // 1 (writeMidi writes format 1)
+ * report.warnings; // []
+ * ```
+ */
 export interface MidiReport {
   /** SMF format from the header (0, 1 or 2). */
   format: number;
@@ -69,13 +182,19 @@ export interface MidiReport {
   bytesAfterEndOfTrack: number;
   /** Tempo / time-signature events with impossible values (tempo 0, denominator > 2^6), skipped. */
   invalidMetaEvents: number;
+  /** Silences longer than `maxGapSeconds`, shortened to it (`ReadLimits`). */
+  shortenedGaps: number;
+  /** Notes dropped because they start past the end limit (`maxSeconds`, `maxBars`, `MAX_SCORE_TICK`). */
+  notesPastLimit: number;
+  /** Notes cut short at the end limit. */
+  notesCutAtLimit: number;
   /** One line per thing the file does that the SMF spec does not allow but that loses no data (read anyway). */
   warnings: string[];
 }
 
 /**
  * Reads a Standard MIDI File into a `Score`, with a report of what was dropped or changed. Throws `MidiError` for
- * a malformed file.
+ * a malformed file (or one over a `ReadLimits` limit with `onLimit: "refuse"`), `RangeError` for a bad option.
  *
  * @example
  * ```ts
@@ -88,6 +207,7 @@ export function readMidiDetailed(
   bytes: Uint8Array,
   opts: ReadMidiOptions = {},
 ): { score: Score; report: MidiReport } {
+  const limits = readLimits(opts);
   const smf = parseSmf(bytes, opts.name);
   let ticksPerBeat = smf.ticksPerBeat ?? 480;
   let smpteBpm: number | undefined;
@@ -161,11 +281,14 @@ export function readMidiDetailed(
       : normaliseTimeline(tempos, { tick: 0, bpm: 120 }),
     timeSignatures: normaliseTimeline(timeSignatures, { tick: 0, numerator: 4, denominator: 4 }),
   };
+  const limited = applyLimits(score, limits, (msg) => {
+    throw new MidiError(msg, opts.name);
+  });
   const report: MidiReport = {
     format: smf.format,
     tracks: smf.tracks.length,
     smpte: smf.smpte ?? null,
-    notes: notes.length,
+    notes: score.notes.length,
     droppedDrumNotes,
     zeroLengthNotes,
     sustainExtended,
@@ -177,6 +300,9 @@ export function readMidiDetailed(
     trailingBytes: smf.trailingBytes,
     bytesAfterEndOfTrack: smf.bytesAfterEndOfTrack,
     invalidMetaEvents: smf.invalidMetaEvents,
+    shortenedGaps: limited.shortenedGaps,
+    notesPastLimit: limited.notesPastLimit,
+    notesCutAtLimit: limited.notesCutAtLimit,
     warnings: [],
   };
   const w = report.warnings;
@@ -187,6 +313,21 @@ export function readMidiDetailed(
   if (smf.trailingBytes) w.push(`${smf.trailingBytes} byte(s) after the last chunk ignored`);
   if (smf.bytesAfterEndOfTrack) w.push(`${smf.bytesAfterEndOfTrack} byte(s) after End-of-Track ignored`);
   if (smf.invalidMetaEvents) w.push(`${smf.invalidMetaEvents} invalid tempo/time-signature event(s) skipped`);
+  if (limited.shortenedGaps) {
+    w.push(
+      `${limited.shortenedGaps} silence(s) longer than ${limits.maxGapSeconds} s shortened to it ` +
+        `(${formatSeconds(limited.removedSeconds)} removed; ReadMidiOptions.maxGapSeconds)`,
+    );
+  }
+  if (limited.endReason) {
+    w.push(
+      `piece cut at ${limited.endReason}: ${limited.notesPastLimit} note(s) after it dropped, ` +
+        `${limited.notesCutAtLimit} cut short`,
+    );
+  }
+  if (limited.eventsPastLimit) {
+    w.push(`${limited.eventsPastLimit} tempo/time-signature event(s) past the end limit dropped`);
+  }
   return { score, report };
 }
 

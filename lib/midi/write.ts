@@ -43,7 +43,20 @@ class ByteWriter {
 }
 
 /** The largest delta a 4-byte variable-length quantity holds. */
-const MAX_TICK = 0x0fffffff;
+const MAX_DELTA = 0x0fffffff;
+
+/**
+ * The largest tick `writeMidi` writes: 2⁴⁰ (about 1.1 × 10¹²). A delta time holds at most 2²⁸ − 1 ticks, so a longer
+ * gap is bridged with empty text events (`FF 01 00`, which every reader skips), at most 4,096 per track at this limit.
+ * Every score `readMidi` returns ends below tick 2³¹ (`MAX_SCORE_TICK`).
+ *
+ * @example
+ * ```ts
+ * import { MAX_WRITE_TICK } from "./write.ts";
+ * MAX_WRITE_TICK; // 1099511627776
+ * ```
+ */
+export const MAX_WRITE_TICK = 2 ** 40;
 
 type Timed = { tick: number; order: number; data: number[] };
 
@@ -52,6 +65,12 @@ function writeTrack(out: ByteWriter, events: Timed[]) {
   const body = new ByteWriter();
   let last = 0;
   for (const e of events) {
+    // Bridge a gap longer than one delta time can say with empty text meta events.
+    while (e.tick - last > MAX_DELTA) {
+      body.vlq(MAX_DELTA);
+      body.bytes(0xff, 0x01, 0x00);
+      last += MAX_DELTA;
+    }
     body.vlq(e.tick - last);
     body.bytes(...e.data);
     last = e.tick;
@@ -63,8 +82,8 @@ function writeTrack(out: ByteWriter, events: Timed[]) {
 }
 
 function checkTick(tick: number, what: string): number {
-  if (!Number.isFinite(tick) || tick < 0 || Math.round(tick) > MAX_TICK) {
-    throw new MidiError(`cannot write ${what}: tick ${tick} is not in 0..${MAX_TICK}`);
+  if (!Number.isFinite(tick) || tick < 0 || Math.round(tick) > MAX_WRITE_TICK) {
+    throw new MidiError(`cannot write ${what}: tick ${tick} is not in 0..${MAX_WRITE_TICK}`);
   }
   return Math.round(tick);
 }
@@ -137,7 +156,8 @@ export function encodeSmf(score: Score): Uint8Array {
  * program 0). Ticks are rounded to integers and tempos to whole microseconds per beat; for a score `readMidi`
  * produced (or any with integer ticks, sorted tempo/time-signature lists starting at tick 0, no two notes of one key
  * overlapping, durations ≥ 1 and tempos of 60,000,000 / integer bpm), `readMidi(writeMidi(s))` equals `s`.
- * Throws `MidiError` for values a MIDI file cannot hold.
+ * Any tick up to `MAX_WRITE_TICK` is written (gaps over 2²⁸ − 1 ticks are bridged), so every score `readMidi`
+ * returns can be written. Throws `MidiError` for values a MIDI file cannot hold.
  *
  * @example
  * ```ts

@@ -8,7 +8,16 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 
-/** A backend name, or `auto`. */
+/**
+ * A backend name, or `auto`.
+ *
+ * @example
+ * ```ts
+ * import { type BackendChoice, selectBackend } from "./backend.ts";
+ * const choice: BackendChoice = Deno.env.get("CI") ? "cpu" : "auto";
+ * const name = await selectBackend(choice); // the backend actually set: "webgpu", "wasm" or "cpu"
+ * ```
+ */
 export type BackendChoice = "auto" | "webgpu" | "wasm" | "cpu";
 
 let wasmConfigured = false;

@@ -1,14 +1,33 @@
 /**
- * Model configurations as plain objects: the presets `v2`…`v8` from DESIGN.md, CLI overrides, and analytic
- * parameter counts. No tfjs here, so the engine and the CLI can read configs without loading a backend.
+ * Model configurations as plain objects: the presets `v2`…`v8` (tabulated in the README's "Training your own"), CLI
+ * overrides, and analytic parameter counts. No tfjs here, so the engine and the CLI can read configs without loading
+ * a backend.
  *
  * @module
  */
 
-/** Which tokeniser a model was trained with (mirrors `TokenizerKind`). */
+/**
+ * Which tokeniser a model was trained with (mirrors `TokenizerKind`).
+ *
+ * @example
+ * ```ts
+ * import { getPreset } from "./config.ts";
+ * [getPreset("v2").model.tokenizer, getPreset("v6").model.tokenizer, getPreset("v8").model.tokenizer];
+ * // ["pitch", "remi", "remi-bpe"]
+ * ```
+ */
 export type ModelTokenizerKind = "pitch" | "remi" | "remi-bpe";
 
-/** A Llama-style decoder: pre-norm RMSNorm, RoPE attention, SwiGLU, tied output. */
+/**
+ * A Llama-style decoder: pre-norm RMSNorm, RoPE attention, SwiGLU, tied output.
+ *
+ * @example
+ * ```ts
+ * import { getPreset } from "./config.ts";
+ * const m = getPreset("v8").model;
+ * if (m.arch === "transformer") console.log(m.layers, m.heads, m.dim, m.ffn, m.maxPositions); // 8 8 512 2048 512
+ * ```
+ */
 export interface TransformerConfig {
   /** Model family. */
   arch: "transformer";
@@ -36,7 +55,16 @@ export interface TransformerConfig {
   normEps: number;
 }
 
-/** A stacked LSTM: float input (id ÷ (vocab − 1), the seed's v2–v5) or learned embeddings (v6). */
+/**
+ * A stacked LSTM: float input (id ÷ (vocab − 1), the seed's v2–v5) or learned embeddings (v6).
+ *
+ * @example
+ * ```ts
+ * import { getPreset } from "./config.ts";
+ * const m = getPreset("v6").model;
+ * if (m.arch === "lstm") console.log(m.input, m.embedDim, m.hidden); // "embedding" 256 [512, 512]
+ * ```
+ */
 export interface LstmConfig {
   /** Model family. */
   arch: "lstm";
@@ -56,10 +84,29 @@ export interface LstmConfig {
   seqLen: number;
 }
 
-/** Either model. */
+/**
+ * Either model; `arch` tells which.
+ *
+ * @example
+ * ```ts
+ * import { getPreset, type ModelConfig } from "./config.ts";
+ * const describe = (m: ModelConfig) =>
+ *   m.arch === "transformer" ? `${m.layers} × d${m.dim} Transformer` : `LSTM ${m.hidden.join("×")}`;
+ * describe(getPreset("v8").model); // "8 × d512 Transformer"
+ * ```
+ */
 export type ModelConfig = TransformerConfig | LstmConfig;
 
-/** Optimisation settings (the training recipe of DESIGN.md). */
+/**
+ * Optimisation settings: AdamW, linear warmup + cosine decay (Transformer) or cosine annealing (LSTM), clipping at
+ * global norm 1.0, early stopping (`patience`).
+ *
+ * @example
+ * ```ts
+ * import { getPreset } from "./config.ts";
+ * const { lr, batch, warmup, weightDecay, clip, patience } = getPreset("v8").train; // 3e-4, 8, 500, 0.1, 1, 10
+ * ```
+ */
 export interface TrainConfig {
   /** Peak learning rate. */
   lr: number;
@@ -93,7 +140,16 @@ export interface TrainConfig {
   seed: number;
 }
 
-/** A preset: a model and its training recipe. */
+/**
+ * A preset: a model and its training recipe.
+ *
+ * @example
+ * ```ts
+ * import { countParams, getPreset } from "./config.ts";
+ * const { model, train } = getPreset("v7");
+ * console.log(countParams(model), train.epochs); // 33825280 100
+ * ```
+ */
 export interface Preset {
   /** The model config. */
   model: ModelConfig;
@@ -102,108 +158,83 @@ export interface Preset {
 }
 
 const TRAIN_TRANSFORMER: TrainConfig = {
-  /** Peak learning rate. */
   lr: 3e-4,
   minLrFrac: 0.1,
-  /** Windows per optimizer step. */
   batch: 8,
-  /** Rows per forward/backward pass (0 = the whole batch). */
   microBatch: 0,
-  /** Threads sharing each batch. */
   workers: 1,
-  /** Maximum epochs. */
   epochs: 100,
-  /** Linear warmup steps. */
   warmup: 500,
-  /** Decoupled weight decay λ (matrices only). */
   weightDecay: 0.1,
-  /** AdamW β₁. */
   beta1: 0.9,
-  /** AdamW β₂. */
   beta2: 0.95,
-  /** AdamW ε. */
   adamEps: 1e-8,
   clip: 1.0,
-  /** Epochs without improvement before stopping. */
   patience: 10,
-  /** Window stride in tokens. */
   stride: 128,
-  /** Seed for initialisation and the window order. */
   seed: 1,
 };
 
 const TRAIN_LSTM: TrainConfig = {
   ...TRAIN_TRANSFORMER,
-  /** Peak learning rate. */
   lr: 2e-3,
   minLrFrac: 0.0,
-  /** Windows per optimizer step. */
   batch: 64,
-  /** Linear warmup steps. */
   warmup: 0,
-  /** Decoupled weight decay λ (matrices only). */
   weightDecay: 0.01,
-  /** AdamW β₂. */
   beta2: 0.999,
-  /** Window stride in tokens. */
   stride: 50,
 };
 
 function lstm(preset: string, vocabSize: number, hidden: number[], input: "float" | "embedding"): Preset {
   const tokenizer: ModelTokenizerKind = input === "float" ? "pitch" : "remi";
   return {
-    /** The model config. */
     model: {
-      /** Model family. */
       arch: "lstm",
       preset,
       tokenizer,
       vocabSize,
       input,
-      /** Embedding width (1 for float input). */
       embedDim: input === "float" ? 1 : 256,
       hidden,
-      /** Training window length (tokens). */
       seqLen: 100,
     },
-    /** The training recipe. */
     train: { ...TRAIN_LSTM },
   };
 }
 
 function transformer(preset: string, vocabSize: number): Preset {
   return {
-    /** The model config. */
     model: {
-      /** Model family. */
       arch: "transformer",
       preset,
-      /** Tokeniser the model was trained with. */
       tokenizer: "remi-bpe",
       vocabSize,
-      /** Hidden size `d`. */
       dim: 512,
-      /** Number of blocks. */
       layers: 8,
-      /** Attention heads (key/value heads are the same). */
       heads: 8,
-      /** SwiGLU hidden size. */
       ffn: 2048,
-      /** Training window length (tokens). */
       seqLen: 256,
       maxPositions: 512,
       ropeTheta: 10000,
       normEps: 1e-5,
     },
-    /** The training recipe. */
     train: { ...TRAIN_TRANSFORMER },
   };
 }
 
 /**
- * The presets of DESIGN.md. v2–v4: the seed's vocabularies were data-dependent (59 … 1,279; v3's is not stated, 629
- * picked) and its LSTM size unstated: 3 × 256 picked. v6's LSTM size unstated: embeddings 256 + 2 × 512 picked.
- * At train time the vocabulary always comes from the data's `tokenizer.json`.
+ * The presets, after the seed project's: v2–v5 pitch-string LSTMs with float input, v6 a REMI LSTM with learned
+ * embeddings, v7/v8 the REMI+BPE Transformer (8 layers, 8 heads, d 512, SwiGLU 2048; BPE vocabulary 512 / 1,024).
+ * v2–v4: the seed's vocabularies were data-dependent (59 … 1,279; v3's is not stated, 629 picked) and its LSTM size
+ * unstated: 3 × 256 picked. v6's LSTM size unstated: embeddings 256 + 2 × 512 picked. At train time the vocabulary
+ * always comes from the data's `tokenizer.json`. The README's "Training your own" section tabulates them.
+ *
+ * @example
+ * ```ts
+ * import { countParams, PRESETS } from "./config.ts";
+ * for (const [name, p] of Object.entries(PRESETS)) console.log(name, p.model.arch, countParams(p.model));
+ * ```
  */
 export const PRESETS: Readonly<Record<string, Preset>> = {
   v2: lstm("v2", 59, [256, 256, 256], "float"),
@@ -234,7 +265,17 @@ export function getPreset(name: string): Preset {
   return structuredClone(p);
 }
 
-/** CLI-style overrides (all optional); unknown-to-the-arch fields are rejected by {@link applyOverrides}. */
+/**
+ * CLI-style overrides (all optional); unknown-to-the-arch fields are rejected by {@link applyOverrides}.
+ *
+ * @example
+ * ```ts
+ * import { applyOverrides, getPreset, type Overrides } from "./config.ts";
+ * const small: Overrides = { layers: 4, dim: 256, heads: 4, ffn: 1024, lr: 5e-4, epochs: 20 };
+ * applyOverrides(getPreset("v8"), small).train.epochs; // 20
+ * // applyOverrides(getPreset("v6"), { heads: 4 }) throws: heads apply to Transformer presets only
+ * ```
+ */
 export interface Overrides {
   /** Number of blocks. */
   layers?: number;

@@ -13,14 +13,22 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { LstmConfig } from "./config.ts";
 import { embedOneHot } from "./transformer.ts";
 
+// deno-doc-ignore private-type-ref -- tfjs types, public in their own package (denoland/deno#27364)
 /**
  * LSTM forward pass: ids [B, T] → logits [B, T, vocab], zero initial state.
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import { applyOverrides, getPreset } from "./config.ts";
  * import { lstmForward } from "./lstm.ts";
- * // const logits = tf.tidy(() => lstmForward(config, params, tf.tensor2d([[1, 5, 9]], [1, 3], "int32")));
+ * import { TfModel } from "./model.ts";
+ * const { model } = applyOverrides(getPreset("v6"), { hidden: [16], embedDim: 8, vocab: 20 });
+ * const m = TfModel.init(model, 1), c = m.config;
+ * if (c.arch === "lstm") {
+ *   const logits = tf.tidy(() => lstmForward(c, m.vars, tf.tensor2d([[1, 5, 9]], [1, 3], "int32")));
+ *   logits.shape; // [1, 3, 20]
+ * }
  * ```
  */
 export function lstmForward(c: LstmConfig, p: Record<string, tf.Tensor>, ids: tf.Tensor2D): tf.Tensor3D {
@@ -61,7 +69,8 @@ export function lstmForward(c: LstmConfig, p: Record<string, tf.Tensor>, ids: tf
  * ```ts
  * import { getPreset, tensorShapes } from "./config.ts";
  * import { initLstmWeights } from "./lstm.ts";
- * const m = getPreset("v2").model as never;
+ * const m = getPreset("v2").model;
+ * if (m.arch !== "lstm") throw new Error("v2 is an LSTM preset");
  * const w = initLstmWeights(m, Math.random, tensorShapes(m));
  * ```
  */

@@ -18,3 +18,4 @@ export { type BackendChoice, hasRealGpu, selectBackend } from "./backend.ts";
 export { crossEntropy, forwardLogits, forwardLogitsAsync, TfModel } from "./model.ts";
 export { applyRope, initTransformerWeights, rmsNorm, ropeTables, transformerForward } from "./transformer.ts";
 export { initLstmWeights, lstmForward } from "./lstm.ts";
+export type { SafeDtype, SafeTensor } from "../util/safetensors.ts";

@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "./_gradients.ts";
 import { Rng } from "../util/rng.ts";
-import { loadCheckpoint, saveCheckpoint, type TrainState } from "./checkpoint.ts";
+import { type Checkpoint, readCheckpoint, saveCheckpoint, type TrainState } from "./checkpoint.ts";
 import { type ModelConfig, tensorShapes, validateModelConfig } from "./config.ts";
 import { initLstmWeights, lstmForward } from "./lstm.ts";
 import { initTransformerWeights, transformerForward } from "./transformer.ts";
@@ -25,6 +25,7 @@ import { initTransformerWeights, transformerForward } from "./transformer.ts";
  * ```
  */
 export class TfModel {
+  // deno-doc-ignore private-type-ref -- a tfjs type, public in its own package (denoland/deno#27364)
   /** The weights as tfjs variables, by checkpoint tensor name. */
   readonly vars: Record<string, tf.Variable>;
 
@@ -49,14 +50,20 @@ export class TfModel {
     return new TfModel(config, w);
   }
 
-  /** Loads a checkpoint directory onto the active backend. */
+  /** Uploads a checkpoint already read (`readCheckpoint`) to the active backend. */
+  static fromCheckpoint(ck: Pick<Checkpoint, "config" | "weights">): TfModel {
+    return new TfModel(ck.config, ck.weights);
+  }
+
+  /** Reads a checkpoint directory (`readCheckpoint`) onto the active backend. */
   static async load(
     dir: string,
   ): Promise<{ model: TfModel; state: TrainState | null; tokenizerJson: unknown }> {
-    const ck = await loadCheckpoint(dir);
-    return { model: new TfModel(ck.model, ck.weights), state: ck.state, tokenizerJson: ck.tokenizerJson };
+    const ck = await readCheckpoint(dir);
+    return { model: TfModel.fromCheckpoint(ck), state: ck.state, tokenizerJson: ck.tokenizerJson };
   }
 
+  // deno-doc-ignore private-type-ref -- tfjs types, public in their own package (denoland/deno#27364)
   /** Logits [B, T, vocab] for ids [B, T] (call inside `tf.tidy`). */
   apply(ids: tf.Tensor2D): tf.Tensor3D {
     return this.config.arch === "transformer"
@@ -93,6 +100,7 @@ export class TfModel {
   }
 }
 
+// deno-doc-ignore private-type-ref -- tfjs types, public in their own package (denoland/deno#27364)
 /**
  * Mean cross-entropy (nats per token) of `logits` [B, T, V] against `targets` [B, T]; PAD (id 0) targets are
  * ignored. Uses a one-hot product instead of gather so every backend can differentiate it.

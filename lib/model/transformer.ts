@@ -49,11 +49,13 @@ function constants(T: number, headDim: number, theta: number) {
   return c;
 }
 
+// deno-doc-ignore private-type-ref -- tfjs types, public in their own package (denoland/deno#27364)
 /** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · w. */
 export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), w);
 }
 
+// deno-doc-ignore private-type-ref -- tfjs types, public in their own package (denoland/deno#27364)
 /** Applies RoPE (rotate_half convention) to [B, H, T, hd] with tables [T, hd]. */
 export function applyRope(x: tf.Tensor4D, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor4D {
   const hd = x.shape[3];
@@ -121,6 +123,7 @@ export function embedOneHot(ids: tf.Tensor2D, table: tf.Tensor): tf.Tensor2D {
   return tf.matMul(oh, table as tf.Tensor2D);
 }
 
+// deno-doc-ignore private-type-ref -- tfjs types, public in their own package (denoland/deno#27364)
 /**
  * Transformer forward pass: ids [B, T] → logits [B, T, vocab]. `p` maps HF tensor names to tensors. When `probe` is
  * given, it receives each layer's pre-softmax attention scores [B, H, T, T] (for tests).
@@ -128,8 +131,15 @@ export function embedOneHot(ids: tf.Tensor2D, table: tf.Tensor): tf.Tensor2D {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import { applyOverrides, getPreset } from "./config.ts";
+ * import { TfModel } from "./model.ts";
  * import { transformerForward } from "./transformer.ts";
- * // const logits = tf.tidy(() => transformerForward(config, params, tf.tensor2d([[1, 5, 9]], [1, 3], "int32")));
+ * const { model } = applyOverrides(getPreset("v8"), { layers: 1, dim: 16, heads: 2, ffn: 32, vocab: 20 });
+ * const m = TfModel.init(model, 1), c = m.config;
+ * if (c.arch === "transformer") {
+ *   const logits = tf.tidy(() => transformerForward(c, m.vars, tf.tensor2d([[1, 5, 9]], [1, 3], "int32")));
+ *   logits.shape; // [1, 3, 20]
+ * }
  * ```
  */
 export function transformerForward(
@@ -169,9 +179,14 @@ export function transformerForward(
  *
  * @example
  * ```ts
- * import { getPreset } from "./config.ts";
+ * import { applyOverrides, getPreset, tensorShapes } from "./config.ts";
  * import { initTransformerWeights } from "./transformer.ts";
- * const w = initTransformerWeights(getPreset("v7").model as never, () => 0);
+ * import { Rng } from "../util/rng.ts";
+ * const { model } = applyOverrides(getPreset("v8"), { layers: 1, dim: 16, heads: 2, ffn: 32, vocab: 20 });
+ * if (model.arch !== "transformer") throw new Error("v8 is a Transformer preset");
+ * const rng = new Rng(1);
+ * const w = initTransformerWeights(model, () => rng.normal(), tensorShapes(model));
+ * w["model.norm.weight"]; // Float32Array(16) [1, 1, …]
  * ```
  */
 export function initTransformerWeights(

@@ -7,9 +7,18 @@
  * `GET|POST /api/generate/stream` (Server-Sent Events: `queued`, `notes`, `done`, `error`), `POST /api/render`
  * (MIDI → WAV).
  *
- * Hardening: parameters validated (400 `{error, field, allowed}`), body limit (413), malformed MIDI prompt (400),
- * one bounded queue in front of the GPU (503 + `Retry-After`), per-request timeout (504), client disconnect aborts
- * the job, unknown model (404), and no stack traces to clients (500 `{error: "internal error"}`).
+ * Hardening: parameters validated (400 `{error, field, allowed}`; numbers as decimal text only, an empty value is
+ * an error, not a default), body limit (413), request-head limit (431), malformed MIDI (400), MIDI or a result past
+ * a size limit (422 `{error, field}`: a prompt read with `onLimit: "refuse"`, the tokenizer's token cap, a score
+ * `writeMidi` cannot write, a WAV longer than `maxRenderSeconds`), one bounded queue in front of the GPU
+ * (503 + `Retry-After`), per-request timeout (504), client disconnect aborts the job, unknown model (404), a known
+ * route with another method (405 + `Allow`; `HEAD` is allowed only where `GET` does no work, so it never starts a
+ * generation), echoed input clipped to 64 characters, and no stack traces to clients (500
+ * `{error: "internal error"}`).
+ *
+ * Request heads over about 64 KiB never reach the app: Deno's HTTP layer (hyper, whose limit `Deno.serve` does not
+ * expose) answers a bare `400 Bad Request` and closes the connection. The app's own limit, `maxHeaderBytes`
+ * (16 KiB, Node's default), sits below it, so a large head gets a 431 JSON answer in every case Deno lets through.
  *
  * @module
  */
@@ -18,6 +27,9 @@ import type { Context } from "hono";
 import { join } from "node:path";
 import type { Note, Score } from "../score.ts";
 import { renderWav } from "../audio/wav.ts";
+import { RenderLimitError } from "../audio/synth.ts";
+import { MidiError } from "../midi/mod.ts";
+import { TokenLimitError } from "../tokenizers/remi.ts";
 import { GenerationQueue, QueueFullError, type QueueOptions, QueueTimeoutError } from "./queue.ts";
 import {
   decodeBase64,
@@ -26,11 +38,27 @@ import {
   PARAM_LIMITS,
   ParamError,
   parseGenerateParams,
+  SERVER_PARAMS,
+  toParamError,
 } from "./params.ts";
+import { clipText, GenerateParamError, showValue } from "../infer/params.ts";
 import { listModels, type ModelInfo } from "./models.ts";
 import { PAGE_HTML, PAGE_JS } from "./page.ts";
 
-/** What the app passes to the generation entry (a subset of `lib/infer/generate.ts`'s `GenerateOptions`). */
+/**
+ * What the app passes to the generation entry (a subset of `lib/infer/generate.ts`'s `GenerateOptions`).
+ *
+ * @example
+ * ```ts
+ * import type { AppGenerateOptions, AppGenerateResult } from "./app.ts";
+ * import { emptyScore } from "../score.ts";
+ * // a stand-in generation entry for tests: one empty piece, whatever is asked
+ * const fake = (o: AppGenerateOptions<object>): Promise<AppGenerateResult> => {
+ *   const adapter = `fake (seed ${o.seed})`;
+ *   return Promise.resolve({ scores: [emptyScore()], ids: [[]], tokens: 0, tokensPerSecond: 0, adapter });
+ * };
+ * ```
+ */
 export interface AppGenerateOptions<M> {
   /** The loaded model. */
   model: M;
@@ -42,11 +70,11 @@ export interface AppGenerateOptions<M> {
   bars?: number;
   /** Stop after this many seconds of music. */
   seconds?: number;
-  /** 0.1–2.0. */
+  /** Sampling temperature (ranges: `SERVER_PARAMS` in params.ts). */
   temperature: number;
-  /** 0–500, 0 = off. */
+  /** Top-k, 0 = off. */
   topK: number;
-  /** 0.01–1.0. */
+  /** Top-p (nucleus). */
   topP: number;
   /** Sampling seed (same seed, same piece). */
   seed: number;
@@ -58,7 +86,16 @@ export interface AppGenerateOptions<M> {
   signal?: AbortSignal;
 }
 
-/** What the app needs back from the generation entry (a subset of `GenerateResult`). */
+/**
+ * What the app needs back from the generation entry (a subset of `GenerateResult`).
+ *
+ * @example
+ * ```ts
+ * import type { AppGenerateResult } from "./app.ts";
+ * import { emptyScore } from "../score.ts";
+ * const r: AppGenerateResult = { scores: [emptyScore()], ids: [[]], tokens: 0, tokensPerSecond: 0, adapter: "none" };
+ * ```
+ */
 export interface AppGenerateResult {
   /** The generated pieces (the first is answered). */
   scores: Score[];
@@ -72,7 +109,26 @@ export interface AppGenerateResult {
   adapter: string;
 }
 
-/** Options for {@linkcode createApp}. */
+/**
+ * Options for {@linkcode createApp}.
+ *
+ * @example
+ * ```ts ignore
+ * import { createApp } from "./app.ts";
+ * import { generate, loadModel } from "../infer/generate.ts";
+ * import { readMidi, writeMidi } from "../midi/mod.ts";
+ * const { handler } = createApp({
+ *   modelsDir: "models",
+ *   generate,
+ *   loadModel,
+ *   readMidi,
+ *   writeMidi,
+ *   queue: { maxWaiting: 8, timeoutMs: 60_000 },
+ *   maxRenderSeconds: 120,
+ * });
+ * Deno.serve({ port: 8000 }, handler);
+ * ```
+ */
 export interface AppOptions<M extends { dispose?: () => void }> {
   /** Directory whose subdirectories are model checkpoints (`models/`). */
   modelsDir: string;
@@ -80,22 +136,55 @@ export interface AppOptions<M extends { dispose?: () => void }> {
   generate: (opts: AppGenerateOptions<M>) => Promise<AppGenerateResult>;
   /** Loads a checkpoint directory (`loadModel` from lib/infer/generate.ts). */
   loadModel: (dir: string) => Promise<M>;
-  /** MIDI bytes → Score; throws on malformed input (`readMidi` from lib/midi). */
-  readMidi: (bytes: Uint8Array, opts?: { name?: string }) => Score;
+  /**
+   * MIDI bytes → Score; throws on malformed input (`readMidi` from lib/midi). The app reads uploads with
+   * `onLimit: "refuse"` (a file past `ReadLimits` is answered 422, not silently clipped), and again with `"clip"`
+   * only to tell such a file from a malformed one (400).
+   */
+  readMidi: (bytes: Uint8Array, opts?: { name?: string; onLimit?: "clip" | "refuse" }) => Score;
   /** Score → MIDI bytes (`writeMidi` from lib/midi). */
   writeMidi: (score: Score) => Uint8Array;
   /** The queue, or options for a new one (default: 1 running, 4 waiting, 120 s timeout). */
   queue?: GenerationQueue | QueueOptions;
   /** Largest accepted request body in bytes (default 2 MiB). */
   maxBodyBytes?: number;
+  /**
+   * Largest request head (header names and values, 4 bytes a line for `: ` and CRLF) in bytes (default 16 KiB);
+   * larger is a 431. Deno itself refuses heads over about 64 KiB (a bare 400, see the module doc).
+   */
+  maxHeaderBytes?: number;
+  /**
+   * Longest WAV the server renders (`/api/render`, `?format=wav`), in seconds of audio (default 300: a 5-minute
+   * stereo render costs about 0.8 s and 230 MB); longer is a 422. `renderWav`'s own limit is 1,200 s.
+   */
+  maxRenderSeconds?: number;
   /** Models kept loaded at once (default 2); the least recently used is disposed. */
   maxLoadedModels?: number;
   /** Where server-side errors are logged (default `console.error`). */
   log?: (message: string) => void;
 }
 
-/** The app plus its queue (for health checks and tests). */
+/**
+ * The app plus its queue (for health checks and tests).
+ *
+ * @example
+ * ```ts
+ * import { createApp } from "./app.ts";
+ * import { emptyScore } from "../score.ts";
+ * const nothing = { scores: [emptyScore()], ids: [[]], tokens: 0, tokensPerSecond: 0, adapter: "none" };
+ * const { app, queue } = createApp({
+ *   modelsDir: "models",
+ *   loadModel: () => Promise.resolve({}),
+ *   generate: () => Promise.resolve(nothing),
+ *   readMidi: () => emptyScore(),
+ *   writeMidi: () => new Uint8Array(),
+ * });
+ * const res = await app.request("/api/params");
+ * queue.stats().running; // 0
+ * ```
+ */
 export interface EtudeApp {
+  // deno-doc-ignore private-type-ref -- Hono's own type, public in its package (denoland/deno#27364)
   /** The Hono app: `app.request()` in tests, `app.fetch` anywhere a fetch handler goes. */
   app: Hono;
   /**
@@ -111,12 +200,51 @@ export interface EtudeApp {
 
 class HttpError extends Error {
   constructor(
-    readonly status: 400 | 404 | 413 | 415,
+    readonly status: 400 | 404 | 405 | 413 | 415 | 422 | 431,
     message: string,
     readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
   }
+}
+
+/**
+ * The methods each route answers (`HEAD` only where `GET` is cheap: the stream's `GET` starts a generation). Any
+ * other method on these paths is a 405 with `Allow`.
+ */
+const ROUTE_METHODS: Readonly<Record<string, readonly string[]>> = {
+  "/": ["GET", "HEAD"],
+  "/page.js": ["GET", "HEAD"],
+  "/healthz": ["GET", "HEAD"],
+  "/api/params": ["GET", "HEAD"],
+  "/api/models": ["GET", "HEAD"],
+  "/api/generate": ["POST"],
+  "/api/generate/stream": ["GET", "POST"],
+  "/api/render": ["POST"],
+};
+
+/** A content type's essence, lowercased: `application/json; charset=utf-8` → `application/json`. */
+function mediaType(header: string | undefined): string {
+  return (header ?? "").split(";")[0].trim().toLowerCase();
+}
+
+/** `application/json` and any `+json` type (`application/ld+json`), not `application/jsonx`. */
+function isJsonType(type: string): boolean {
+  return type === "application/json" || /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+\+json$/.test(type);
+}
+
+/** Raw MIDI upload types for `/api/render` (besides JSON); no content type at all is taken as MIDI too. */
+const MIDI_TYPES = [
+  "audio/midi",
+  "audio/mid",
+  "audio/x-midi",
+  "application/x-midi",
+  "application/octet-stream",
+];
+
+/** The first line of an error's message, clipped (library messages name what is wrong, never a path here). */
+function firstLine(e: unknown): string {
+  return clipText(String((e as Error)?.message ?? e).split("\n")[0], 300);
 }
 
 type Format = "midi" | "json" | "wav";
@@ -142,6 +270,8 @@ type Format = "midi" | "json" | "wav";
 export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M>): EtudeApp {
   const queue = opts.queue instanceof GenerationQueue ? opts.queue : new GenerationQueue(opts.queue);
   const maxBody = opts.maxBodyBytes ?? 2 * 1024 * 1024;
+  const maxHeader = opts.maxHeaderBytes ?? 16 * 1024;
+  const maxRender = opts.maxRenderSeconds ?? 300;
   const maxLoaded = Math.max(1, opts.maxLoadedModels ?? 2);
   const log = opts.log ?? ((m: string) => console.error(m));
   const loaded = new Map<string, Promise<M>>();
@@ -151,7 +281,7 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
 
   const dispose = (p: Promise<M>) => p.then((m) => m.dispose?.(), () => {});
 
-  /** The loaded model `name` (loading it if needed); call `release` when done. LRU beyond `maxLoaded`. */
+  // The loaded model `name` (loading it if needed); call `release` when done. LRU beyond `maxLoaded`.
   function acquireModel(name: string): { model: Promise<M>; release: () => void } {
     let p = loaded.get(name);
     if (p) loaded.delete(name); // re-inserted below as most recently used
@@ -217,7 +347,7 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     return out;
   }
 
-  /** Parameters + prompt bytes from a JSON body, a multipart form, or the query string. */
+  // Parameters + prompt bytes from a JSON body, a multipart form, or the query string.
   async function readRequest(
     c: Context,
   ): Promise<{ params: GenerateParams; prompt?: Uint8Array; format?: string }> {
@@ -226,9 +356,9 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     let prompt: Uint8Array | undefined;
     if (c.req.method === "POST") {
       const rawType = c.req.header("content-type") ?? "";
-      const type = rawType.toLowerCase();
+      const type = mediaType(rawType);
       const bytes = await readBody(c);
-      if (type.startsWith("multipart/form-data")) {
+      if (type === "multipart/form-data") {
         let form: FormData;
         try {
           // The boundary is case-sensitive: pass the header through unchanged.
@@ -243,10 +373,11 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
         }
         for (const [k, v] of form.entries()) {
           if (typeof v === "string") raw[k] = v;
+          // An empty file part is what a browser sends for a file input left empty: no prompt.
           else if (k === "prompt") prompt = new Uint8Array(await v.arrayBuffer());
           else raw[k] = "(file)";
         }
-      } else if (type.startsWith("application/json") || (bytes.length > 0 && type === "")) {
+      } else if (isJsonType(type) || (bytes.length > 0 && type === "")) {
         let body: unknown;
         try {
           body = bytes.length ? JSON.parse(new TextDecoder().decode(bytes)) : {};
@@ -258,8 +389,8 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
         }
         raw = { ...raw, ...(body as Record<string, unknown>) };
       } else if (bytes.length > 0) {
-        throw new HttpError(415, `unsupported content-type ${JSON.stringify(type)}`, {
-          allowed: "application/json, multipart/form-data",
+        throw new HttpError(415, `unsupported content-type ${JSON.stringify(clipText(type))}`, {
+          allowed: "application/json (or a +json type), multipart/form-data",
         });
       }
     }
@@ -269,13 +400,57 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     return { params, prompt, format: typeof format === "string" ? format : undefined };
   }
 
+  // An uploaded MIDI file as a Score, read with `onLimit: "refuse"`: malformed is a 400 ParamError, well-formed but
+  // past a read limit (a silence, a length) a 422 naming `field`.
+  function readUpload(bytes: Uint8Array, field: string): Score {
+    try {
+      return opts.readMidi(bytes, { name: field, onLimit: "refuse" });
+    } catch (refused) {
+      let readable = false;
+      try {
+        opts.readMidi(bytes, { name: field, onLimit: "clip" });
+        readable = true;
+      } catch { /* malformed: answered below */ }
+      const msg = firstLine(refused);
+      if (readable) {
+        throw new HttpError(422, msg.startsWith(`${field}: `) ? msg : `${field}: ${msg}`, { field });
+      }
+      throw new ParamError(field, "a valid MIDI file", `${field}: not a valid MIDI file (${msg})`);
+    }
+  }
+
   function parsePrompt(bytes: Uint8Array | undefined): Score | undefined {
     if (!bytes || bytes.length === 0) return undefined;
+    return readUpload(bytes, "prompt");
+  }
+
+  // A size-limit error of the libraries (the tokenizer's cap, a score `writeMidi` cannot write, a render too long)
+  // as a 422 naming `field`, the input that made the piece that big; anything else unchanged.
+  function limitError(e: unknown, field: string): unknown {
+    if (e instanceof RenderLimitError) {
+      const secs = +e.seconds.toFixed(1);
+      const msg =
+        `${field}: the piece lasts ${secs} s, longer than the ${e.maxSeconds} s this server renders as WAV`;
+      return new HttpError(422, msg, { field, limit: e.maxSeconds });
+    }
+    if (e instanceof TokenLimitError || e instanceof MidiError) {
+      return new HttpError(422, `${field}: ${firstLine(e)}`, { field });
+    }
+    return e;
+  }
+
+  // What made a generated piece big: the prompt when there is one, else the length asked for.
+  function sizeField(params: GenerateParams, prompt: Score | undefined): string {
+    if (prompt) return "prompt";
+    const name = params.bars !== undefined ? "bars" : params.seconds !== undefined ? "seconds" : "maxTokens";
+    return SERVER_PARAMS[name].http[0];
+  }
+
+  function wavOf(score: Score, field: string, channels: 1 | 2 = 1): Uint8Array {
     try {
-      return opts.readMidi(bytes, { name: "prompt" });
+      return renderWav(score, { channels, maxSeconds: maxRender });
     } catch (e) {
-      const msg = (e as Error).message?.split("\n")[0] ?? "unreadable";
-      throw new ParamError("prompt", "a valid MIDI file", `prompt: not a valid MIDI file (${msg})`);
+      throw limitError(e, field);
     }
   }
 
@@ -285,7 +460,7 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
       throw new ParamError(
         "format",
         "midi, json, wav",
-        `format: expected midi, json or wav, got ${explicit}`,
+        `format: expected midi, json or wav, got ${showValue(explicit)}`,
       );
     }
     const accept = (c.req.header("accept") ?? "").toLowerCase();
@@ -319,15 +494,25 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
           onNotes,
           signal: jobSignal,
         });
+      } catch (e) {
+        throw limitError(e, sizeField(params, prompt));
       } finally {
         release();
       }
     }, { signal });
   }
 
-  function resultJson(params: GenerateParams, r: AppGenerateResult) {
+  function midiOf(score: Score, field: string): Uint8Array {
+    try {
+      return opts.writeMidi(score);
+    } catch (e) {
+      throw limitError(e, field);
+    }
+  }
+
+  function resultJson(params: GenerateParams, r: AppGenerateResult, field: string) {
     const score = r.scores[0];
-    const midi = opts.writeMidi(score);
+    const midi = midiOf(score, field);
     return {
       model: params.model,
       seed: params.seed,
@@ -343,22 +528,25 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     };
   }
 
-  /** Maps an error to a JSON response; unexpected errors are logged and answered generically. */
+  // Maps an error to a JSON response; unexpected errors are logged and answered generically.
   function errorResponse(c: Context, e: unknown): Response {
-    if (e instanceof ParamError) return c.json({ error: e.message, field: e.field, allowed: e.allowed }, 400);
-    if (e instanceof HttpError) return c.json({ error: e.message, ...e.extra }, e.status);
+    if (e instanceof ParamError) {
+      return c.json({ error: clipText(e.message, 300), field: clipText(e.field), allowed: e.allowed }, 400);
+    }
+    if (e instanceof HttpError) {
+      if (e.status === 405) c.header("Allow", String(e.extra.allowed));
+      return c.json({ error: clipText(e.message, 300), ...e.extra }, e.status);
+    }
     if (e instanceof QueueFullError) {
       c.header("Retry-After", String(e.retryAfterSeconds));
       return c.json({ error: "generation queue is full", retryAfter: e.retryAfterSeconds }, 503);
     }
     if (e instanceof QueueTimeoutError) return c.json({ error: e.message }, 504);
-    const err = e as { name?: string; field?: string; message?: string };
-    if (err?.name === "GenerateParamError") {
-      return c.json(
-        { error: err.message ?? "bad parameter", field: err.field ?? "unknown", allowed: "" },
-        400,
-      );
+    if (e instanceof GenerateParamError) {
+      const pe = toParamError(e);
+      return c.json({ error: pe.message, field: pe.field, allowed: pe.allowed }, 400);
     }
+    const err = e as { name?: string };
     if (err?.name === "AbortError") {
       return c.json({ error: "request cancelled" }, 499 as 400);
     }
@@ -366,10 +554,8 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     return c.json({ error: "internal error" }, 500);
   }
 
-  /**
-   * A signal for a streamed response that fires when its client goes away: `info.completed` rejecting (Deno.serve
-   * via `handler`), else the request's own signal (`app.request`). The stream's own `cancel` covers the rest.
-   */
+  // A signal for a streamed response that fires when its client goes away: `info.completed` rejecting (Deno.serve
+  // via `handler`), else the request's own signal (`app.request`). The stream's own `cancel` covers the rest.
   function streamClientSignal(c: Context): AbortSignal {
     const info = (c.env as { info?: Deno.ServeHandlerInfo } | undefined)?.info;
     if (!info?.completed) return c.req.raw.signal;
@@ -381,12 +567,28 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
   const app = new Hono();
 
   app.use("*", async (c, next) => {
+    // The request head's size (431 past the limit), then the method (405 on a known path).
+    let head = 0;
+    for (const [k, v] of c.req.raw.headers) head += k.length + v.length + 4;
+    if (head > maxHeader) {
+      throw new HttpError(431, `request headers over ${maxHeader} bytes`, { limit: maxHeader });
+    }
+    const methods = ROUTE_METHODS[c.req.path];
+    if (methods && !methods.includes(c.req.method)) {
+      throw new HttpError(405, `method ${clipText(c.req.method)} not allowed on ${c.req.path}`, {
+        allowed: methods.join(", "),
+      });
+    }
     await next();
     c.header("X-Content-Type-Options", "nosniff");
   });
 
-  app.onError((e, c) => errorResponse(c, e));
-  app.notFound((c) => c.json({ error: `not found: ${c.req.method} ${c.req.path}` }, 404));
+  app.onError((e, c) => {
+    const res = errorResponse(c, e);
+    res.headers.set("X-Content-Type-Options", "nosniff");
+    return res;
+  });
+  app.notFound((c) => c.json({ error: `not found: ${clipText(`${c.req.method} ${c.req.path}`)}` }, 404));
 
   app.get("/", (c) => {
     c.header(
@@ -427,15 +629,19 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
       "X-Etude-Adapter": r.adapter.replace(/[^\x20-\x7e]/g, "?"),
     };
     for (const [k, v] of Object.entries(headers)) c.header(k, v);
-    if (fmt === "json") return c.json(resultJson(params, r));
+    const field = sizeField(params, promptScore);
+    if (fmt === "json") return c.json(resultJson(params, r, field));
     if (fmt === "wav") {
+      // Too long a WAV: the prompt's fault when there is one, else the format's (MIDI has no such limit).
+      const wav = wavOf(r.scores[0], promptScore ? "prompt" : "format");
       c.header("Content-Type", "audio/wav");
       c.header("Content-Disposition", `attachment; filename="etude-${params.seed}.wav"`);
-      return c.body(renderWav(r.scores[0]) as Uint8Array<ArrayBuffer>);
+      return c.body(wav as Uint8Array<ArrayBuffer>);
     }
+    const midi = midiOf(r.scores[0], field);
     c.header("Content-Type", "audio/midi");
     c.header("Content-Disposition", `attachment; filename="etude-${params.seed}.mid"`);
-    return c.body(opts.writeMidi(r.scores[0]) as Uint8Array<ArrayBuffer>);
+    return c.body(midi as Uint8Array<ArrayBuffer>);
   });
 
   const stream = async (c: Context) => {
@@ -476,7 +682,7 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
         // `sequence` numbers the chunks this stream sent (0, 1, 2, …), whatever the engine's own numbering.
         let chunk = 0;
         runGeneration(params, promptScore, signal, (notes) => send("notes", { sequence: chunk++, notes }))
-          .then((r) => send("done", resultJson(params, r)))
+          .then((r) => send("done", resultJson(params, r, sizeField(params, promptScore))))
           .catch((e) => {
             if (signal.aborted && !(e instanceof QueueTimeoutError)) return;
             const res = errorResponse(c, e);
@@ -503,10 +709,15 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
   app.post("/api/generate/stream", stream);
 
   app.post("/api/render", async (c) => {
-    const type = (c.req.header("content-type") ?? "").toLowerCase();
+    const type = mediaType(c.req.header("content-type"));
+    if (type !== "" && !isJsonType(type) && !MIDI_TYPES.includes(type)) {
+      throw new HttpError(415, `unsupported content-type ${JSON.stringify(clipText(type))}`, {
+        allowed: `${MIDI_TYPES.join(", ")}, application/json`,
+      });
+    }
     const bytes = await readBody(c);
     let midi = bytes;
-    if (type.startsWith("application/json")) {
+    if (isJsonType(type)) {
       let body: { midi?: unknown };
       try {
         body = JSON.parse(new TextDecoder().decode(bytes));
@@ -526,17 +737,13 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     if (channels !== "1" && channels !== "2") {
       throw new ParamError("channels", "1 or 2", "channels: expected 1 or 2");
     }
-    let score: Score;
-    try {
-      if (midi.length === 0) throw new Error("empty body");
-      score = opts.readMidi(midi, { name: "upload" });
-    } catch (e) {
-      const msg = (e as Error).message?.split("\n")[0] ?? "unreadable";
-      throw new ParamError("midi", "a valid MIDI file", `midi: not a valid MIDI file (${msg})`);
+    if (midi.length === 0) {
+      throw new ParamError("midi", "a valid MIDI file", "midi: not a valid MIDI file (empty body)");
     }
+    const wav = wavOf(readUpload(midi, "midi"), "midi", channels === "2" ? 2 : 1);
     c.header("Content-Type", "audio/wav");
     c.header("Content-Disposition", `attachment; filename="etude.wav"`);
-    return c.body(renderWav(score, { channels: Number(channels) as 1 | 2 }) as Uint8Array<ArrayBuffer>);
+    return c.body(wav as Uint8Array<ArrayBuffer>);
   });
 
   return {

@@ -24,5 +24,5 @@ export {
   type QueueStats,
   QueueTimeoutError,
 } from "./queue.ts";
-export { type GenerateParams, PARAM_LIMITS, ParamError, parseGenerateParams } from "./params.ts";
+export { type GenerateParams, PARAM_LIMITS, ParamError, type ParamLimit, parseGenerateParams } from "./params.ts";
 export { listModels, type ModelInfo } from "./models.ts";

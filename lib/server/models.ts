@@ -1,12 +1,22 @@
 /**
- * The model directory registry the server offers: `<modelsDir>/<name>/` holding `config.json`, `model.safetensors`
- * and `tokenizer.json` is a model called `<name>`.
+ * The model directory registry the server offers: `<modelsDir>/<name>/` holding the checkpoint files
+ * (`config.json`, `model.safetensors`, `tokenizer.json`) is a model called `<name>`. What it says about each comes
+ * from the one checkpoint reader (lib/model/checkpoint.ts), without reading the weights.
  *
  * @module
  */
 import { join } from "node:path";
+import { CHECKPOINT_FILES, readCheckpointInfo } from "../model/checkpoint.ts";
 
-/** What `GET /api/models` says about one model. */
+/**
+ * What `GET /api/models` says about one model.
+ *
+ * @example
+ * ```ts ignore
+ * import { listModels } from "./models.ts";
+ * for (const m of await listModels("models")) console.log(m.name, m.tokenizer, m.vocabSize, m.bytes);
+ * ```
+ */
 export interface ModelInfo {
   /** Directory name; what requests pass as `model`. */
   name: string;
@@ -14,21 +24,20 @@ export interface ModelInfo {
   tokenizer: string;
   /** `vocab_size` from config.json. */
   vocabSize: number | null;
-  /** `num_hidden_layers`. */
+  /** `num_hidden_layers` (an LSTM's layer count). */
   layers: number | null;
-  /** `hidden_size`. */
+  /** `hidden_size` (an LSTM's first layer size). */
   hidden: number | null;
-  /** `num_attention_heads`. */
+  /** `num_attention_heads` (null for an LSTM). */
   heads: number | null;
   /** model.safetensors size in bytes. */
   bytes: number;
 }
 
-const REQUIRED = ["config.json", "model.safetensors", "tokenizer.json"];
-
 /**
  * Lists the complete model directories under `modelsDir`, sorted with `default` first. Directories missing a file
- * or with unreadable JSON are skipped. A missing `modelsDir` gives an empty list.
+ * or whose `config.json` / `tokenizer.json` the checkpoint reader rejects are skipped. A missing `modelsDir` gives
+ * an empty list.
  *
  * @example
  * ```ts
@@ -49,18 +58,17 @@ export async function listModels(modelsDir: string): Promise<ModelInfo[]> {
     if (!e.isDirectory && !e.isSymlink) continue;
     const dir = join(modelsDir, e.name);
     try {
-      const sizes = REQUIRED.map((f) => Deno.statSync(join(dir, f)).size);
-      const config = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
-      const kind = await readTokenizerKind(join(dir, "tokenizer.json"));
-      const n = (v: unknown) => (typeof v === "number" ? v : null);
+      const sizes = CHECKPOINT_FILES.map((f) => Deno.statSync(join(dir, f)).size);
+      const { config: c, tokenizerJson } = await readCheckpointInfo(dir);
+      const t = c.arch === "transformer";
       out.push({
         name: e.name,
-        tokenizer: kind,
-        vocabSize: n(config.vocab_size),
-        layers: n(config.num_hidden_layers ?? config.num_layers),
-        hidden: n(config.hidden_size),
-        heads: n(config.num_attention_heads),
-        bytes: sizes[1],
+        tokenizer: tokenizerJson?.kind ?? "unknown",
+        vocabSize: c.vocabSize,
+        layers: t ? c.layers : c.hidden.length,
+        hidden: t ? c.dim : c.hidden[0],
+        heads: t ? c.heads : null,
+        bytes: sizes[CHECKPOINT_FILES.indexOf("model.safetensors")],
       });
     } catch {
       // incomplete or unreadable: not offered
@@ -70,10 +78,4 @@ export async function listModels(modelsDir: string): Promise<ModelInfo[]> {
     a,
     b,
   ) => (a.name === "default" ? -1 : b.name === "default" ? 1 : a.name.localeCompare(b.name)));
-}
-
-async function readTokenizerKind(path: string): Promise<string> {
-  // tokenizer.json can be large (BPE merges); the kind is near the start, but parse fully to be safe.
-  const t = JSON.parse(await Deno.readTextFile(path));
-  return typeof t.kind === "string" ? t.kind : "unknown";
 }

@@ -27,22 +27,45 @@ function setBusy(busy) {
   for (const id of ["play", "download-mid", "download-wav"]) $(id).disabled = busy || !state.result;
 }
 
-// ---- sliders ----
-for (const id of ["temperature", "topK", "topP"]) {
+// ---- sliders: ranges, steps and defaults come from GET /api/params (the server's narrowed GENERATE_PARAMS) ----
+let limits = null;
+const SLIDERS = ["temperature", "topK", "topP"];
+for (const id of SLIDERS) {
   const input = $(id);
-  const show = () => ($(`${id}-out`).textContent = input.value);
-  input.addEventListener("input", show);
-  show();
+  input.addEventListener("input", () => ($(`${id}-out`).textContent = input.value));
 }
-$("dice").addEventListener("click", () => ($("seed").value = String(Math.floor(Math.random() * 2 ** 31))));
-$("unit").addEventListener("change", () => {
-  const unit = $("unit").value;
-  const len = $("length");
-  const lim = { bars: [1, 128, 8], tokens: [1, 4096, 512], seconds: [1, 600, 30] }[unit];
-  len.min = lim[0];
-  len.max = lim[1];
-  len.value = lim[2];
+function applyRange(input, l, value = l.default) {
+  input.min = String(l.min);
+  input.max = String(l.max);
+  input.step = String(l.step);
+  if (value !== undefined) input.value = String(value);
+}
+function setUnit() {
+  const l = limits?.[$("unit").value];
+  if (l) applyRange($("length"), l);
+}
+async function loadParams() {
+  try {
+    const res = await fetch("/api/params");
+    if (!res.ok) throw new Error(res.statusText);
+    limits = await res.json();
+  } catch {
+    setStatus("could not read the parameter ranges", true);
+    return;
+  }
+  for (const id of SLIDERS) {
+    applyRange($(id), limits[id]);
+    $(`${id}-out`).textContent = $(id).value;
+  }
+  $("seed").min = String(limits.seed.min);
+  $("seed").max = String(limits.seed.max);
+  setUnit();
+}
+$("dice").addEventListener("click", () => {
+  const lo = Number($("seed").min || 0), hi = Number($("seed").max || 0);
+  $("seed").value = String(lo + Math.floor(Math.random() * (hi - lo + 1)));
 });
+$("unit").addEventListener("change", setUnit);
 
 // ---- models ----
 async function loadModels() {
@@ -344,4 +367,5 @@ $("controls").addEventListener("submit", (e) => {
 });
 globalThis.addEventListener("resize", fitCanvas);
 fitCanvas();
-loadModels();
+// Ranges first, then models: the model list filling in means the controls are ready.
+loadParams().finally(loadModels);

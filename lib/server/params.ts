@@ -1,12 +1,40 @@
 /**
- * Validation of generation parameters arriving over HTTP (JSON body, form fields or a query string). Every field is
- * checked against its allowed range; the first bad one becomes a {@linkcode ParamError} naming the field and what
- * is allowed, which the app turns into a 400 `{error, field, allowed}`.
+ * Validation of generation parameters arriving over HTTP (JSON body, form fields or a query string). The ranges,
+ * defaults and field names are `GENERATE_PARAMS` (lib/infer/params.ts), narrowed here, explicitly, by the server's
+ * own limits ({@linkcode SERVER_PARAMS}); the same narrowed table is served at `GET /api/params`. The first bad
+ * field becomes a {@linkcode ParamError} naming the field (as the client spelled it) and what is allowed, which the
+ * app turns into a 400 `{error, field, allowed}`.
  *
  * @module
  */
+import {
+  allowedText,
+  checkGenerateParams,
+  clipText,
+  GenerateParamError,
+  isAbsent,
+  narrowParams,
+  type ParamName,
+  type ParamSpec,
+  type ParamTable,
+  randomSeed,
+  showValue,
+} from "../infer/params.ts";
+import { decodeBase64 as decodeBytes, encodeBase64 } from "../util/base64.ts";
 
-/** A rejected parameter: `field` and a human-readable `allowed` range or set. */
+/**
+ * A rejected parameter: `field` and a human-readable `allowed` range or set.
+ *
+ * @example
+ * ```ts
+ * import { ParamError, parseGenerateParams } from "./params.ts";
+ * try {
+ *   parseGenerateParams({ topK: "9000" });
+ * } catch (e) {
+ *   if (e instanceof ParamError) console.log(e.field, e.allowed); // the server answers 400 with both
+ * }
+ * ```
+ */
 export class ParamError extends Error {
   /** The error's name. */
   override name = "ParamError";
@@ -16,90 +44,165 @@ export class ParamError extends Error {
   }
 }
 
-/** Validated generation parameters (exactly one length unit is set). */
+/**
+ * The generation parameters as the server accepts them: `GENERATE_PARAMS` narrowed to what one request may cost
+ * (shorter pieces, one sequence per request).
+ */
+export const SERVER_PARAMS: ParamTable = narrowParams({
+  maxTokens: { max: 4096 },
+  bars: { max: 128 },
+  seconds: { max: 600 },
+  batch: { max: 1 },
+});
+
+/**
+ * Validated generation parameters (exactly one length unit is set). Ranges and defaults: {@linkcode SERVER_PARAMS}.
+ *
+ * @example
+ * ```ts
+ * import { parseGenerateParams } from "./params.ts";
+ * const p = parseGenerateParams({ model: "default", bars: "8", top_k: "40" }); // query or JSON fields
+ * [p.model, p.bars, p.topK, p.maxTokens]; // ["default", 8, 40, undefined]
+ * ```
+ */
 export interface GenerateParams {
   /** Model directory name under the models dir. */
   model: string;
-  /** 0.1–2.0 (default 0.8). */
+  /** Sampling temperature. */
   temperature: number;
-  /** 0–500, 0 = off (default 50). */
+  /** Top-k, 0 = off. */
   topK: number;
-  /** 0.01–1.0 (default 0.95). */
+  /** Top-p (nucleus). */
   topP: number;
-  /** 0–2^32−1 (default: random). */
+  /** Sampling seed (random when not given). */
   seed: number;
-  /** Grammar-constrained decoding (default true). */
+  /** Grammar-constrained decoding. */
   grammar: boolean;
-  /** Length in tokens, 1–4096 (default 512). */
+  /** Length in tokens (the default length unit). */
   maxTokens?: number;
-  /** Length in bars, 1–128. */
+  /** Length in bars. */
   bars?: number;
-  /** Length in seconds, 1–600. */
+  /** Length in seconds. */
   seconds?: number;
   /** Base64 MIDI prompt (JSON / query) — decoded by the app. */
   promptBase64?: string;
 }
 
-/** Ranges and defaults, shared with the page (served at `/api/params`). */
-export const PARAM_LIMITS = {
-  temperature: { min: 0.1, max: 2, default: 0.8, step: 0.05 },
-  topK: { min: 0, max: 500, default: 50, step: 1 },
-  topP: { min: 0.01, max: 1, default: 0.95, step: 0.01 },
-  tokens: { min: 1, max: 4096, default: 512, step: 1 },
-  bars: { min: 1, max: 128, default: 8, step: 1 },
-  seconds: { min: 1, max: 600, default: 30, step: 1 },
-  seed: { min: 0, max: 4294967295 },
-} as const;
+/**
+ * One parameter as `GET /api/params` describes it (to clients and the page's sliders).
+ *
+ * @example
+ * ```ts
+ * import { PARAM_LIMITS } from "./params.ts";
+ * const t = PARAM_LIMITS.temperature;
+ * [t.kind, t.min, t.max, t.step, t.default]; // ["float", 0.1, 2, 0.05, 0.8]
+ * ```
+ */
+export interface ParamLimit {
+  /** `int`, `float` or `bool`. */
+  kind: ParamSpec["kind"];
+  /** Smallest accepted value, inclusive (numbers only). */
+  min?: number;
+  /** Largest accepted value, inclusive (numbers only). */
+  max?: number;
+  /** Slider step (numbers only). */
+  step?: number;
+  /** The value used when absent (none for the seed: a random one is drawn, see `random`). */
+  default?: number | boolean;
+  /** True when a random value is drawn when absent (the seed). */
+  random?: true;
+  /** What is allowed, as in a 400 answer's `allowed`. */
+  allowed: string;
+  /** Accepted field names, the canonical one (this entry's key) first. */
+  fields: string[];
+  /** One line of documentation. */
+  doc: string;
+}
+
+/**
+ * The `GET /api/params` answer for a table: each HTTP-visible parameter under its canonical field name.
+ *
+ * @example
+ * ```ts
+ * import { paramLimits, SERVER_PARAMS } from "./params.ts";
+ * paramLimits(SERVER_PARAMS).tokens.max; // 4096
+ * paramLimits(SERVER_PARAMS).topP.default; // 0.95
+ * ```
+ */
+export function paramLimits(table: ParamTable): Record<string, ParamLimit> {
+  const out: Record<string, ParamLimit> = {};
+  for (const spec of Object.values(table) as ParamSpec[]) {
+    if (!spec.http.length) continue;
+    const e: ParamLimit = spec.kind === "bool"
+      ? {
+        kind: "bool",
+        default: spec.default,
+        allowed: allowedText(spec),
+        fields: [...spec.http],
+        doc: spec.doc,
+      }
+      : {
+        kind: spec.kind,
+        min: spec.min,
+        max: spec.max,
+        step: spec.step,
+        ...(spec.random ? { random: true as const } : { default: spec.default }),
+        allowed: allowedText(spec),
+        fields: [...spec.http],
+        doc: spec.doc,
+      };
+    out[spec.http[0]] = e;
+  }
+  return out;
+}
+
+/**
+ * Ranges and defaults as served at `/api/params` (and read by the page): {@linkcode SERVER_PARAMS}'s.
+ *
+ * @example
+ * ```ts
+ * import { PARAM_LIMITS } from "./params.ts";
+ * PARAM_LIMITS.tokens.max; // 4096 (the library allows 65536)
+ * PARAM_LIMITS.temperature.allowed; // "a number in [0.1, 2]"
+ * ```
+ */
+export const PARAM_LIMITS: Readonly<Record<string, ParamLimit>> = Object.freeze(paramLimits(SERVER_PARAMS));
+
+/** Fields that are not generation parameters. */
+const OTHER_FIELDS = ["model", "prompt", "format"];
 
 const KNOWN = new Set([
-  "model",
-  "temperature",
-  "topK",
-  "top_k",
-  "topP",
-  "top_p",
-  "seed",
-  "grammar",
-  "tokens",
-  "maxTokens",
-  "bars",
-  "seconds",
-  "prompt",
-  "format",
+  ...(Object.values(SERVER_PARAMS) as ParamSpec[]).flatMap((s) => s.http),
+  ...OTHER_FIELDS,
 ]);
 
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-function num(
-  raw: unknown,
-  field: string,
-  lim: { min: number; max: number },
-  integer: boolean,
-): number {
-  const allowed = `${integer ? "integer" : "number"} in [${lim.min}, ${lim.max}]`;
-  let v: number;
-  if (typeof raw === "number") v = raw;
-  else if (typeof raw === "string" && raw.trim() !== "") v = Number(raw);
-  else v = NaN;
-  if (!Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < lim.min || v > lim.max) {
-    throw new ParamError(field, allowed, `${field}: expected ${allowed}, got ${JSON.stringify(raw)}`);
-  }
-  return v;
-}
-
-function bool(raw: unknown, field: string): boolean {
-  if (typeof raw === "boolean") return raw;
-  if (raw === "true" || raw === "1" || raw === "on") return true;
-  if (raw === "false" || raw === "0" || raw === "off") return false;
-  throw new ParamError(
-    field,
-    "true or false",
-    `${field}: expected true or false, got ${JSON.stringify(raw)}`,
-  );
+/**
+ * A {@linkcode GenerateParamError} (its `field` a `GenerateOptions` name) as a {@linkcode ParamError} naming the
+ * field as the client spelled it (`used`), else by its canonical HTTP name.
+ *
+ * @example
+ * ```ts
+ * import { toParamError } from "./params.ts";
+ * import { GenerateParamError } from "../infer/params.ts";
+ * toParamError(new GenerateParamError("maxTokens", "an integer in [1, 4096]", 0)).field; // "tokens"
+ * ```
+ */
+export function toParamError(
+  e: GenerateParamError,
+  used: Partial<Record<string, string>> = {},
+  table: ParamTable = SERVER_PARAMS,
+): ParamError {
+  const name = (f: string) => used[f] ?? table[f as ParamName]?.http[0] ?? f;
+  const d = e.describe(name);
+  return new ParamError(name(e.field), d.allowed, d.message);
 }
 
 /**
- * Validates raw parameters. Unknown fields are rejected too (a typo must not silently fall back to a default).
+ * Validates raw parameters. Unknown fields are rejected too (a typo must not silently fall back to a default), and
+ * so is an empty value (`?seed=`, `"temperature": ""`, `"prompt": ""`): only a field left out takes its default.
+ * Numbers given as text must be decimal (`"0x10"` is refused). Messages echo at most 64 characters of what was sent.
  * `randomSeed` supplies the seed when none is given.
  *
  * @example
@@ -112,62 +215,63 @@ function bool(raw: unknown, field: string): boolean {
  */
 export function parseGenerateParams(
   raw: Record<string, unknown>,
-  randomSeed: () => number = () => crypto.getRandomValues(new Uint32Array(1))[0],
+  drawSeed: () => number = () => randomSeed(SERVER_PARAMS.seed),
 ): GenerateParams {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new ParamError("body", "a JSON object", "body: expected a JSON object of parameters");
   }
   for (const k of Object.keys(raw)) {
     if (!KNOWN.has(k)) {
-      throw new ParamError(k, [...KNOWN].join(", "), `${k}: unknown parameter`);
+      const key = clipText(k);
+      throw new ParamError(key, [...KNOWN].join(", "), `${key}: unknown parameter`);
     }
   }
-  const pick = (...names: string[]) => {
-    for (const n of names) if (raw[n] !== undefined && raw[n] !== "") return [n, raw[n]] as const;
-    return undefined;
-  };
-  const model = raw.model ?? "default";
+  const model = raw.model === undefined ? "default" : raw.model;
   if (typeof model !== "string" || !MODEL_NAME.test(model)) {
     throw new ParamError(
       "model",
       "a model name ([A-Za-z0-9._-], ≤ 64 chars)",
-      `model: expected a model name, got ${JSON.stringify(model)}`,
+      `model: expected a model name, got ${showValue(model)}`,
     );
   }
-  const L = PARAM_LIMITS;
-  const t = pick("temperature");
-  const k = pick("topK", "top_k");
-  const p = pick("topP", "top_p");
-  const s = pick("seed");
-  const g = pick("grammar");
+  // Each parameter under its GenerateOptions name, from the first of its field names that is given.
+  const input: Record<string, unknown> = {};
+  const used: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(SERVER_PARAMS) as [ParamName, ParamSpec][]) {
+    const f = spec.http.find((n) => !isAbsent(raw[n]));
+    if (f === undefined) continue;
+    input[name] = raw[f];
+    used[name] = f;
+  }
+  if (isAbsent(input.seed)) input.seed = drawSeed();
+  let p;
+  try {
+    p = checkGenerateParams(input, SERVER_PARAMS);
+  } catch (e) {
+    if (e instanceof GenerateParamError) throw toParamError(e, used);
+    throw e;
+  }
   const out: GenerateParams = {
     model,
-    temperature: t ? num(t[1], "temperature", L.temperature, false) : L.temperature.default,
-    topK: k ? num(k[1], k[0], L.topK, true) : L.topK.default,
-    topP: p ? num(p[1], p[0], L.topP, false) : L.topP.default,
-    seed: s ? num(s[1], "seed", L.seed, true) : randomSeed(),
-    grammar: g ? bool(g[1], "grammar") : true,
+    temperature: p.temperature,
+    topK: p.topK,
+    topP: p.topP,
+    seed: p.seed,
+    grammar: p.grammar,
   };
-  const lengths = [pick("tokens", "maxTokens"), pick("bars"), pick("seconds")].filter((x) => x !== undefined);
-  if (lengths.length > 1) {
-    throw new ParamError(
-      lengths[1]![0],
-      "one of tokens, bars, seconds",
-      `${lengths[1]![0]}: give only one of tokens, bars, seconds`,
-    );
-  }
-  const len = lengths[0];
-  if (!len) out.maxTokens = L.tokens.default;
-  else if (len[0] === "bars") out.bars = num(len[1], "bars", L.bars, true);
-  else if (len[0] === "seconds") out.seconds = num(len[1], "seconds", L.seconds, false);
-  else out.maxTokens = num(len[1], len[0], L.tokens, true);
+  if (p.maxTokens !== undefined) out.maxTokens = p.maxTokens;
+  if (p.bars !== undefined) out.bars = p.bars;
+  if (p.seconds !== undefined) out.seconds = p.seconds;
   const prompt = raw.prompt;
-  if (prompt !== undefined && prompt !== "" && prompt !== null) {
-    if (typeof prompt !== "string" || !/^[A-Za-z0-9+/=\s]+$/.test(prompt)) {
+  if (prompt !== undefined) {
+    if (typeof prompt !== "string" || !/^[A-Za-z0-9+/=\s]+$/.test(prompt) || prompt.trim() === "") {
+      const got = typeof prompt === "string"
+        ? (prompt.trim() === "" ? ", got an empty string" : "")
+        : `, got ${showValue(prompt)}`;
       throw new ParamError(
         "prompt",
         "a base64-encoded MIDI file",
-        "prompt: expected a base64-encoded MIDI file",
+        `prompt: expected a base64-encoded MIDI file${got}`,
       );
     }
     out.promptBase64 = prompt;
@@ -186,28 +290,11 @@ export function parseGenerateParams(
  */
 export function decodeBase64(b64: string, field: string): Uint8Array {
   try {
-    const bin = atob(b64.replace(/\s+/g, ""));
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
+    return decodeBytes(b64);
   } catch {
     throw new ParamError(field, "base64", `${field}: not valid base64`);
   }
 }
 
-/**
- * Encodes bytes as base64.
- *
- * @example
- * ```ts
- * import { encodeBase64 } from "./params.ts";
- * encodeBase64(new Uint8Array([77, 84, 104, 100])); // "TVRoZA=="
- * ```
- */
-export function encodeBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
+/** Encodes bytes as base64 (lib/util/base64.ts's, re-exported for the app and its tests). */
+export { encodeBase64 };

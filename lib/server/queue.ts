@@ -6,7 +6,22 @@
  * @module
  */
 
-/** Thrown by {@linkcode GenerationQueue.run} when the queue is full; `retryAfterSeconds` estimates when to retry. */
+/**
+ * Thrown by {@linkcode GenerationQueue.run} when the queue is full; `retryAfterSeconds` estimates when to retry.
+ *
+ * @example
+ * ```ts
+ * import { GenerationQueue, QueueFullError } from "./queue.ts";
+ * const q = new GenerationQueue({ maxWaiting: 0 });
+ * const busy = q.run(() => new Promise((resolve) => setTimeout(resolve, 50)));
+ * try {
+ *   await q.run(() => Promise.resolve(1));
+ * } catch (e) {
+ *   if (e instanceof QueueFullError) console.log(`retry in ${e.retryAfterSeconds} s`); // the server's 503
+ * }
+ * await busy;
+ * ```
+ */
 export class QueueFullError extends Error {
   /** The error's name. */
   override name = "QueueFullError";
@@ -16,7 +31,19 @@ export class QueueFullError extends Error {
   }
 }
 
-/** Thrown (as the job's rejection) when a job exceeds its time limit. */
+/**
+ * Thrown (as the job's rejection) when a job exceeds its time limit.
+ *
+ * @example
+ * ```ts
+ * import { GenerationQueue, QueueTimeoutError } from "./queue.ts";
+ * const q = new GenerationQueue({ timeoutMs: 20 });
+ * const slow = (signal: AbortSignal) =>
+ *   new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+ * const e = await q.run(slow).catch((e) => e);
+ * e instanceof QueueTimeoutError; // true (e.timeoutMs is 20)
+ * ```
+ */
 export class QueueTimeoutError extends Error {
   /** The error's name. */
   override name = "QueueTimeoutError";
@@ -26,7 +53,15 @@ export class QueueTimeoutError extends Error {
   }
 }
 
-/** Options for {@linkcode GenerationQueue}. */
+/**
+ * Options for {@linkcode GenerationQueue}.
+ *
+ * @example
+ * ```ts
+ * import { GenerationQueue } from "./queue.ts";
+ * const q = new GenerationQueue({ concurrency: 1, maxWaiting: 8, timeoutMs: 60_000 });
+ * ```
+ */
 export interface QueueOptions {
   /** Jobs running at once (default 1: one GPU). */
   concurrency?: number;
@@ -36,7 +71,17 @@ export interface QueueOptions {
   timeoutMs?: number;
 }
 
-/** Counters for health checks. */
+/**
+ * Counters for health checks.
+ *
+ * @example
+ * ```ts
+ * import { GenerationQueue } from "./queue.ts";
+ * const q = new GenerationQueue();
+ * await q.run(() => Promise.resolve("done"));
+ * q.stats(); // { running: 0, waiting: 0, maxWaiting: 4, completed: 1, failed: 0, cancelled: 0 }
+ * ```
+ */
 export interface QueueStats {
   /** Jobs running now. */
   running: number;

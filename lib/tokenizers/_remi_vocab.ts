@@ -4,12 +4,13 @@
  *
  * @module
  */
+import { PITCH_CLASS_NAMES } from "../score.ts";
 
 /** The four special tokens at ids 0–3, in MidiTok's order. */
 export const SPECIAL_TOKENS = ["PAD_None", "BOS_None", "EOS_None", "MASK_None"] as const;
 
-/** Pitch-class names with sharps (MidiTok's `PITCH_CLASSES`). */
-export const PITCH_CLASSES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"] as const;
+/** Pitch-class names with sharps (MidiTok's `PITCH_CLASSES`): the score's. */
+export const PITCH_CLASSES = PITCH_CLASS_NAMES;
 
 /** MidiTok's 14 default chord qualities: intervals above the lowest note. */
 export const DEFAULT_CHORD_MAPS: Record<string, number[]> = {
@@ -29,7 +30,17 @@ export const DEFAULT_CHORD_MAPS: Record<string, number[]> = {
   "9min": [0, 4, 7, 10, 13],
 };
 
-/** REMI options; every field is configurable and stored in `tokenizer.json`. */
+/**
+ * REMI options; every field is configurable and stored in `tokenizer.json`.
+ *
+ * @example
+ * ```ts
+ * import { RemiTokenizer } from "./remi.ts";
+ * // 8 velocity bins, no tempo tokens, chords named by quality only (MidiTok's default)
+ * const tok = new RemiTokenizer({ numVelocities: 8, useTempos: false, useChords: true, chordRoots: false });
+ * tok.toJSON().config.numVelocities; // 8: the config travels in tokenizer.json
+ * ```
+ */
 export interface RemiConfig {
   /** Lowest and highest pitch kept, inclusive (notes outside are dropped). */
   pitchRange: [number, number];
@@ -95,7 +106,17 @@ export const ETUDE_TIME_SIGNATURES = [
   "4/2",
 ];
 
-/** etude's default REMI configuration (see the module docs of `remi.ts`). */
+/**
+ * etude's default REMI configuration (see the module docs of `remi.ts`).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_REMI_CONFIG } from "./_remi_vocab.ts";
+ * import { RemiTokenizer } from "./remi.ts";
+ * DEFAULT_REMI_CONFIG.pitchRange; // [21, 108]: the 88 piano keys
+ * const withChords = new RemiTokenizer({ ...DEFAULT_REMI_CONFIG, useChords: true });
+ * ```
+ */
 export const DEFAULT_REMI_CONFIG: RemiConfig = {
   pitchRange: [21, 108],
   beatRes: [[0, 4, 8], [4, 12, 4]],

@@ -12,11 +12,25 @@
  * @module
  */
 import type { Score } from "../score.ts";
-import type { Tokenizer, TokenizerJson } from "./tokenizer.ts";
-import { checkVocab, type RemiDecodeOptions, RemiTokenizer } from "./remi.ts";
+import type { StreamDecoder, Tokenizer, TokenizerJson } from "./tokenizer.ts";
+import { checkVocab, type RemiDecodeOptions, type RemiEncodeOptions, RemiTokenizer } from "./remi.ts";
 import { learnMerges, pairKey } from "./_bpe_train.ts";
 
-/** Options for `trainBpe`. */
+/**
+ * Options for `trainBpe`.
+ *
+ * @example
+ * ```ts
+ * import { trainBpe } from "./bpe.ts";
+ * import { RemiTokenizer } from "./remi.ts";
+ * import { emptyScore } from "../score.ts";
+ * const s = emptyScore(480);
+ * for (let i = 0; i < 32; i++) s.notes.push({ pitch: 60 + (i % 4), velocity: 95, start: i * 480, duration: 480 });
+ * const base = new RemiTokenizer();
+ * const bpe = trainBpe(base, [s], { vocabSize: base.vocab.length + 8, minFrequency: 4, onProgress: () => {} });
+ * bpe.merges.length; // at most 8: merges stop when no pair occurs 4 times
+ * ```
+ */
 export interface BpeTrainOptions {
   /** Target vocabulary size, base tokens included (e.g. 512 or 1,024). */
   vocabSize: number;
@@ -196,14 +210,55 @@ export class BpeTokenizer implements Tokenizer {
     return this.#expand[id] ?? [];
   }
 
-  /** Encodes a score: REMI, then merges. */
-  encode(score: Score): number[] {
-    return this.encodeBase(this.baseTokenizer.encode(score));
+  /**
+   * Encodes a score: REMI, then merges. The base tokenizer's cap applies (`RemiTokenizer.tokenCap`, or
+   * `opts.maxTokens` on the REMI ids): over it, `TokenLimitError`. Merging only shortens, so BPE ids never exceed it.
+   *
+   * @example
+   * ```ts
+   * import { BpeTokenizer } from "./bpe.ts";
+   * import { RemiTokenizer } from "./remi.ts";
+   * import { emptyScore } from "../score.ts";
+   * const s = emptyScore(480);
+   * s.notes.push({ pitch: 60, velocity: 95, start: 0, duration: 480 });
+   * new BpeTokenizer(new RemiTokenizer(), []).encode(s).length; // 7
+   * ```
+   */
+  encode(score: Score, opts?: RemiEncodeOptions): number[] {
+    return this.encodeBase(this.baseTokenizer.encode(score, opts));
   }
 
   /** Decodes ids (merged or base) to a score; never throws. */
   decode(ids: readonly number[], opts?: RemiDecodeOptions): Score {
     return this.baseTokenizer.decode(this.decodeToBase(ids), opts);
+  }
+
+  /**
+   * An incremental decoder: each pushed id is expanded to its base ids and fed to the REMI stream decoder.
+   *
+   * @example
+   * ```ts
+   * import { BpeTokenizer } from "./bpe.ts";
+   * import { RemiTokenizer } from "./remi.ts";
+   * const base = new RemiTokenizer();
+   * const id = (n: string) => base.tokenId(n)!;
+   * const bpe = new BpeTokenizer(base, [[id("Pitch_60"), id("Velocity_95")]]);
+   * const d = bpe.streamDecoder();
+   * d.push([id("Bar_None"), id("Position_0"), base.vocab.length]); // [] (Pitch_60+Velocity_95: no duration yet)
+   * d.push([id("Duration_1.0.8")]); // [{ pitch: 60, velocity: 95, start: 0, duration: 480 }]
+   * ```
+   */
+  streamDecoder(opts?: RemiDecodeOptions): StreamDecoder {
+    const base = this.baseTokenizer.streamDecoder(opts);
+    return {
+      ticksPerBeat: base.ticksPerBeat,
+      get tempos() {
+        return base.tempos;
+      },
+      tempoChangedFrom: () => base.tempoChangedFrom(),
+      push: (ids: readonly number[]) => base.push(this.decodeToBase(ids)),
+      score: () => base.score(),
+    };
   }
 
   /** Applies the merges to base ids, bar by bar. */
@@ -279,7 +334,7 @@ function mergeWord(sym: number[], rank: Map<number, number>, n0: number): number
     next[i] = i + 1;
     prev[i] = i - 1;
   }
-  const heap: number[] = []; // rank * 2^20 + position
+  const heap: number[] = []; // rank * P + position
   const push = (v: number) => {
     heap.push(v);
     let i = heap.length - 1;
@@ -307,7 +362,7 @@ function mergeWord(sym: number[], rank: Map<number, number>, n0: number): number
     }
     return top;
   };
-  const P = 1 << 20;
+  const P = 2 ** Math.max(20, Math.ceil(Math.log2(n + 1))); // positions < P, so rank * P + position is unique
   const consider = (i: number) => {
     const j = next[i];
     if (i < 0 || j >= n) return;

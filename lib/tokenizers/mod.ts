@@ -13,14 +13,20 @@
  *
  * @module
  */
-export type { Tokenizer, TokenizerJson, TokenizerKind } from "./tokenizer.ts";
+export type { StreamDecoder, Tokenizer, TokenizerJson, TokenizerKind } from "./tokenizer.ts";
+export { BOS_ID, EOS_ID, MASK_ID, PAD_ID } from "./tokenizer.ts";
 export {
   DEFAULT_REMI_CONFIG,
+  DEFAULT_TOKEN_CAP,
   FRADET_REMI_CONFIG,
   REMI_PRESETS,
   type RemiConfig,
   type RemiDecodeOptions,
+  type RemiEncodeOptions,
   RemiTokenizer,
+  type TokenCap,
+  tokenCapFor,
+  TokenLimitError,
 } from "./remi.ts";
 export {
   DEFAULT_PITCH_STRING_CONFIG,

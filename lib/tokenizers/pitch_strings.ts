@@ -19,12 +19,26 @@
  *
  * @module
  */
-import { type Note, type Score, sortNotes } from "../score.ts";
-import type { Tokenizer, TokenizerJson } from "./tokenizer.ts";
+import { type Note, noteName, type Score, sortNotes } from "../score.ts";
+import type { StreamDecoder, Tokenizer, TokenizerJson } from "./tokenizer.ts";
 import { checkVocab } from "./remi.ts";
 import { PITCH_CLASSES, SPECIAL_TOKENS } from "./_remi_vocab.ts";
 
-/** Options of the pitch-string tokenizer (stored in `tokenizer.json`). */
+const DEFAULT_TEMPOS = Object.freeze([Object.freeze({ tick: 0, bpm: 120 })]);
+
+/**
+ * Options of the pitch-string tokenizer (stored in `tokenizer.json`).
+ *
+ * @example
+ * ```ts
+ * import { PitchStringTokenizer } from "./pitch_strings.ts";
+ * import { emptyScore } from "../score.ts";
+ * const s = emptyScore(480);
+ * s.notes.push({ pitch: 60, velocity: 80, start: 0, duration: 480 }, { pitch: 64, velocity: 80, start: 480, duration: 480 });
+ * const tok = PitchStringTokenizer.fromScores([s], { step: 1, velocity: 100 }); // decode a beat per token, louder
+ * tok.decode(tok.encode(s)).notes[1].start; // 480
+ * ```
+ */
 export interface PitchStringConfig {
   /** Onset grid in steps per beat: notes whose onsets round to the same step form one token. */
   grid: number;
@@ -36,7 +50,15 @@ export interface PitchStringConfig {
   decodeTicksPerBeat: number;
 }
 
-/** Defaults: grid 12 per beat, decode at 0.5 beat per token, velocity 80, 480 ticks per beat. */
+/**
+ * Defaults: grid 12 per beat, decode at 0.5 beat per token, velocity 80, 480 ticks per beat.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_PITCH_STRING_CONFIG } from "./pitch_strings.ts";
+ * DEFAULT_PITCH_STRING_CONFIG.step; // 0.5: each decoded token lasts half a beat
+ * ```
+ */
 export const DEFAULT_PITCH_STRING_CONFIG: PitchStringConfig = {
   grid: 12,
   step: 0.5,
@@ -44,27 +66,38 @@ export const DEFAULT_PITCH_STRING_CONFIG: PitchStringConfig = {
   decodeTicksPerBeat: 480,
 };
 
-/** The reserved token for onsets not in the vocabulary. */
+/**
+ * The reserved token for onsets not in the vocabulary.
+ *
+ * @example
+ * ```ts
+ * import { PitchStringTokenizer, UNK_TOKEN } from "./pitch_strings.ts";
+ * import { emptyScore } from "../score.ts";
+ * const s = emptyScore(480);
+ * s.notes.push({ pitch: 60, velocity: 80, start: 0, duration: 480 });
+ * PitchStringTokenizer.fromScores([s]).vocab.includes(UNK_TOKEN); // true
+ * ```
+ */
 export const UNK_TOKEN = "UNK_None";
 
-/** Options for `PitchStringTokenizer.fromScores`. */
+/**
+ * Options for `PitchStringTokenizer.fromScores`.
+ *
+ * @example
+ * ```ts ignore
+ * import { PitchStringTokenizer } from "./pitch_strings.ts";
+ * import { readMidiFile } from "../midi/mod.ts";
+ * const scores = [await readMidiFile("a.mid"), await readMidiFile("b.mid")];
+ * const tok = PitchStringTokenizer.fromScores(scores, { minCount: 3, grid: 4 }); // rare chords become UNK_None
+ * ```
+ */
 export interface PitchStringBuildOptions extends Partial<PitchStringConfig> {
   /** Keep only tokens seen at least this many times (default 1); the rest encode as `UNK_None`. */
   minCount?: number;
 }
 
-/**
- * The name of a MIDI pitch with sharps: 60 → `C4`, 66 → `F#4`, 21 → `A0`.
- *
- * @example
- * ```ts
- * import { noteName } from "./pitch_strings.ts";
- * noteName(61); // "C#4"
- * ```
- */
-export function noteName(pitch: number): string {
-  return `${PITCH_CLASSES[pitch % 12]}${Math.floor(pitch / 12) - 1}`;
-}
+/** The name of a MIDI pitch with sharps (60 → `C4`): the score's {@linkcode noteName}, re-exported. */
+export { noteName };
 
 /**
  * The MIDI pitch of a note name (`C4` → 60; sharps `#` and music21 flats `-` both accepted, `C-1` meaning octave −1),
@@ -235,31 +268,74 @@ export class PitchStringTokenizer implements Tokenizer {
     return this.#index.get(name);
   }
 
-  /** One id per onset; onsets whose token is not in the vocabulary give `UNK_None` (4). */
+  /**
+   * One id per onset; onsets whose token is not in the vocabulary give `UNK_None` (4). Silence costs nothing, so a
+   * piece never takes more tokens than it has notes (the hard cap of this tokenizer: 1 per note).
+   *
+   * @example
+   * ```ts
+   * import { PitchStringTokenizer } from "./pitch_strings.ts";
+   * import { emptyScore } from "../score.ts";
+   * const s = emptyScore(480);
+   * s.notes.push({ pitch: 60, velocity: 80, start: 0, duration: 480 });
+   * s.notes.push({ pitch: 62, velocity: 80, start: 480 * 1_000_000, duration: 480 }); // after a long silence
+   * new PitchStringTokenizer(["C4", "D4"]).encode(s); // [5, 6]
+   * ```
+   */
   encode(score: Score): number[] {
     return pitchStrings(score, this.config.grid).map((t) => this.#index.get(t) ?? 4);
   }
 
   /** Notes at `step` beats per token; never throws. */
   decode(ids: readonly number[]): Score {
-    const c = this.config, tpb = c.decodeTicksPerBeat;
+    const d = this.streamDecoder();
+    d.push(ids);
+    return d.score();
+  }
+
+  /**
+   * An incremental decoder (the one `decode` runs): each push returns the notes of its own tokens.
+   *
+   * @example
+   * ```ts
+   * import { PitchStringTokenizer } from "./pitch_strings.ts";
+   * const tok = new PitchStringTokenizer(["C4", "0.4.7"]);
+   * const d = tok.streamDecoder();
+   * d.push([5]); // [{ pitch: 60, velocity: 80, start: 0, duration: 240 }]
+   * d.push([6]).length; // 3 (C, E and G at beat 0.5)
+   * ```
+   */
+  streamDecoder(): StreamDecoder {
+    const c = this.config, tpb = c.decodeTicksPerBeat, table = this.#pitches;
     const dur = Math.max(1, Math.round(c.step * tpb));
     const notes: Note[] = [];
     let i = 0;
-    for (const id of ids) {
-      const pitches = Number.isInteger(id) ? this.#pitches[id] : undefined;
-      if (pitches === undefined || (pitches === null && id !== 4)) continue;
-      const start = Math.round(i * c.step * tpb);
-      if (pitches) {
-        for (const p of pitches) notes.push({ pitch: p, velocity: c.velocity, start, duration: dur });
-      }
-      i++;
-    }
     return {
       ticksPerBeat: tpb,
-      notes: sortNotes(notes),
-      tempos: [{ tick: 0, bpm: 120 }],
-      timeSignatures: [{ tick: 0, numerator: 4, denominator: 4 }],
+      tempos: DEFAULT_TEMPOS,
+      tempoChangedFrom: () => DEFAULT_TEMPOS.length, // the map never changes
+      push(ids: readonly number[]): Note[] {
+        const done: Note[] = [];
+        for (const id of ids) {
+          const pitches = Number.isInteger(id) ? table[id] : undefined;
+          if (pitches === undefined || (pitches === null && id !== 4)) continue;
+          const start = Math.round(i * c.step * tpb);
+          if (pitches) {
+            for (const p of pitches) done.push({ pitch: p, velocity: c.velocity, start, duration: dur });
+          }
+          i++;
+        }
+        notes.push(...done);
+        return done;
+      },
+      score(): Score {
+        return {
+          ticksPerBeat: tpb,
+          notes: sortNotes(notes.map((n) => ({ ...n }))),
+          tempos: [{ tick: 0, bpm: 120 }],
+          timeSignatures: [{ tick: 0, numerator: 4, denominator: 4 }],
+        };
+      },
     };
   }
 

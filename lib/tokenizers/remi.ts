@@ -20,13 +20,18 @@
  * `FRADET_REMI_CONFIG` is the setting of the BPE paper (Fradet et al., EMNLP 2023): 16 velocities, durations up to 8
  * beats, 4/4 bars, no Tempo or TimeSig: 161 tokens.
  *
+ * Encoding is bounded: a piece may take at most `tokenCap.perNote` tokens per note plus `tokenCap.base` (default 16 per
+ * note + 4,096; `DEFAULT_TOKEN_CAP`), else `encode` throws a `TokenLimitError` as soon as it gets there — one
+ * `Bar_None` per bar, empty bars included, would otherwise let a long silence or a very fast tempo cost millions of
+ * tokens.
+ *
  * Decoding is total: any id sequence decodes without throwing; tokens that cannot be placed (a Velocity without a
  * Pitch, a Position past the end of the bar, a special token, an unknown id) are skipped.
  *
  * @module
  */
 import { type Note, type Score, sortNotes, type TempoChange, type TimeSignature } from "../score.ts";
-import type { Tokenizer, TokenizerJson } from "./tokenizer.ts";
+import type { StreamDecoder, Tokenizer, TokenizerJson } from "./tokenizer.ts";
 import { buildTables, DEFAULT_REMI_CONFIG, type RemiConfig, type RemiTables } from "./_remi_vocab.ts";
 
 export { DEFAULT_REMI_CONFIG, FRADET_REMI_CONFIG, REMI_PRESETS, type RemiConfig } from "./_remi_vocab.ts";
@@ -42,10 +47,127 @@ const T_NONE = 0,
   T_TEMPO = 8,
   T_TS = 9;
 
-/** Options for `RemiTokenizer.decode`. */
+/**
+ * Options for `RemiTokenizer.decode`.
+ *
+ * @example
+ * ```ts
+ * import { RemiTokenizer } from "./remi.ts";
+ * import { emptyScore } from "../score.ts";
+ * const tok = new RemiTokenizer();
+ * const s = emptyScore(480);
+ * s.notes.push({ pitch: 60, velocity: 95, start: 0, duration: 480 });
+ * tok.decode(tok.encode(s), { ticksPerBeat: 96 }).notes[0].duration; // 96: a quarter note at 96 ticks per beat
+ * ```
+ */
 export interface RemiDecodeOptions {
   /** Ticks per beat of the decoded score (default: the config's `decodeTicksPerBeat`, 480). */
   ticksPerBeat?: number;
+}
+
+/**
+ * A cap on the tokens of one piece: `perNote` × notes + `base`.
+ *
+ * @example
+ * ```ts
+ * import { RemiTokenizer, tokenCapFor } from "./remi.ts";
+ * const tok = new RemiTokenizer();
+ * tok.tokenCap = { perNote: 16, base: 100_000 }; // for music with long empty stretches
+ * tokenCapFor(10, tok.tokenCap); // 100160
+ * ```
+ */
+export interface TokenCap {
+  /** Tokens allowed per note (the notes REMI encodes: in the pitch range, duplicates removed). */
+  perNote: number;
+  /** Tokens allowed on top, for bars, meters and tempos. */
+  base: number;
+}
+
+/**
+ * The default REMI token cap: 16 per note + 4,096. A note costs at most 6 tokens (Position, Tempo, Chord, Pitch,
+ * Velocity, Duration) besides bars and meters; real music needs 3.5–4.5 per note (7 for a one-note file): over the
+ * 2,208 readable files of the shared corpora, at most 1,736 tokens above 4 per note. What the cap stops is a long
+ * stretch of empty bars, which costs tokens without notes.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_TOKEN_CAP, tokenCapFor } from "./remi.ts";
+ * tokenCapFor(1000, DEFAULT_TOKEN_CAP); // 20096
+ * ```
+ */
+export const DEFAULT_TOKEN_CAP: Readonly<TokenCap> = Object.freeze({ perNote: 16, base: 4096 });
+
+/**
+ * The most tokens a piece of `notes` notes may take under `cap`.
+ *
+ * @example
+ * ```ts
+ * import { tokenCapFor } from "./remi.ts";
+ * tokenCapFor(2, { perNote: 16, base: 4096 }); // 4128
+ * ```
+ */
+export function tokenCapFor(notes: number, cap: TokenCap = DEFAULT_TOKEN_CAP): number {
+  return cap.perNote * notes + cap.base;
+}
+
+/**
+ * Thrown by `encode` when a piece needs more tokens than the cap allows; the message says how many notes, the cap and
+ * where it was reached.
+ *
+ * @example
+ * ```ts
+ * import { RemiTokenizer, TokenLimitError } from "./remi.ts";
+ * import { emptyScore } from "../score.ts";
+ * const s = emptyScore(480);
+ * s.notes.push({ pitch: 60, velocity: 80, start: 480 * 4 * 100_000, duration: 480 }); // after 100,000 empty bars
+ * try {
+ *   new RemiTokenizer().encode(s);
+ * } catch (e) {
+ *   if (e instanceof TokenLimitError) console.log(e.message, e.cap); // "REMI: … more than 4112 tokens …", 4112
+ * }
+ * ```
+ */
+export class TokenLimitError extends Error {
+  /** The cap that was reached. */
+  readonly cap: number;
+  /** Notes in the piece. */
+  readonly notes: number;
+  /**
+   * An error with the token cap that was exceeded and the piece's note count.
+   *
+   * @example
+   * ```ts
+   * import { TokenLimitError } from "./remi.ts";
+   * new TokenLimitError("REMI: too many tokens", 4112, 1).name; // "TokenLimitError"
+   * ```
+   */
+  constructor(message: string, cap: number, notes: number) {
+    super(message);
+    this.name = "TokenLimitError";
+    this.cap = cap;
+    this.notes = notes;
+  }
+}
+
+/**
+ * Options for `RemiTokenizer.encode` (and `BpeTokenizer.encode`).
+ *
+ * @example
+ * ```ts
+ * import { RemiTokenizer, TokenLimitError } from "./remi.ts";
+ * import { emptyScore } from "../score.ts";
+ * const s = emptyScore(480);
+ * s.notes.push({ pitch: 60, velocity: 95, start: 0, duration: 480 });
+ * try {
+ *   new RemiTokenizer().encode(s, { maxTokens: 4 }); // the note needs 7 tokens
+ * } catch (e) {
+ *   if (e instanceof TokenLimitError) console.log(e.cap); // 4
+ * }
+ * ```
+ */
+export interface RemiEncodeOptions {
+  /** Most tokens for this piece (default: `tokenCapFor(notes, tokenizer.tokenCap)`); over it, `TokenLimitError`. */
+  maxTokens?: number;
 }
 
 interface QNote {
@@ -78,6 +200,11 @@ export class RemiTokenizer implements Tokenizer {
   readonly vocab: readonly string[];
   /** @internal derived tables */
   readonly tables: RemiTables;
+  /**
+   * The cap on tokens per piece `encode` enforces (default `DEFAULT_TOKEN_CAP`; not part of `tokenizer.json`). Raise
+   * it for music with long empty stretches, e.g. `tok.tokenCap = { perNote: 16, base: 100_000 }`.
+   */
+  tokenCap: TokenCap = { ...DEFAULT_TOKEN_CAP };
   #type: Uint8Array;
   #value: Float64Array;
   #index: Map<string, number>;
@@ -196,12 +323,41 @@ export class RemiTokenizer implements Tokenizer {
   }
 
   /** Encodes a score (no BOS/EOS). */
-  encode(score: Score): number[] {
+  /**
+   * Encodes a score (no BOS/EOS). Throws `TokenLimitError` when it needs more than `opts.maxTokens` (default
+   * `tokenCapFor(notes, this.tokenCap)`) tokens.
+   *
+   * @example
+   * ```ts
+   * import { RemiTokenizer } from "./remi.ts";
+   * import { emptyScore } from "../score.ts";
+   * const s = emptyScore(480);
+   * s.notes.push({ pitch: 60, velocity: 95, start: 0, duration: 480 });
+   * new RemiTokenizer().encode(s).length; // 7
+   * ```
+   */
+  encode(score: Score, opts: RemiEncodeOptions = {}): number[] {
     const t = this.tables, c = this.config, R = t.grid;
     const scale = R / score.ticksPerBeat;
     const notes = this.#quantise(score, scale);
     const out: number[] = [];
     if (notes.length === 0) return out;
+    const cap = opts.maxTokens ?? tokenCapFor(notes.length, this.tokenCap);
+    let noteBar = 0; // the last bar with a note or a tempo change, for the message
+    const overCap = (): never => {
+      const given = opts.maxTokens === undefined
+        ? `the cap for ${notes.length} note(s): ${this.tokenCap.perNote} per note + ${this.tokenCap.base}, ` +
+          `RemiTokenizer.tokenCap`
+        : "maxTokens";
+      throw new TokenLimitError(
+        `REMI: the piece needs more than ${cap} tokens (${given}); reached at bar ${curBar + 1}` +
+          (curBar > noteBar
+            ? `, ${curBar - noteBar} empty bar(s) after the last note (a long silence or a very fast tempo)`
+            : ""),
+        cap,
+        notes.length,
+      );
+    };
     const lastOnset = notes[notes.length - 1].pos;
 
     // Tempo changes (pos, bin), first at 0, last one on a position wins, repeats dropped.
@@ -242,6 +398,7 @@ export class RemiTokenizer implements Tokenizer {
         curBar++;
       }
       out.push(t.bar);
+      if (out.length > cap) overCap();
       if (!c.useTimeSignatures) return;
       let sig = curSig;
       while (sigPtr < sigs.length && sigs[sigPtr].pos <= barStart) sig = sigs[sigPtr++].idx;
@@ -271,6 +428,7 @@ export class RemiTokenizer implements Tokenizer {
           for (let k = t.rests.length - 1; k >= 0 && rem > 0;) {
             if (t.rests[k].positions <= rem) {
               out.push(t.rest + k);
+              if (out.length > cap) overCap();
               rem -= t.rests[k].positions;
               at += t.rests[k].positions;
             } else k--;
@@ -297,6 +455,8 @@ export class RemiTokenizer implements Tokenizer {
         prevEnd = Math.max(prevEnd, p + t.durations[n.dur].positions);
       }
       lastStep = p;
+      noteBar = curBar;
+      if (out.length > cap) overCap();
     }
     return out;
   }
@@ -353,81 +513,31 @@ export class RemiTokenizer implements Tokenizer {
 
   /** Decodes ids to a score; never throws (unplaceable tokens are skipped). */
   decode(ids: readonly number[], opts: RemiDecodeOptions = {}): Score {
-    const t = this.tables, R = t.grid;
-    const tpb = opts.ticksPerBeat ?? this.config.decodeTicksPerBeat;
-    const k = tpb / R;
-    const notes: Note[] = [];
-    const tempos: TempoChange[] = [];
-    const sigs: TimeSignature[] = [];
-    let curBar = -1, barStart = 0, barLen = 4 * R, cur = 0, prevEnd = 0, pitch = -1, vel = -1;
-    const n = this.vocab.length;
-    for (const id of ids) {
-      const type = Number.isInteger(id) && id >= 0 && id < n ? this.#type[id] : T_NONE;
-      const v = type === T_NONE ? 0 : this.#value[id];
-      if (type !== T_PITCH && type !== T_VEL && type !== T_DUR) pitch = vel = -1;
-      switch (type) {
-        case T_BAR:
-          if (curBar < 0) curBar = barStart = 0;
-          else {
-            barStart += barLen;
-            curBar++;
-          }
-          cur = barStart;
-          break;
-        case T_POS:
-          if (curBar < 0) curBar = barStart = 0;
-          if (v < barLen) cur = barStart + v;
-          break;
-        case T_TS:
-          if (cur === barStart) {
-            const ts = t.timeSigs[v];
-            barLen = ts.barPositions;
-            const tick = Math.round(barStart * k);
-            if (sigs.length && sigs[sigs.length - 1].tick === tick) sigs.pop();
-            sigs.push({ tick, numerator: ts.numerator, denominator: ts.denominator });
-          }
-          break;
-        case T_TEMPO: {
-          const tick = Math.round(cur * k);
-          if (tempos.length && tempos[tempos.length - 1].tick === tick) tempos.pop();
-          tempos.push({ tick, bpm: v });
-          break;
-        }
-        case T_REST: {
-          if (curBar < 0) curBar = barStart = 0;
-          cur = Math.max(cur, prevEnd) + v;
-          const nb = Math.floor((cur - barStart) / barLen);
-          barStart += nb * barLen;
-          curBar += nb;
-          break;
-        }
-        case T_PITCH:
-          pitch = v;
-          vel = -1;
-          break;
-        case T_VEL:
-          if (pitch >= 0 && vel < 0) vel = v;
-          else pitch = vel = -1;
-          break;
-        case T_DUR:
-          if (pitch >= 0 && vel >= 0) {
-            notes.push({ pitch, velocity: vel, start: Math.round(cur * k), duration: Math.round(v * k) });
-            prevEnd = Math.max(prevEnd, cur + v);
-          }
-          pitch = vel = -1;
-          break;
-      }
-    }
-    return {
-      ticksPerBeat: tpb,
-      notes: sortNotes(notes),
-      tempos: dedupe(tempos, (a, b) => a.bpm === b.bpm, [{ tick: 0, bpm: 120 }]),
-      timeSignatures: dedupe(
-        sigs,
-        (a, b) => a.numerator === b.numerator && a.denominator === b.denominator,
-        [{ tick: 0, numerator: 4, denominator: 4 }],
-      ),
-    };
+    const d = this.streamDecoder(opts);
+    d.push(ids);
+    return d.score();
+  }
+
+  /**
+   * An incremental decoder (the one `decode` runs): push ids as they come, get the notes each push completes.
+   *
+   * @example
+   * ```ts
+   * import { RemiTokenizer } from "./remi.ts";
+   * const tok = new RemiTokenizer();
+   * const id = (n: string) => tok.tokenId(n)!;
+   * const d = tok.streamDecoder();
+   * d.push([id("Bar_None"), id("Position_0"), id("Pitch_60")]); // [] (the note is not complete yet)
+   * d.push([id("Velocity_95"), id("Duration_1.0.8")]); // [{ pitch: 60, velocity: 95, start: 0, duration: 480 }]
+   * ```
+   */
+  streamDecoder(opts: RemiDecodeOptions = {}): StreamDecoder {
+    return new RemiStreamDecoder(
+      this.tables,
+      this.#type,
+      this.#value,
+      opts.ticksPerBeat ?? this.config.decodeTicksPerBeat,
+    );
   }
 
   /**
@@ -444,6 +554,158 @@ export class RemiTokenizer implements Tokenizer {
       kind: "remi",
       config: structuredClone(this.config) as unknown as Record<string, unknown>,
       vocab: [...this.vocab],
+    };
+  }
+}
+
+const DEFAULT_TEMPOS: readonly TempoChange[] = Object.freeze([Object.freeze({ tick: 0, bpm: 120 })]);
+
+/**
+ * REMI decoding as a state machine over pushed ids (bar, position, meter, the note being read); the tempo map is kept
+ * deduplicated as it grows (a Tempo on the tick of the previous one replaces it, a repeated bpm is dropped), so the
+ * tempo view costs nothing per push.
+ */
+class RemiStreamDecoder implements StreamDecoder {
+  readonly ticksPerBeat: number;
+  readonly #t: RemiTables;
+  readonly #type: Uint8Array;
+  readonly #value: Float64Array;
+  /** Ticks per grid position. */
+  readonly #k: number;
+  #notes: Note[] = [];
+  /** Every Tempo token's change in token order (one per tick in a row), and whether the map kept it. */
+  #raw: { change: TempoChange; kept: boolean }[] = [];
+  /** The tempo map: `#raw`'s kept entries. */
+  #map: TempoChange[] = [];
+  #changedFrom = Infinity;
+  #sigs: TimeSignature[] = [];
+  #curBar = -1;
+  #barStart = 0;
+  #barLen: number;
+  #cur = 0;
+  #prevEnd = 0;
+  #pitch = -1;
+  #vel = -1;
+
+  constructor(t: RemiTables, type: Uint8Array, value: Float64Array, ticksPerBeat: number) {
+    this.#t = t;
+    this.#type = type;
+    this.#value = value;
+    this.ticksPerBeat = ticksPerBeat;
+    this.#k = ticksPerBeat / t.grid;
+    this.#barLen = 4 * t.grid;
+  }
+
+  get tempos(): readonly TempoChange[] {
+    return this.#map.length ? this.#map : DEFAULT_TEMPOS;
+  }
+
+  tempoChangedFrom(): number {
+    const from = Math.min(this.#changedFrom, this.tempos.length);
+    this.#changedFrom = Infinity;
+    return from;
+  }
+
+  push(ids: readonly number[]): Note[] {
+    const t = this.#t, k = this.#k, n = this.#type.length;
+    const done: Note[] = [];
+    for (const id of ids) {
+      const type = Number.isInteger(id) && id >= 0 && id < n ? this.#type[id] : T_NONE;
+      const v = type === T_NONE ? 0 : this.#value[id];
+      if (type !== T_PITCH && type !== T_VEL && type !== T_DUR) this.#pitch = this.#vel = -1;
+      switch (type) {
+        case T_BAR:
+          if (this.#curBar < 0) this.#curBar = this.#barStart = 0;
+          else {
+            this.#barStart += this.#barLen;
+            this.#curBar++;
+          }
+          this.#cur = this.#barStart;
+          break;
+        case T_POS:
+          if (this.#curBar < 0) this.#curBar = this.#barStart = 0;
+          if (v < this.#barLen) this.#cur = this.#barStart + v;
+          break;
+        case T_TS:
+          if (this.#cur === this.#barStart) {
+            const ts = t.timeSigs[v];
+            this.#barLen = ts.barPositions;
+            const tick = Math.round(this.#barStart * k);
+            const sigs = this.#sigs;
+            if (sigs.length && sigs[sigs.length - 1].tick === tick) sigs.pop();
+            sigs.push({ tick, numerator: ts.numerator, denominator: ts.denominator });
+          }
+          break;
+        case T_TEMPO:
+          this.#tempo({ tick: Math.round(this.#cur * k), bpm: v });
+          break;
+        case T_REST: {
+          if (this.#curBar < 0) this.#curBar = this.#barStart = 0;
+          this.#cur = Math.max(this.#cur, this.#prevEnd) + v;
+          const nb = Math.floor((this.#cur - this.#barStart) / this.#barLen);
+          this.#barStart += nb * this.#barLen;
+          this.#curBar += nb;
+          break;
+        }
+        case T_PITCH:
+          this.#pitch = v;
+          this.#vel = -1;
+          break;
+        case T_VEL:
+          if (this.#pitch >= 0 && this.#vel < 0) this.#vel = v;
+          else this.#pitch = this.#vel = -1;
+          break;
+        case T_DUR:
+          if (this.#pitch >= 0 && this.#vel >= 0) {
+            const note = {
+              pitch: this.#pitch,
+              velocity: this.#vel,
+              start: Math.round(this.#cur * k),
+              duration: Math.round(v * k),
+            };
+            this.#notes.push(note);
+            done.push(note);
+            this.#prevEnd = Math.max(this.#prevEnd, this.#cur + v);
+          }
+          this.#pitch = this.#vel = -1;
+          break;
+      }
+    }
+    return done;
+  }
+
+  /**
+   * A Tempo token: replaces the previous change when on the same tick; the map drops a repeated bpm. A Tempo before
+   * the previous one (a Position that went back, which the grammar mask never samples) is ignored, so the tempo map
+   * stays in tick order whatever the ids.
+   */
+  #tempo(change: TempoChange) {
+    const raw = this.#raw, map = this.#map;
+    if (raw.length && change.tick < raw[raw.length - 1].change.tick) return;
+    if (raw.length && raw[raw.length - 1].change.tick === change.tick) {
+      if (raw.pop()!.kept) {
+        map.pop();
+        this.#changedFrom = Math.min(this.#changedFrom, map.length);
+      }
+    }
+    const kept = !map.length || map[map.length - 1].bpm !== change.bpm;
+    if (kept) {
+      this.#changedFrom = Math.min(this.#changedFrom, map.length);
+      map.push(change);
+    }
+    raw.push({ change, kept });
+  }
+
+  score(): Score {
+    return {
+      ticksPerBeat: this.ticksPerBeat,
+      notes: sortNotes(this.#notes.map((n) => ({ ...n }))),
+      tempos: this.tempos.map((x) => ({ ...x })),
+      timeSignatures: dedupe(
+        this.#sigs.map((x) => ({ ...x })),
+        (a, b) => a.numerator === b.numerator && a.denominator === b.denominator,
+        [{ tick: 0, numerator: 4, denominator: 4 }],
+      ),
     };
   }
 }

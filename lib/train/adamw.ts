@@ -32,6 +32,7 @@ export interface AdamWOptions {
  * ```
  */
 export class AdamW {
+  // deno-doc-ignore private-type-ref -- a tfjs type, public in its own package (denoland/deno#27364)
   /** First moments by tensor name. */
   readonly m: Record<string, tf.Variable> = {};
   /** Second moments by tensor name. */
@@ -52,6 +53,7 @@ export class AdamW {
     return this.params[name].rank >= 2;
   }
 
+  // deno-doc-ignore private-type-ref -- a tfjs type, public in its own package (denoland/deno#27364)
   /** One update with gradients `grads` (by name), each first multiplied by `gradScale` (clipping). */
   apply(grads: Record<string, tf.Tensor>, lr: number, gradScale = 1): void {
     const { beta1: b1, beta2: b2, eps, weightDecay } = this.opts;

@@ -1,17 +1,31 @@
 /**
  * The training loop: seeded window batches per epoch, AdamW with warmup + cosine, global-norm clipping, validation
  * every epoch, the best checkpoint by validation loss in `<out>/`, a resumable last checkpoint (with optimizer
- * state) in `<out>/last/`, early stopping, `train_log.jsonl`, `loss.svg`, and a clean save on Ctrl-C.
+ * state) in `<out>/last/` at every epoch end and, with `saveEverySteps` / `saveEverySeconds`, inside epochs too, early
+ * stopping, `train_log.jsonl`, `loss.svg`, and a clean save on Ctrl-C.
  *
  * Resuming reproduces an uninterrupted run exactly: the batch order is a pure function of (seed, epoch), the
- * schedule of the step count, and weights plus AdamW moments are restored bit for bit.
+ * schedule of the step count, and weights plus AdamW moments are restored bit for bit. Each checkpoint is written as
+ * one set (`saveCheckpoint`): a kill at any moment, a save included, leaves the previous `last/` or the new one. A
+ * resume checks that the parts of `last/` agree (`readResumable`), and truncates the log to the resumed step (one
+ * `resume` record, every step once); a fresh start truncates it too.
+ *
+ * `initWeights` starts from another checkpoint's weights (a fine-tune) with a fresh optimizer and schedule.
  *
  * @module
  */
 import { writeFileAtomic } from "../util/atomic.ts";
+import { exists } from "../util/fs.ts";
 import { batchesPerEpoch, windowBatches } from "../data/windows.ts";
-import { JsonlLog, Progress } from "../util/progress.ts";
-import { loadCheckpoint, loadOptimizerState, saveCheckpoint, type TrainState } from "../model/checkpoint.ts";
+import { formatDuration, JsonlLog, Progress } from "../util/progress.ts";
+import {
+  readCheckpointInfo,
+  readResumable,
+  recoverCheckpoint,
+  saveCheckpoint,
+  type TrainState,
+} from "../model/checkpoint.ts";
+import { sha256Hex } from "../util/hash.ts";
 import { estimateTrainMemory, type ModelConfig, type TrainConfig } from "../model/config.ts";
 import { TfModel } from "../model/model.ts";
 import { lossCurveSvg, type LossPoint } from "./loss_svg.ts";
@@ -19,17 +33,49 @@ import { learningRate } from "./schedule.ts";
 import { startGradientWorkers } from "./parallel.ts";
 import { Trainer } from "./step.ts";
 
-/** Token pieces per split (each piece `BOS … EOS`), as `openShards` returns them. */
+/**
+ * Token pieces per split (each piece `BOS … EOS`), as `openShards` returns them.
+ *
+ * @example
+ * ```ts ignore
+ * import { openShards } from "../data/shards.ts";
+ * import type { TrainData } from "./loop.ts";
+ * const ds = await openShards("data/prepared/piano");
+ * const data: TrainData = {
+ *   ...ds.splits,
+ *   tokenizerJson: await Deno.readTextFile(`${ds.dir}/tokenizer.json`),
+ *   tokenizerSha256: ds.meta.tokenizer.sha256,
+ *   tokenizerFrom: `${ds.dir}/meta.json`,
+ * };
+ * ```
+ */
 export interface TrainData {
-  /** The training recipe. */
+  /** Training pieces: token ids, each `BOS … EOS` (what `openShards` gives per split). */
   train: readonly ArrayLike<number>[];
   /** Validation pieces. */
   validation: readonly ArrayLike<number>[];
   /** Copied into every checkpoint as `tokenizer.json` (an object, or the file's text to copy it unchanged). */
   tokenizerJson?: unknown;
+  /** sha256 of the data's `tokenizer.json` (its `meta.json`): a resumed checkpoint's tokenizer must hash the same. */
+  tokenizerSha256?: string;
+  /** Where that hash comes from, for messages (e.g. `data/prepared/x/meta.json`). */
+  tokenizerFrom?: string;
 }
 
-/** Options of {@link trainModel}. */
+/**
+ * Options of {@link trainModel}.
+ *
+ * @example
+ * ```ts ignore
+ * import { getPreset } from "../model/config.ts";
+ * import { openShards } from "../data/shards.ts";
+ * import { trainModel } from "./loop.ts";
+ * const ds = await openShards("data/prepared/piano-remi-bpe-1024");
+ * // a time-boxed run that can be resumed later with `resume: true`
+ * const run = { data: ds.splits, out: "models/v8", saveEverySeconds: 600, stopAfterSteps: 5000 };
+ * await trainModel({ ...getPreset("v8"), ...run });
+ * ```
+ */
 export interface TrainRunOptions {
   /** The model config. */
   model: ModelConfig;
@@ -50,6 +96,22 @@ export interface TrainRunOptions {
   stopAfterEpochs?: number;
   /** Save and stop after this many steps in this invocation. */
   stopAfterSteps?: number;
+  /** Also save `<out>/last/` inside epochs, whenever the step count is a multiple of this. */
+  saveEverySteps?: number;
+  /** Also save `<out>/last/` inside epochs once this many seconds passed since the last save. */
+  saveEverySeconds?: number;
+  /**
+   * Start from these weights (a checkpoint's, for `model`) instead of a random initialisation: a fine-tune, with a
+   * fresh optimizer and schedule. Not with `resume`.
+   */
+  initWeights?: Record<string, Float32Array>;
+  /** Where `initWeights` came from (recorded in the state and the log). */
+  initFrom?: { dir: string; step: number | null };
+  /**
+   * Before training, time two steps that update nothing (and one validation batch) and print the expected duration:
+   * steps × measured s/step + validation passes (the CLI turns it on).
+   */
+  estimate?: boolean;
   /** Install a SIGINT handler that saves and stops (default false; the CLI turns it on). */
   handleSignals?: boolean;
   /** Show the progress bar even when stderr is not a terminal. */
@@ -58,9 +120,21 @@ export interface TrainRunOptions {
   log?: (msg: string) => void;
 }
 
-/** How a run ended. */
+/**
+ * How a run ended.
+ *
+ * @example
+ * ```ts ignore
+ * import { getPreset } from "../model/config.ts";
+ * import { openShards } from "../data/shards.ts";
+ * import { trainModel } from "./loop.ts";
+ * const ds = await openShards("data/prepared/piano-remi-bpe-1024");
+ * const r = await trainModel({ ...getPreset("v8"), data: ds.splits, out: "models/v8" });
+ * console.log(r.stopped, `best ${r.state.bestValLoss} at epoch ${r.state.bestEpoch}, ${r.tokensPerSecond} tokens/s`);
+ * ```
+ */
 export interface TrainRunResult {
-  /** Training state, or null. */
+  /** The training state when this invocation stopped (what `last/` holds). */
   state: TrainState;
   /** How the run ended. */
   stopped: "finished" | "early-stop" | "interrupted";
@@ -68,6 +142,8 @@ export interface TrainRunResult {
   losses: LossPoint[];
   /** Mean training throughput of this invocation (input tokens per second). */
   tokensPerSecond: number;
+  /** With `estimate`: the expected seconds of training printed before it started. */
+  expectedSeconds?: number;
 }
 
 /**
@@ -77,16 +153,45 @@ export interface TrainRunResult {
  */
 const WASM_BUDGET = 3.25 * 1024 ** 3;
 
-async function exists(path: string): Promise<boolean> {
+/**
+ * The model and recipe a resume of `out` continues with: the run's own, from `<out>/last/config.json` (not a
+ * preset's), except how a step is executed (`microBatch`, `workers`), which `exec` may change — another machine,
+ * another heap. Pass the result to {@link trainModel} with `resume: true`.
+ *
+ * @example
+ * ```ts ignore
+ * import { openShards } from "../data/shards.ts";
+ * import { resumeConfig, trainModel } from "./loop.ts";
+ * const ds = await openShards("data/prepared/piano");
+ * const run = await resumeConfig("models/tiny", { microBatch: 8 });
+ * await trainModel({ ...run, data: ds.splits, out: "models/tiny", resume: true });
+ * ```
+ */
+export async function resumeConfig(
+  out: string,
+  exec: { microBatch?: number; workers?: number } = {},
+): Promise<{ model: ModelConfig; train: TrainConfig }> {
+  let saved: Awaited<ReturnType<typeof readCheckpointInfo>>;
+  await recoverCheckpoint(`${out}/last`);
   try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
+    saved = await readCheckpointInfo(`${out}/last`);
+  } catch (e) {
+    throw new Error(`${(e as Error).message.split("\n")[0]} (nothing to resume)`);
   }
+  if (!saved.state) {
+    throw new Error(`${out}/last/config.json: no training state (etude.state), nothing to resume`);
+  }
+  const train = saved.state.train;
+  if (exec.microBatch !== undefined) train.microBatch = exec.microBatch;
+  if (exec.workers !== undefined) train.workers = exec.workers;
+  return { model: saved.config, train };
 }
 
-/** Drops log records past the resumed state (a hard kill may have logged steps after the last save). */
+/**
+ * The log as of the resumed state: records past it dropped (a kill may have logged steps after the last save), and
+ * `resume` records at its step too (an earlier resume from the same checkpoint that saved nothing), so after the
+ * new `resume` record every step appears once. Rewritten atomically.
+ */
 async function trimLog(path: string, state: TrainState): Promise<void> {
   let text: string;
   try {
@@ -98,11 +203,12 @@ async function trimLog(path: string, state: TrainState): Promise<void> {
     if (!line.trim()) return false;
     try {
       const r = JSON.parse(line);
-      if (r.type === "step") return r.step <= state.step;
       if (r.type === "epoch") return r.epoch <= state.epoch;
+      if (r.type === "resume") return r.step < state.step;
+      if (typeof r.step === "number") return r.step <= state.step;
       return true;
     } catch {
-      return false;
+      return false; // a line cut by the kill
     }
   });
   await writeFileAtomic(path, keep.map((l) => l + "\n").join(""));
@@ -126,7 +232,13 @@ async function readCurves(path: string): Promise<{ train: LossPoint[]; val: Loss
  *
  * @example
  * ```ts ignore
- * const loss = await validationLoss(trainer, data.validation, model.seqLen, 8);
+ * import { applyOverrides, getPreset } from "../model/config.ts";
+ * import { TfModel } from "../model/model.ts";
+ * import { validationLoss } from "./loop.ts";
+ * import { Trainer } from "./step.ts";
+ * const p = applyOverrides(getPreset("v8"), { layers: 1, dim: 16, heads: 2, ffn: 32, vocab: 20, seqLen: 8 });
+ * const trainer = new Trainer(TfModel.init(p.model, 1), p.train);
+ * const loss = await validationLoss(trainer, [[1, 5, 6, 7, 5, 6, 7, 2]], 8, 2); // ≈ ln 20 before training
  * ```
  */
 export async function validationLoss(
@@ -152,9 +264,12 @@ export async function validationLoss(
  * @example
  * ```ts ignore
  * import { applyOverrides, getPreset } from "../model/config.ts";
+ * import { openShards } from "../data/shards.ts";
  * import { trainModel } from "./loop.ts";
- * const p = applyOverrides(getPreset("v8"), { layers: 2, dim: 64, heads: 4, ffn: 128, seqLen: 64, vocab: 300 });
- * const r = await trainModel({ ...p, data: { train, validation }, out: "models/tiny" });
+ * const ds = await openShards("data/prepared/piano");
+ * const vocab = ds.meta.vocabSize;
+ * const p = applyOverrides(getPreset("v8"), { layers: 2, dim: 64, heads: 4, ffn: 128, seqLen: 64, vocab });
+ * const r = await trainModel({ ...p, data: { ...ds.splits, tokenizerJson: ds.tokenizer }, out: "models/tiny" });
  * ```
  */
 export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult> {
@@ -164,50 +279,51 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
   let model: TfModel;
   let state: TrainState;
   let tokenizerJson = opts.data.tokenizerJson;
-  let optState: Awaited<ReturnType<typeof loadOptimizerState>> = null;
+  let optState: Awaited<ReturnType<typeof readResumable>>["optimizer"] | null = null;
+  // a save cut by a kill: finish it (or drop it) first, so last/ and the best checkpoint are whole sets
+  const recovered = await recoverCheckpoint(lastDir);
+  if (recovered === "finished" || recovered === "restored") say(`${lastDir}: completed an interrupted save`);
+  await recoverCheckpoint(out);
   if (opts.resume) {
+    if (opts.initWeights) throw new Error("resume: initWeights applies to a new run only");
     if (!(await exists(`${lastDir}/config.json`))) {
       throw new Error(`${lastDir}: no checkpoint to resume from`);
     }
-    const ck = await loadCheckpoint(lastDir);
-    if (!ck.state) throw new Error(`${lastDir}/config.json: no training state (etude.state)`);
-    model = new TfModel(ck.model, ck.weights);
+    const dataSha = opts.data.tokenizerSha256 ??
+      (typeof tokenizerJson === "string" ? await sha256Hex(new TextEncoder().encode(tokenizerJson)) : undefined);
+    const ck = await readResumable(lastDir, {
+      tokenizerSha256: dataSha,
+      tokenizerFrom: opts.data.tokenizerFrom ?? "the data's tokenizer.json",
+    });
+    model = TfModel.fromCheckpoint(ck);
     state = ck.state;
     // a batch of 32 × 256 that fit a GPU overflows tfjs-wasm's 4 GB heap: execution follows this invocation
     state.train.microBatch = opts.train.microBatch;
     state.train.workers = opts.train.workers;
     tokenizerJson ??= await Deno.readTextFile(`${lastDir}/tokenizer.json`).catch(() => undefined);
-    optState = await loadOptimizerState(lastDir);
-    if (!optState) throw new Error(`${lastDir}/optimizer.safetensors: missing (cannot resume exactly)`);
+    optState = ck.optimizer;
     await trimLog(`${out}/train_log.jsonl`, state);
     say(`resuming ${out} at epoch ${state.epoch}, step ${state.step}`);
   } else {
     if (await exists(`${lastDir}/config.json`)) {
       throw new Error(`${out}: a run already exists there (use --resume, or another --out)`);
     }
-    model = TfModel.init(opts.model, opts.train.seed);
+    model = opts.initWeights
+      ? TfModel.fromCheckpoint({ config: opts.model, weights: opts.initWeights })
+      : TfModel.init(opts.model, opts.train.seed);
     state = {
-      /** Epochs fully completed. */
       epoch: 0,
-      /** Optimizer steps taken in total. */
       step: 0,
-      /** Batches already taken inside the current epoch. */
       stepInEpoch: 0,
-      /** Steps per epoch (fixed at the start of the run). */
       stepsPerEpoch: 0,
-      /** Best validation loss so far (nats/token). */
       bestValLoss: null,
-      /** Epoch (1-based) of the best validation loss. */
       bestEpoch: -1,
-      /** Epochs since the last improvement. */
       epochsWithoutImprovement: 0,
-      /** Validation loss after each completed epoch. */
       valLosses: [],
-      /** The training recipe. */
       train: structuredClone(opts.train),
-      /** Set once training ended (early stop or all epochs done). */
       finished: false,
       backend: opts.backend,
+      ...(opts.initFrom ? { initFrom: opts.initFrom } : {}),
     };
   }
   const cfg = model.config;
@@ -241,9 +357,18 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
   if (optState) trainer.optimizer.setState(optState);
   const logPath = `${out}/train_log.jsonl`;
   await Deno.mkdir(out, { recursive: true });
-  const log = new JsonlLog(logPath);
+  // a new run starts a new log (an earlier attempt killed before its first save leaves one behind)
+  const log = new JsonlLog(logPath, { append: Boolean(opts.resume) });
   if (!opts.resume) {
-    log.write({ type: "start", model: cfg, train: tc, windows, stepsPerEpoch, backend: opts.backend });
+    log.write({
+      type: "start",
+      model: cfg,
+      train: tc,
+      windows,
+      stepsPerEpoch,
+      backend: opts.backend,
+      ...(opts.initFrom ? { init_from: opts.initFrom } : {}),
+    });
   } else log.write({ type: "resume", step: state.step, train: tc, backend: opts.backend });
   state.backend = opts.backend;
 
@@ -256,21 +381,43 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
   if (opts.handleSignals) Deno.addSignalListener("SIGINT", onSig);
 
   const saveLast = async () => {
+    const t0 = performance.now();
     await saveCheckpoint(lastDir, {
-      /** The parsed `config.json`. */
       config: cfg,
-      /** F32 weights by tensor name. */
       weights: await model.weights(),
       tokenizerJson,
       state,
-      /** AdamW moments, written to `optimizer.safetensors` when given. */
       optimizer: await trainer.optimizer.state(),
     });
+    lastSave = performance.now();
+    log.write({
+      type: "save",
+      dir: "last",
+      epoch: state.epoch,
+      step: state.step,
+      seconds: Math.round(lastSave - t0) / 1000,
+    });
   };
+  let lastSave = performance.now();
   const writeSvg = async () => {
     const { train, val } = await readCurves(logPath);
     await writeFileAtomic(`${out}/loss.svg`, lossCurveSvg(train, val, `${cfg.preset} ${cfg.arch} — ${out}`));
   };
+
+  // no validation pieces (a tiny fine-tuning folder): every epoch's model is kept as the best
+  const hasValidation =
+    batchesPerEpoch(opts.data.validation, { seqLen: cfg.seqLen, stride: cfg.seqLen, batchSize: 1 }) > 0;
+  if (!hasValidation) say("no validation windows: each epoch's model is kept as the best (no early stopping)");
+  let expectedSeconds: number | undefined;
+  if (opts.estimate && !state.finished && state.step < total) {
+    expectedSeconds = await estimateSeconds(trainer, opts, {
+      winOpts,
+      state,
+      total,
+      stepsPerEpoch,
+      say,
+    });
+  }
 
   const losses: LossPoint[] = [];
   const bar = new Progress("train", total - state.step, { unit: "steps", force: opts.forceProgress });
@@ -282,9 +429,7 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       const batches = windowBatches(opts.data.train, {
         ...winOpts,
         batchSize: tc.batch,
-        /** Seed for initialisation and the window order. */
         seed: tc.seed,
-        /** Epochs fully completed. */
         epoch: state.epoch,
       });
       let i = 0;
@@ -302,9 +447,7 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
         const tps = tokensPerStep / dt;
         log.write({
           type: "step",
-          /** Epochs fully completed. */
           epoch: state.epoch + 1,
-          /** Optimizer steps taken in total. */
           step: state.step,
           loss,
           lr,
@@ -325,12 +468,18 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
           say(`saved ${lastDir} at step ${state.step}; continue with --resume`);
           return {
             state,
-            /** How the run ended. */
             stopped: "interrupted",
             losses,
-            /** Mean training throughput of this invocation. */
             tokensPerSecond: tokensPerStep * stepsHere / secondsHere,
+            expectedSeconds,
           };
+        }
+        // inside the epoch (its last step is saved with the validation that follows)
+        const due = (opts.saveEverySteps && state.step % opts.saveEverySteps === 0) ||
+          (opts.saveEverySeconds && (performance.now() - lastSave) / 1000 >= opts.saveEverySeconds);
+        if (due && state.stepInEpoch < stepsPerEpoch) {
+          await saveLast();
+          await writeSvg();
         }
       }
       // epoch end: validate, keep the best, decide on early stopping
@@ -339,8 +488,12 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       state.epoch++;
       state.stepInEpoch = 0;
       state.valLosses.push(val);
-      const improved = Number.isFinite(val) && (state.bestValLoss === null || val < state.bestValLoss);
-      if (improved) {
+      const improved = !hasValidation ||
+        (Number.isFinite(val) && (state.bestValLoss === null || val < state.bestValLoss));
+      if (!hasValidation) {
+        state.bestEpoch = state.epoch;
+        state.epochsWithoutImprovement = 0;
+      } else if (improved) {
         state.bestValLoss = val;
         state.bestEpoch = state.epoch;
         state.epochsWithoutImprovement = 0;
@@ -352,9 +505,7 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       if (state.epoch >= tc.epochs) state.finished = true;
       log.write({
         type: "epoch",
-        /** Epochs fully completed. */
         epoch: state.epoch,
-        /** Optimizer steps taken in total. */
         step: state.step,
         val_loss: Number.isFinite(val) ? val : null,
         best_val_loss: state.bestValLoss,
@@ -365,19 +516,20 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       await writeSvg();
       epochsHere++;
       say(
-        `\nepoch ${state.epoch}/${tc.epochs}: val loss ${val.toFixed(4)}${improved ? " (best)" : ""}` +
-          `, ${state.epochsWithoutImprovement} epoch(s) without improvement`,
+        hasValidation
+          ? `\nepoch ${state.epoch}/${tc.epochs}: val loss ${val.toFixed(4)}${improved ? " (best)" : ""}` +
+            `, ${state.epochsWithoutImprovement} epoch(s) without improvement`
+          : `\nepoch ${state.epoch}/${tc.epochs}: saved (no validation data)`,
       );
       if (stopped === "early-stop") say(`early stop: no improvement for ${tc.patience} epochs`);
       if (!state.finished && opts.stopAfterEpochs !== undefined && epochsHere >= opts.stopAfterEpochs) {
         bar.done();
         return {
           state,
-          /** How the run ended. */
           stopped: "interrupted",
           losses,
-          /** Mean training throughput of this invocation. */
           tokensPerSecond: tokensPerStep * stepsHere / secondsHere,
+          expectedSeconds,
         };
       }
     }
@@ -386,8 +538,8 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       state,
       stopped,
       losses,
-      /** Mean training throughput of this invocation. */
       tokensPerSecond: stepsHere ? tokensPerStep * stepsHere / secondsHere : 0,
+      expectedSeconds,
     };
   } finally {
     if (opts.handleSignals) Deno.removeSignalListener("SIGINT", onSig);
@@ -395,4 +547,52 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
     trainer.dispose();
     model.dispose();
   }
+}
+
+/**
+ * The expected seconds of this invocation, printed: two steps on the first batch that update nothing (the first
+ * warms the kernels up, the second is timed) and one validation batch, scaled to the steps and validation passes
+ * ahead (early stopping may end sooner).
+ */
+async function estimateSeconds(
+  trainer: Trainer,
+  opts: TrainRunOptions,
+  o: {
+    winOpts: { seqLen: number; stride: number; dropLast: boolean };
+    state: TrainState;
+    total: number;
+    stepsPerEpoch: number;
+    say: (m: string) => void;
+  },
+): Promise<number> {
+  const { state, winOpts } = o;
+  const tc = state.train;
+  const steps = Math.min(o.total - state.step, opts.stopAfterSteps ?? Infinity);
+  const first = windowBatches(opts.data.train, { ...winOpts, batchSize: tc.batch, seed: tc.seed, epoch: state.epoch })
+    .next().value!;
+  await trainer.step(first.tokens, first.rows, 0, { update: false });
+  const t0 = performance.now();
+  await trainer.step(first.tokens, first.rows, 0, { update: false });
+  const perStep = (performance.now() - t0) / 1000;
+  const valRows = tc.microBatch || tc.batch;
+  const seqLen = winOpts.seqLen;
+  const vb = windowBatches(opts.data.validation, { seqLen, stride: seqLen, batchSize: valRows, shuffle: false })
+    .next();
+  let perValidation = 0;
+  if (!vb.done) {
+    const t1 = performance.now();
+    await trainer.evaluate(vb.value.tokens, vb.value.rows);
+    const batches = batchesPerEpoch(opts.data.validation, { seqLen, stride: seqLen, batchSize: valRows });
+    perValidation = (performance.now() - t1) / 1000 * batches;
+  }
+  const validations = Math.floor((state.step + steps) / o.stepsPerEpoch) - state.epoch;
+  const seconds = steps * perStep + validations * perValidation;
+  o.say(
+    `expected duration ≈ ${formatDuration(seconds)}: ${steps} steps × ${perStep.toFixed(2)} s/step` +
+      (validations && perValidation
+        ? ` + ${validations} validation pass(es) × ${formatDuration(perValidation)}`
+        : "") +
+      " (measured on a warm-up step)",
+  );
+  return seconds;
 }

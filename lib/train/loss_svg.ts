@@ -4,17 +4,23 @@
  *
  * @module
  */
+import { esc } from "../util/svg.ts";
 
-/** One point of a curve. */
+/**
+ * One point of a curve.
+ *
+ * @example
+ * ```ts
+ * import { type LossPoint, lossCurveSvg } from "./loss_svg.ts";
+ * const train: LossPoint[] = [5.1, 4.3, 3.9, 3.7].map((loss, step) => ({ step, loss }));
+ * const svg = lossCurveSvg(train, [{ step: 3, loss: 3.8 }]);
+ * ```
+ */
 export interface LossPoint {
   /** Optimizer steps taken in total. */
   step: number;
   /** The loss. */
   loss: number;
-}
-
-function esc(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * Training: the loop (`trainModel`), one step (`Trainer`), AdamW, the LR schedule, the loss-curve SVG and a
- * seeded RNG.
+ * Training: the train command (`runTraining`), the loop (`trainModel`, `resumeConfig`), one step (`Trainer`),
+ * AdamW, the LR schedule, the loss-curve SVG and a seeded RNG.
  *
  * @example
  * ```ts
@@ -12,12 +12,15 @@
  */
 export { AdamW, type AdamWOptions } from "./adamw.ts";
 export {
+  resumeConfig,
   type TrainData,
   trainModel,
   type TrainRunOptions,
   type TrainRunResult,
   validationLoss,
 } from "./loop.ts";
+export { runTraining, type TrainCommandOptions } from "./run.ts";
+export type { CommandOutput } from "../util/output.ts";
 export { lossCurveSvg, type LossPoint } from "./loss_svg.ts";
 export { Rng } from "../util/rng.ts";
 export { learningRate } from "./schedule.ts";

@@ -14,9 +14,14 @@ import type { GradientHelper } from "./step.ts";
  *
  * @example
  * ```ts ignore
+ * import { applyOverrides, getPreset } from "../model/config.ts";
+ * import { TfModel } from "../model/model.ts";
  * import { WorkerGradientHelper } from "./parallel.ts";
+ * import { Trainer } from "./step.ts";
+ * const p = applyOverrides(getPreset("v8"), { layers: 1, dim: 16, heads: 2, ffn: 32, vocab: 20 });
+ * const model = TfModel.init(p.model, 1);
  * const helper = await WorkerGradientHelper.start(model.config, "wasm");
- * const trainer = new Trainer(model, train, [helper]);
+ * const trainer = new Trainer(model, p.train, [helper]);
  * ```
  */
 export class WorkerGradientHelper implements GradientHelper {
@@ -85,7 +90,9 @@ export class WorkerGradientHelper implements GradientHelper {
  *
  * @example
  * ```ts ignore
- * const helpers = await startGradientWorkers(model.config, "wasm", 1);
+ * import { getPreset } from "../model/config.ts";
+ * import { startGradientWorkers } from "./parallel.ts";
+ * const helpers = await startGradientWorkers(getPreset("v8").model, "wasm", 1);
  * ```
  */
 export function startGradientWorkers(

@@ -17,6 +17,7 @@ export function countTargets(windows: Int32Array, batch: number): number {
   return n;
 }
 
+// deno-doc-ignore private-type-ref -- tfjs types, public in their own package (denoland/deno#27364)
 /**
  * Gradients of the mean loss over `rows` windows, accumulated over micro-batches of `micro` rows, each chunk
  * weighted by its share of `totalTargets` (so the parts of one batch, wherever computed, sum to the batch's mean).
@@ -24,7 +25,13 @@ export function countTargets(windows: Int32Array, batch: number): number {
  *
  * @example
  * ```ts ignore
- * const { grads, loss } = accumulateGradients(model, windows, rows, 2, countTargets(windows, rows));
+ * import { applyOverrides, getPreset } from "../model/config.ts";
+ * import { TfModel } from "../model/model.ts";
+ * import { accumulateGradients, countTargets } from "./step.ts";
+ * const p = applyOverrides(getPreset("v8"), { layers: 1, dim: 16, heads: 2, ffn: 32, vocab: 20, seqLen: 4 });
+ * const model = TfModel.init(p.model, 1);
+ * const windows = Int32Array.from([1, 5, 6, 7, 2, 1, 7, 6, 5, 2]); // 2 windows of seqLen + 1 ids
+ * const { grads, loss } = accumulateGradients(model, windows, 2, 1, countTargets(windows, 2));
  * ```
  */
 export function accumulateGradients(
@@ -130,7 +137,13 @@ export class Trainer {
    * last seqLen) at learning rate `lr`. With `train.microBatch` < batch, gradients are accumulated over
    * micro-batches (same update up to rounding; bounds memory — tfjs-wasm has a 4 GB heap).
    */
-  async step(windows: Int32Array, batch: number, lr: number): Promise<StepResult> {
+  async step(
+    windows: Int32Array,
+    batch: number,
+    lr: number,
+    /** `update: false` computes the loss and gradients but leaves the weights and AdamW as they are (timing). */
+    opts: { update?: boolean } = {},
+  ): Promise<StepResult> {
     const w = windows.length / batch;
     const micro = Math.min(batch, this.train.microBatch || batch);
     const total = countTargets(windows, batch);
@@ -172,7 +185,7 @@ export class Trainer {
     tf.dispose([packed, lossTensor]);
     const gradNorm = Math.sqrt(sums[0]);
     const scale = gradNorm > this.train.clip ? this.train.clip / (gradNorm + 1e-6) : 1;
-    this.optimizer.apply(acc, lr, scale);
+    if (opts.update ?? true) this.optimizer.apply(acc, lr, scale);
     tf.dispose(Object.values(acc));
     return { loss: sums[1], gradNorm };
   }

@@ -11,16 +11,36 @@ export type SafeDtype = "F32" | "F16" | "BF16" | "I32" | "I64" | "U8";
 
 /** One tensor as stored: dtype, shape and its bytes. */
 export interface SafeTensor {
+  /** Element type as the file names it. */
   dtype: SafeDtype;
+  /** Dimensions, outermost first (row-major). */
   shape: number[];
+  /** The raw little-endian bytes (`shape` product × the dtype's size). */
   data: Uint8Array;
 }
 
 const BYTES: Record<SafeDtype, number> = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8, U8: 1 };
 
-/** Error for a malformed safetensors file; the message names the tensor or field. */
+/**
+ * Error for a malformed safetensors file; the message names the file (when the bytes came from one: `file`) and the
+ * tensor or field.
+ *
+ * @example
+ * ```ts
+ * import { SafetensorsError } from "./safetensors.ts";
+ * const e = new SafetensorsError("header is not valid JSON", "model.safetensors");
+ * e.message; // "model.safetensors: header is not valid JSON"
+ * ```
+ */
 export class SafetensorsError extends Error {
   override name = "SafetensorsError";
+  /** The file the bytes came from, when known. */
+  readonly file?: string;
+  /** `message` names what is wrong; `file`, when given, prefixes it. */
+  constructor(message: string, file?: string) {
+    super(file ? `${file}: ${message}` : message);
+    if (file) this.file = file;
+  }
 }
 
 /**
@@ -72,29 +92,39 @@ export function encodeSafetensors(
 
 /**
  * Parses safetensors bytes, validating the header (dtypes, shapes, offsets contiguous and inside the file).
- * Returned tensor data are views into `bytes` (no copy).
+ * Returned tensor data are views into `bytes` (no copy). `file` (the path the bytes were read from) prefixes every
+ * error message; {@linkcode readSafetensors} passes it.
  *
  * @example
  * ```ts
  * import { decodeSafetensors, encodeSafetensors, toFloat32 } from "./safetensors.ts";
  * const { tensors } = decodeSafetensors(encodeSafetensors({ w: { dtype: "F32", shape: [1], data: new Float32Array([3]) } }));
  * toFloat32(tensors.w); // Float32Array [3]
+ * // decodeSafetensors(new Uint8Array(3), "m.safetensors") throws
+ * // "m.safetensors: file shorter than the 8-byte header length"
  * ```
  */
 export function decodeSafetensors(
   bytes: Uint8Array,
+  file?: string,
 ): { tensors: Record<string, SafeTensor>; metadata: Record<string, string> } {
-  if (bytes.byteLength < 8) throw new SafetensorsError("file shorter than the 8-byte header length");
+  const fail = (message: string): never => {
+    throw new SafetensorsError(message, file);
+  };
+  if (bytes.byteLength < 8) fail("file shorter than the 8-byte header length");
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const hlen = Number(dv.getBigUint64(0, true));
   if (hlen > bytes.byteLength - 8 || hlen > 100_000_000) {
-    throw new SafetensorsError(`header length ${hlen} exceeds the file (${bytes.byteLength} bytes)`);
+    fail(`header length ${hlen} exceeds the file (${bytes.byteLength} bytes)`);
   }
-  let header: Record<string, unknown>;
+  let header: Record<string, unknown> = {};
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hlen)));
   } catch (e) {
-    throw new SafetensorsError(`header is not valid JSON: ${(e as Error).message}`);
+    fail(`header is not valid JSON: ${(e as Error).message}`);
+  }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) {
+    fail("header is not a JSON object");
   }
   const base = 8 + hlen;
   const dataLen = bytes.byteLength - base;
@@ -105,23 +135,46 @@ export function decodeSafetensors(
       metadata = v as Record<string, string>;
       continue;
     }
+    if (v === null || typeof v !== "object") fail(`tensor ${name}: expected {dtype, shape, data_offsets}`);
     const info = v as { dtype: SafeDtype; shape: number[]; data_offsets: [number, number] };
-    if (!(info.dtype in BYTES)) throw new SafetensorsError(`tensor ${name}: unsupported dtype ${info.dtype}`);
-    const [b, e] = info.data_offsets ?? [];
-    const n = (info.shape ?? []).reduce((a, c) => a * c, 1);
+    if (!Object.hasOwn(BYTES, info.dtype)) fail(`tensor ${name}: unsupported dtype ${info.dtype}`);
+    const shape = info.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      fail(`tensor ${name}: shape ${JSON.stringify(shape)} is not a list of sizes`);
+    }
+    const [b, e] = (Array.isArray(info.data_offsets) ? info.data_offsets : [NaN, NaN]) as [number, number];
+    const n = shape.reduce((a, c) => a * c, 1);
     if (!(Number.isInteger(b) && Number.isInteger(e) && 0 <= b && b <= e && e <= dataLen)) {
-      throw new SafetensorsError(
-        `tensor ${name}: data_offsets [${b}, ${e}] outside the data (${dataLen} bytes)`,
-      );
+      fail(`tensor ${name}: data_offsets [${b}, ${e}] outside the data (${dataLen} bytes)`);
     }
     if (e - b !== n * BYTES[info.dtype]) {
-      throw new SafetensorsError(
-        `tensor ${name}: ${e - b} bytes do not match shape [${info.shape}] ${info.dtype}`,
-      );
+      fail(`tensor ${name}: ${e - b} bytes do not match shape [${info.shape}] ${info.dtype}`);
     }
     tensors[name] = { dtype: info.dtype, shape: info.shape, data: bytes.subarray(base + b, base + e) };
   }
   return { tensors, metadata };
+}
+
+/**
+ * Reads and parses a safetensors file; every error (unreadable, malformed) is a {@linkcode SafetensorsError} whose
+ * message starts with `path`.
+ *
+ * @example
+ * ```ts
+ * import { readSafetensors } from "./safetensors.ts";
+ * const { tensors } = await readSafetensors("models/default/model.safetensors");
+ * ```
+ */
+export async function readSafetensors(
+  path: string,
+): Promise<{ tensors: Record<string, SafeTensor>; metadata: Record<string, string> }> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new SafetensorsError(`cannot read (${String((e as Error)?.message ?? e).split("\n")[0]})`, path);
+  }
+  return decodeSafetensors(bytes, path);
 }
 
 /**

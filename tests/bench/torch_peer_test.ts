@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { referenceLogits } from "../../lib/infer/reference.ts";
-import { readCheckpoint } from "../../lib/infer/model_loader.ts";
+import { readEngineModel } from "../../lib/infer/model_loader.ts";
 import { benchModelConfig, writeRandomCheckpoint } from "../../bench/random_checkpoint.ts";
 import { torchAvailable, torchLogits, torchPython } from "../../bench/torch_peer.ts";
 
@@ -24,7 +24,7 @@ Deno.test({
         tokenizerJson: { kind: "remi", config: {}, vocab: Array.from({ length: 37 }, (_, i) => `T_${i}`) },
       });
       const ids = [1, 5, 36, 9, 9, 4, 20, 11];
-      const { weights, config } = await readCheckpoint(dir);
+      const { weights, config } = await readEngineModel(dir);
       const ref = referenceLogits(config, weights, ids);
       const { logits, cacheVsFull } = await torchLogits(dir, ids);
       assertEquals(logits.length, ids.length * 37);

@@ -11,6 +11,8 @@ import { readMidi } from "../../lib/midi/mod.ts";
 import { tinyModelsDir } from "../server/_tiny_model.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
+// The repository root, not Deno.cwd(): other test files (run in parallel, one process) may chdir for a moment.
+const ROOT = join(import.meta.dirname!, "..", "..");
 const DENORT = Deno.env.get("DENORT_BIN");
 const ARGS = ["--tokens", "300", "--temperature", "1.2", "--seed", "3"];
 
@@ -65,7 +67,7 @@ Deno.test({
   name: "deno task compile: a missing model is a one-line error",
   ...opts,
   async fn() {
-    const r = await runIn(Deno.cwd(), Deno.execPath(), [
+    const r = await runIn(ROOT, Deno.execPath(), [
       "run",
       "-A",
       "tasks/compile.ts",
@@ -89,7 +91,7 @@ Deno.test({
   async fn() {
     const model = join(await tinyModelsDir(), "default");
     const out = await Deno.makeTempDir({ prefix: "etude_dist_" });
-    const c = await runIn(Deno.cwd(), Deno.execPath(), [
+    const c = await runIn(ROOT, Deno.execPath(), [
       "run",
       "-A",
       "tasks/compile.ts",

@@ -4,7 +4,8 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { join } from "node:path";
-import { generateCli } from "../../lib/cli/generate.ts";
+import { GENERATE_USAGE, generateCli } from "../../lib/cli/generate.ts";
+import { GENERATE_PARAMS } from "../../lib/infer/params.ts";
 import { UsageError } from "../../lib/cli/args.ts";
 import { readMidi, writeMidi } from "../../lib/midi/mod.ts";
 import { emptyScore } from "../../lib/score.ts";
@@ -127,6 +128,19 @@ Deno.test({
       [["--seed=-1"], /^--seed: /],
       [["--batch", "0"], /^--batch: /],
       [["--tokens", "5", "--bars", "2"], /^--bars: give only one of --tokens, --bars, --seconds$/],
+      [["--tokens", "70000"], /^--tokens: expected an integer in \[1, 65536\], got "70000"$/],
+      [["--seconds", "0.5"], /^--seconds: expected a number in \[1, 3600\], got "0\.5"$/],
+      // Issue 11, F5: decimal only, and a negative value names the range (not Node's "argument is ambiguous").
+      [
+        ["--temperature", "0x1"],
+        /^--temperature: expected a number in \[0\.1, 2\], got "0x1" \(decimal digits only/,
+      ],
+      [["--temperature", "-1"], /^--temperature: expected a number in \[0\.1, 2\], got "-1"$/],
+      [["--seed", "-1"], /^--seed: expected an integer in \[0, 4294967295\], got "-1"$/],
+      [["--tokens", "1e3"], /^--tokens: expected an integer in \[1, 65536\], got "1e3"/],
+      [["--top-k", "Infinity"], /^--top-k: expected an integer in \[0, 500\], got "Infinity"$/],
+      [["--seed", ""], /^--seed: expected an integer in \[0, 4294967295\], got ""$/],
+      [["--seed", "4294967296"], /^--seed: expected an integer in \[0, 4294967295\]/],
       [["--out", "x.txt"], /^--out: expected a \.mid file/],
       [["--wav", "x.mid"], /^--wav: expected a \.wav file/],
       [["--colour", "red"], /colour/],
@@ -152,6 +166,148 @@ Deno.test({
   },
 });
 
+/** A directory this process cannot write in (a 0o555 one; as root, which ignores modes, /sys), or undefined. */
+async function unwritableDir(): Promise<string | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "etude_ro_" });
+  await Deno.chmod(dir, 0o555);
+  for (const d of [dir, "/sys"]) {
+    try {
+      await Deno.remove(await Deno.makeTempFile({ dir: d }));
+    } catch {
+      return d;
+    }
+  }
+  return undefined;
+}
+
+async function usageError(args: string[]): Promise<UsageError> {
+  try {
+    await run(args);
+  } catch (e) {
+    assert(e instanceof UsageError, String(e));
+    assert(!e.message.includes("\n"), "one line");
+    return e;
+  }
+  throw new Error(`accepted ${args.join(" ")}`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "generate CLI: every output is checked before generating; a bad --wav or --out leaves no file behind",
+  ...opts,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "etude_outs_" });
+    const mid = join(dir, "a.mid");
+    const common = ["--model", model, "--tokens", "8", "--seed", "1"];
+    // --wav into a directory that cannot be written: refused up front, so no .mid either.
+    const ro = await unwritableDir();
+    if (ro) {
+      const e = await usageError([...common, "--out", mid, "--wav", join(ro, "a.wav")]);
+      assertEquals(
+        e.message.startsWith(`--wav ${join(ro, "a.wav")}: cannot write in ${ro} (`),
+        true,
+        e.message,
+      );
+      assertEquals(await exists(mid), false, "no stray .mid");
+    }
+    // --out (or --wav) into a missing directory: refused, naming it, and not created.
+    const missing = join(dir, "no", "such");
+    const e2 = await usageError([...common, "--out", join(missing, "a.mid")]);
+    assertEquals(
+      e2.message,
+      `--out ${join(missing, "a.mid")}: directory ${missing} does not exist (create it first)`,
+    );
+    const e3 = await usageError([...common, "--out", mid, "--wav", join(missing, "a.wav")]);
+    assertEquals(
+      e3.message,
+      `--wav ${join(missing, "a.wav")}: directory ${missing} does not exist (create it first)`,
+    );
+    assertEquals(await exists(join(dir, "no")), false, "the directory was not created");
+    assertEquals(await exists(mid), false);
+    // A directory where a file should go; a file where a directory should be.
+    await Deno.mkdir(join(dir, "x.wav"));
+    const e4 = await usageError([...common, "--out", mid, "--wav", join(dir, "x.wav")]);
+    assertEquals(e4.message, `--wav ${join(dir, "x.wav")}: is a directory`);
+    await Deno.writeTextFile(join(dir, "file"), "");
+    const e5 = await usageError([...common, "--out", join(dir, "file", "a.mid")]);
+    assertEquals(e5.message, `--out ${join(dir, "file", "a.mid")}: ${join(dir, "file")} is not a directory`);
+    // With --batch, every numbered output; nothing left but what succeeded, and no temporary files.
+    const { r } = await run([...common, "--batch", "2", "--out", mid, "--wav", join(dir, "a.wav")]);
+    assertEquals(r.midiFiles, [join(dir, "a-1.mid"), join(dir, "a-2.mid")]);
+    const names = [];
+    for await (const f of Deno.readDir(dir)) names.push(f.name);
+    assertEquals(names.sort(), ["a-1.mid", "a-1.wav", "a-2.mid", "a-2.wav", "file", "x.wav"]);
+  },
+});
+
+Deno.test({
+  name: "generate CLI: a prompt past the read limits (issue 11, F1) is clipped with a warning and continued",
+  ...opts,
+  async fn() {
+    // F1: a 0x0FFFFFFF-tick delta at 1 tick per beat, 37,283 hours of silence in 45 bytes.
+    const f1 = "4d546864000000060000000100014d54726b0000001700903c4001803c00ffffff7f903e4001803e0000ff2f00";
+    const p = join(tmp, "f1.mid");
+    await Deno.writeFile(p, Uint8Array.from(f1.match(/../g)!, (b) => parseInt(b, 16)));
+    const lines: string[] = [], warnings: string[] = [];
+    const r = await generateCli(
+      ["--model", model, "--prompt", p, "--tokens", "8", "--seed", "1", "--out", join(tmp, "f1-out.mid")],
+      (l) => lines.push(l),
+      (l) => warnings.push(l),
+    );
+    assertEquals(warnings.length, 1, warnings.join("\n"));
+    assert(
+      warnings[0].startsWith(`warning: --prompt ${p}: 1 silence(s) longer than 600 s shortened to it`),
+      warnings[0],
+    );
+    assert(lines[0].endsWith("after 2 prompt notes"), lines[0]);
+    readMidi(await Deno.readFile(r!.midiFiles[0]));
+  },
+});
+
+Deno.test({
+  name: "generate CLI: a broken model.safetensors is named in the error",
+  ...opts,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "etude_badmodel_" });
+    for (const f of ["config.json", "tokenizer.json"]) await Deno.copyFile(join(model, f), join(dir, f));
+    await Deno.writeFile(join(dir, "model.safetensors"), new Uint8Array([1, 2, 3]));
+    let err: unknown;
+    try {
+      await run(["--model", dir, "--tokens", "8", "--out", join(tmp, "never.mid")]);
+    } catch (e) {
+      err = e;
+    }
+    assert(err instanceof Error);
+    assert(err.message.startsWith(`${join(dir, "model.safetensors")}: `), err.message);
+    assert(!err.message.includes("\n"));
+    assertEquals(await exists(join(tmp, "never.mid")), false);
+  },
+});
+
+Deno.test("generate CLI: --help prints the usage, its parameter lines from GENERATE_PARAMS", async () => {
+  const lines: string[] = [];
+  assertEquals(await generateCli(["--help"], (l) => lines.push(l)), undefined);
+  assertEquals(lines, [GENERATE_USAGE]);
+  const P = GENERATE_PARAMS;
+  for (
+    const line of [
+      `--temperature T      ${P.temperature.doc}, ${P.temperature.min}–${P.temperature.max} (default ${P.temperature.default})`,
+      `--top-p P            ${P.topP.doc}, ${P.topP.min}–${P.topP.max} (default ${P.topP.default})`,
+      `--tokens N           ${P.maxTokens.doc}, ${P.maxTokens.min}–${P.maxTokens.max} (default ${P.maxTokens.default})`,
+      "--no-grammar         sample without the token-grammar mask",
+      "--out FILE.mid",
+    ]
+  ) assert(GENERATE_USAGE.includes(line), line);
+});
+
 Deno.test({
   name: "deno task generate: a bad option exits 2 with one line on stderr",
   ...opts,
@@ -165,6 +321,17 @@ Deno.test({
     assertEquals(
       new TextDecoder().decode(out.stderr),
       'error: --top-k: expected an integer in [0, 500], got "9999"\n',
+    );
+    // A negative value: the range, not Node's "argument is ambiguous".
+    const neg = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "tasks/generate.ts", "--temperature", "-1"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(neg.code, 2);
+    assertEquals(
+      new TextDecoder().decode(neg.stderr),
+      'error: --temperature: expected a number in [0.1, 2], got "-1"\n',
     );
   },
 });

@@ -177,3 +177,115 @@ Deno.test({
     }
   },
 });
+
+/** A one-track MIDI file (96 ticks per beat) from [delta, ...bytes] events; End-of-Track appended. */
+function midiFile(events: number[][]): Uint8Array {
+  const body: number[] = [];
+  for (const [delta, ...bytes] of events) {
+    const v = [delta & 0x7f];
+    for (let d = Math.floor(delta / 128); d > 0; d = Math.floor(d / 128)) v.unshift((d & 0x7f) | 0x80);
+    body.push(...v, ...bytes);
+  }
+  body.push(0, 0xff, 0x2f, 0);
+  const n = body.length;
+  return new Uint8Array([
+    ...[0x4d, 0x54, 0x68, 0x64, 0, 0, 0, 6, 0, 0, 0, 1, 0, 96],
+    ...[0x4d, 0x54, 0x72, 0x6b, (n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255],
+    ...body,
+  ]);
+}
+const hexBytes = (h: string) => new Uint8Array(h.match(/../g)!.map((x) => parseInt(x, 16)));
+
+Deno.test({
+  name:
+    "tokenize (issue 11, F4): files the reader clipped or that take too many tokens per note are skipped and listed",
+  ignore: !CORPUS,
+  fn: async () => {
+    const tmp = await Deno.makeTempDir({ prefix: "etude_tok_" });
+    try {
+      const src = join(tmp, "midi");
+      await Deno.mkdir(src, { recursive: true });
+      for (const p of ["haydn_7_1", "haydn_7_3", "haydn_8_2", "haydn_8_3", "haydn_8_4", "haydn_9_3"]) {
+        await Deno.copyFile(join(CORPUS!, "piano-midi-de/midis/Haydn", `${p}.mid`), join(src, `${p}.mid`));
+      }
+      // The issue's reproducers: a 0x0FFFFFFF delta (F1) and a 16.7 s beat with a note at beat 3,001 (F2).
+      await Deno.writeFile(
+        join(src, "f1.mid"),
+        hexBytes(
+          "4d546864000000060000000100014d54726b0000001700903c4001803c00ffffff7f903e4001803e0000ff2f00",
+        ),
+      );
+      await Deno.writeFile(
+        join(src, "f2.mid"),
+        hexBytes(
+          "4d546864000000060000000100014d54726b0000001c00ff5103ffffff00903c4001803c009738903e4001803e0000ff2f00",
+        ),
+      );
+      // Within every read limit but mostly empty bars: 10 notes 300 bars apart at 240 bpm (5 min silences).
+      const sparse: number[][] = [[0, 0xff, 0x51, 3, 0x03, 0xd0, 0x90]];
+      for (let i = 0; i < 10; i++) sparse.push([i ? 1199 * 96 : 0, 0x90, 60 + i, 80], [96, 0x80, 60 + i, 0]);
+      await Deno.writeFile(join(src, "sparse.mid"), midiFile(sparse));
+      // Two notes 4,900 bars apart at 2,000 bpm (a 588 s silence): over the REMI token cap.
+      await Deno.writeFile(
+        join(src, "capped.mid"),
+        midiFile([[0, 0xff, 0x51, 3, 0, 0x75, 0x30], [0, 0x90, 60, 80], [96, 0x80, 60, 0], [
+          4900 * 4 * 96 - 96,
+          0x90,
+          62,
+          80,
+        ], [
+          96,
+          0x80,
+          62,
+          0,
+        ]]),
+      );
+      const { dir, meta } = await prepareDataset({
+        dataset: src,
+        out: join(tmp, "prepared"),
+        name: "f4",
+        tokenizer: "remi-bpe",
+        vocab: 400,
+        seed: 5,
+        workers: 2,
+      });
+      await checkCounts(dir, meta);
+      const reasons = new Map(meta.skipped.map((s) => [s.file, s.reason]));
+      assertEquals([...reasons.keys()].sort(), ["capped.mid", "f1.mid", "f2.mid", "sparse.mid"]);
+      assertEquals(
+        reasons.get("f1.mid"),
+        "over a read limit: a silence of 37282.7 h (ticks 1–268435456) is longer than the maximum gap of 600 s " +
+          "(ReadMidiOptions.maxGapSeconds)",
+      );
+      assert(
+        reasons.get("f2.mid")!.startsWith("over a read limit: a silence of 14 h"),
+        reasons.get("f2.mid"),
+      );
+      assertEquals(
+        reasons.get("sparse.mid"),
+        "2743 REMI tokens for 10 note(s): more than 12 per note (+ 64; PrepareOptions.maxTokensPerNote), " +
+          "mostly empty bars",
+      );
+      assert(reasons.get("capped.mid")!.startsWith("REMI: the piece needs more than 4128 tokens"));
+      for (const why of reasons.values()) assert(!why.includes("\n"));
+      assertEquals(meta.dataset.filesUsed, 6);
+      // Only the Haydn pieces are in the shards: a few base tokens per note, not hundreds of megabytes.
+      const tokens = Object.values(meta.splits).reduce((a, s) => a + s.tokens, 0);
+      const notes = Object.values(meta.splits).reduce((a, s) => a + s.notes, 0);
+      assert(tokens < 5 * notes, `${tokens} tokens for ${notes} notes`);
+      // A looser threshold keeps the sparse piece (the others are over hard limits).
+      const loose = await prepareDataset({
+        dataset: src,
+        out: join(tmp, "prepared"),
+        name: "loose",
+        tokenizer: "remi",
+        shifts: 0,
+        maxTokensPerNote: 400,
+        workers: 0,
+      });
+      assertEquals(loose.meta.skipped.map((s) => s.file).sort(), ["capped.mid", "f1.mid", "f2.mid"]);
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});

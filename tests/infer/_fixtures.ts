@@ -1,6 +1,7 @@
 /** Test fixtures for the inference engine: random-weight Llama checkpoints and a REMI vocabulary. */
 import { encodeSafetensors } from "../../lib/util/safetensors.ts";
 import type { TokenizerJson } from "../../lib/tokenizers/tokenizer.ts";
+import { mulberry32 } from "../../lib/util/rng.ts";
 
 /** Shape of a random test model. */
 export interface TinyShape {
@@ -12,17 +13,8 @@ export interface TinyShape {
   maxPos: number;
 }
 
-/** Deterministic PRNG (mulberry32) returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32, the state starting at `seed`) returning floats in [0, 1). */
+export const rng: (seed: number) => () => number = mulberry32;
 
 /** A random array with values uniform in [-scale, scale]. */
 export function randomArray(n: number, scale: number, r: () => number): Float32Array {

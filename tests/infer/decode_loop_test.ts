@@ -1,5 +1,5 @@
 import { assertEquals } from "../_assert.ts";
-import { readCheckpoint } from "../../lib/infer/model_loader.ts";
+import { readEngineModel } from "../../lib/infer/model_loader.ts";
 import { Engine } from "../../lib/infer/engine.ts";
 import { ReferenceDecoder } from "../../lib/infer/reference.ts";
 import { sampleReference } from "../../lib/infer/sampling.ts";
@@ -11,7 +11,7 @@ for (const kernels of ["software", "gpu"] as const) {
     const tok = remiTokenizer();
     const shape = { vocab: tok.vocab.length, d: 20, ffn: 28, layers: 2, heads: 2, maxPos: 24 };
     const dir = await writeTinyCheckpoint(shape, 21, tok);
-    const { config, weights } = await readCheckpoint(dir);
+    const { config, weights } = await readEngineModel(dir);
     const engine = await Engine.create(config, weights, { maxBatch: 3, kernels });
     const g = grammarTables(tok);
     const params = { temperature: 1.3, topK: 40, topP: 0.9, seed: 99 };
@@ -41,7 +41,7 @@ for (const kernels of ["software", "gpu"] as const) {
         for (let n = 0; n < N; n++) {
           if (n > 0) {
             const last = out[out.length - 1];
-            if (dec.position === config.maxPos) {
+            if (dec.position === config.maxPositions) {
               h = h.slice(h.length - keep);
               dec = new ReferenceDecoder(config, weights);
               for (const t of h.slice(0, -1)) dec.step(t);

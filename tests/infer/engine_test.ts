@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../_assert.ts";
-import { readCheckpoint } from "../../lib/infer/model_loader.ts";
+import { readEngineModel } from "../../lib/infer/model_loader.ts";
 import { Engine } from "../../lib/infer/engine.ts";
 import { referenceForward } from "../../lib/infer/reference.ts";
 import { writeTinyCheckpoint } from "./_fixtures.ts";
@@ -24,7 +24,7 @@ for (const kernels of ["software", "gpu"] as const) {
   for (const shape of SHAPES) {
     Deno.test(`engine logits equal the CPU reference (prefill, KV-cache decode, batch) d=${shape.d} vocab=${shape.vocab}, ${kernels} kernels`, async () => {
       const dir = await writeTinyCheckpoint(shape, 7);
-      const { config, weights } = await readCheckpoint(dir);
+      const { config, weights } = await readEngineModel(dir);
       const engine = await Engine.create(config, weights, { maxBatch: 3, kernels });
       try {
         assertEquals(engine.kernels, kernels);

@@ -5,7 +5,7 @@
  * layouts, RoPE convention, RMSNorm eps and tied head all agree with HF's Llama.
  */
 import { assert } from "../_assert.ts";
-import { readCheckpoint } from "../../lib/infer/model_loader.ts";
+import { readEngineModel } from "../../lib/infer/model_loader.ts";
 import { referenceForward } from "../../lib/infer/reference.ts";
 import { Engine } from "../../lib/infer/engine.ts";
 
@@ -27,7 +27,7 @@ function maxDiff(rows: ArrayLike<number>[], ref: number[][]): { diff: number; sc
 }
 
 Deno.test("HF LlamaForCausalLM logits equal the plain-TS reference on a deno-task-train checkpoint", async () => {
-  const ck = await readCheckpoint(dir);
+  const ck = await readEngineModel(dir);
   const { diff, scale } = maxDiff(referenceForward(ck.config, ck.weights, hf.ids), hf.logits);
   console.log(
     `reference vs transformers: max |diff| ${diff.toExponential(2)} (logit scale ${scale.toFixed(2)})`,
@@ -39,7 +39,7 @@ Deno.test("HF LlamaForCausalLM logits equal the plain-TS reference on a deno-tas
 // Both kernel paths, forced: prefill runs the tile kernels, the KV-cache steps the batch-1 GEMVs (split-K on `gpu`).
 for (const kernels of ["software", "gpu"] as const) {
   Deno.test(`HF LlamaForCausalLM logits equal the WebGPU engine's prefill and KV-cache steps, ${kernels} kernels`, async () => {
-    const ck = await readCheckpoint(dir);
+    const ck = await readEngineModel(dir);
     const engine = await Engine.create(ck.config, ck.weights, { kernels });
     try {
       const flat = await engine.forward(hf.ids, { allRows: true });

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../_assert.ts";
-import { readCheckpoint } from "../../lib/infer/model_loader.ts";
+import { readEngineModel } from "../../lib/infer/model_loader.ts";
 import { Engine } from "../../lib/infer/engine.ts";
 import { fexp, philox4x32, sampleReference, uniformAt } from "../../lib/infer/sampling.ts";
 import { randomArray, rng, writeTinyCheckpoint } from "./_fixtures.ts";
@@ -72,7 +72,7 @@ Deno.test("reference sampler: draw frequencies match the filtered distribution (
 Deno.test("GPU sampler equals the CPU reference: candidates and drawn token", async () => {
   const V = 1000;
   const dir = await writeTinyCheckpoint({ vocab: V, d: 8, ffn: 8, layers: 1, heads: 2, maxPos: 8 }, 1);
-  const { config, weights } = await readCheckpoint(dir);
+  const { config, weights } = await readEngineModel(dir);
   const engine = await Engine.create(config, weights, { maxBatch: 4 });
   const r = rng(9);
   let mismatches = 0, total = 0;

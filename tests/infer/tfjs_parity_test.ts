@@ -2,7 +2,7 @@ import { assert } from "../_assert.ts";
 import { forwardLogits, TfModel } from "../../lib/model/model.ts";
 import { selectBackend } from "../../lib/model/backend.ts";
 import type { TransformerConfig } from "../../lib/model/config.ts";
-import { readCheckpoint } from "../../lib/infer/model_loader.ts";
+import { readEngineModel } from "../../lib/infer/model_loader.ts";
 import { Engine } from "../../lib/infer/engine.ts";
 
 function relDiff(a: Float32Array, b: Float32Array): number {
@@ -40,7 +40,7 @@ for (const kernels of ["software", "gpu"] as const) {
     try {
       const vocab = Array.from({ length: config.vocabSize }, (_, i) => `Tok_${i}`);
       await model.save(dir, { tokenizerJson: { kind: "remi", config: {}, vocab } });
-      const ck = await readCheckpoint(dir);
+      const ck = await readEngineModel(dir);
       const engine = await Engine.create(ck.config, ck.weights, { maxBatch: 1, kernels });
       try {
         const ids = [1, 5, 40, 7, 7, 12, 76, 3, 30, 21, 9, 60, 2, 44];

@@ -75,7 +75,14 @@ export function makeModelsDir(): string {
     Deno.mkdirSync(dir);
     Deno.writeTextFileSync(
       join(dir, "config.json"),
-      JSON.stringify({ vocab_size: 300, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2 }),
+      JSON.stringify({
+        vocab_size: 300,
+        hidden_size: 32,
+        intermediate_size: 64,
+        num_hidden_layers: 2,
+        num_attention_heads: 2,
+        tie_word_embeddings: true,
+      }),
     );
     Deno.writeFileSync(join(dir, "model.safetensors"), new Uint8Array(16));
     Deno.writeTextFileSync(

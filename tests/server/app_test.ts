@@ -5,6 +5,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { createApp } from "../../lib/server/app.ts";
 import { encodeBase64 } from "../../lib/server/params.ts";
+import { GenerateParamError } from "../../lib/infer/params.ts";
 import { readMidi, writeMidi } from "../../lib/midi/mod.ts";
 import { emptyScore, type Note } from "../../lib/score.ts";
 import {
@@ -303,14 +304,22 @@ Deno.test("app: internal errors are a generic 500 without stack; engine paramete
   assert(!text.includes("secret") && !text.includes(".ts:"));
   assert(boom.logs[0].includes("secret path"), "the error is logged on the server");
 
-  const pe = Object.assign(new Error("temperature: the engine refuses"), {
-    name: "GenerateParamError",
-    field: "temperature",
-  });
+  const pe = new GenerateParamError("maxTokens", "an integer in [1, 8]", 9);
   const bad = setup({ gen: { fail: pe } });
   const r2 = await bad.app.request("/api/generate", post({}));
   assertEquals(r2.status, 400);
-  assertEquals((await r2.json()).field, "temperature");
+  // Named as the HTTP field, with what is allowed.
+  assertEquals(await r2.json(), {
+    error: "tokens: expected an integer in [1, 8], got 9",
+    field: "tokens",
+    allowed: "an integer in [1, 8]",
+  });
+  // Recognised by class, not by name: a look-alike is an internal error.
+  const fake = Object.assign(new Error("temperature: x"), {
+    name: "GenerateParamError",
+    field: "temperature",
+  });
+  assertEquals((await setup({ gen: { fail: fake } }).app.request("/api/generate", post({}))).status, 500);
 });
 
 Deno.test("app: GET /api/generate/stream delivers queued, notes in order, then done with the whole piece", async () => {

@@ -1,5 +1,13 @@
-import { assertEquals, assertThrows } from "../_assert.ts";
-import { decodeBase64, encodeBase64, ParamError, parseGenerateParams } from "../../lib/server/params.ts";
+import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import {
+  decodeBase64,
+  encodeBase64,
+  ParamError,
+  parseGenerateParams,
+  SERVER_PARAMS,
+  toParamError,
+} from "../../lib/server/params.ts";
+import { GENERATE_PARAMS, GenerateParamError } from "../../lib/infer/params.ts";
 
 const seed = () => 1234;
 
@@ -83,6 +91,77 @@ Deno.test("parseGenerateParams: every field outside its range names the field an
   fails({ prompt: "not base64 !!" }, "prompt");
   fails({ tokens: 10, bars: 2 }, "bars", /one of/);
   fails({ temprature: 1 }, "temprature");
+  // Issue 11, F6: an empty value is no default, and numbers as text are decimal only.
+  for (
+    const f of [
+      "tokens",
+      "bars",
+      "seconds",
+      "temperature",
+      "topK",
+      "top_p",
+      "seed",
+      "grammar",
+      "model",
+      "prompt",
+    ]
+  ) {
+    fails({ [f]: "" }, f);
+  }
+  fails({ prompt: null }, "prompt");
+  fails({ prompt: "  " }, "prompt");
+  fails({ model: null }, "model");
+  fails({ topK: "0x10" }, "topK", /^an integer in \[0, 500\]$/);
+  fails({ seed: "1e3" }, "seed");
+  fails({ tokens: " 5" }, "tokens");
+  fails({ temperature: "5abc" }, "temperature");
+  fails({ temperature: "Infinity" }, "temperature");
+  fails({ topP: "NaN" }, "topP");
+  fails({ ["x".repeat(1000)]: 1 }, `${"x".repeat(63)}…`);
+  // The server's narrowing (SERVER_PARAMS): one sequence per request; chunk is not an HTTP parameter.
+  assertEquals(parseGenerateParams({ batch: 1 }, seed).maxTokens, 512);
+  fails({ batch: 2 }, "batch", /^an integer in \[1, 1\]$/);
+  fails({ chunk: 4 }, "chunk");
+  // Named as the client spelled it.
+  fails({ maxTokens: 5000 }, "maxTokens", /\[1, 4096\]/);
+  fails({ maxTokens: 10, seconds: 2 }, "seconds", /^one of maxTokens, bars, seconds$/);
+});
+
+Deno.test("parseGenerateParams: messages name the field and quote what was given", () => {
+  const msg = (raw: Record<string, unknown>) => {
+    try {
+      parseGenerateParams(raw, seed);
+    } catch (e) {
+      if (e instanceof ParamError) return e.message;
+    }
+    return "accepted";
+  };
+  assertEquals(msg({ temperature: 0.05 }), "temperature: expected a number in [0.1, 2], got 0.05");
+  assertEquals(msg({ top_k: "2.5" }), 'top_k: expected an integer in [0, 500], got "2.5"');
+  assertEquals(msg({ tokens: 5, bars: 2 }), "bars: give only one of tokens, bars, seconds");
+  assertEquals(msg({ grammar: "maybe" }), 'grammar: expected true or false, got "maybe"');
+});
+
+Deno.test("toParamError: an engine-side GenerateParamError becomes the HTTP field's 400", () => {
+  const e = toParamError(new GenerateParamError("maxTokens", "an integer in [1, 4096]", 0));
+  assertEquals([e.field, e.allowed, e.message], [
+    "tokens",
+    "an integer in [1, 4096]",
+    "tokens: expected an integer in [1, 4096], got 0",
+  ]);
+  assertEquals(toParamError(new GenerateParamError("topK", "x", 1), { topK: "top_k" }).field, "top_k");
+});
+
+Deno.test("SERVER_PARAMS: GENERATE_PARAMS narrowed (tokens, bars, seconds, batch), nothing widened", () => {
+  for (const [name, s] of Object.entries(GENERATE_PARAMS)) {
+    const n = SERVER_PARAMS[name as keyof typeof SERVER_PARAMS];
+    if (s.kind === "bool" || n.kind === "bool") continue;
+    assert(n.min >= s.min && n.max <= s.max, name);
+  }
+  assertEquals(
+    [SERVER_PARAMS.maxTokens.max, SERVER_PARAMS.bars.max, SERVER_PARAMS.seconds.max, SERVER_PARAMS.batch.max],
+    [4096, 128, 600, 1],
+  );
 });
 
 Deno.test("decodeBase64 / encodeBase64 round-trip; bad base64 is a ParamError", () => {

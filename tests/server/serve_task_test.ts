@@ -38,6 +38,23 @@ Deno.test({
       assertEquals(res.status, 200);
       assertEquals(res.headers.get("content-type"), "audio/midi");
       readMidi(new Uint8Array(await res.arrayBuffer()));
+      // Issue 11, F6, against the real process: a 32 KB header is a 431 JSON (not a reset), HEAD starts no job.
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(base).port) });
+      await conn.write(
+        new TextEncoder().encode(
+          `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(32_000)}\r\nConnection: close\r\n\r\n`,
+        ),
+      );
+      const raw = await new Response(conn.readable).text();
+      assert(raw.startsWith("HTTP/1.1 431"), raw.slice(0, 80));
+      assert(raw.endsWith('{"error":"request headers over 16384 bytes","limit":16384}'), raw.slice(-100));
+      const head = await fetch(`${base}api/generate/stream?tokens=64`, { method: "HEAD" });
+      assertEquals([head.status, head.headers.get("allow")], [405, "GET, POST"]);
+      assertEquals(
+        (await (await fetch(`${base}healthz`)).json()).queue.completed,
+        1,
+        "only the one generation ran",
+      );
     } finally {
       child.kill("SIGTERM");
       const status = await child.status;
@@ -47,4 +64,26 @@ Deno.test({
       assertEquals(err, "");
     }
   },
+});
+
+Deno.test("deno task serve: a bad number (hex, negative, empty) exits 2 with one line naming the option and range", async () => {
+  for (
+    const [args, want] of [
+      [
+        ["--port", "0x1f90"],
+        'error: --port: expected an integer in [0, 65535], got "0x1f90" (decimal digits only, e.g. 8080)',
+      ],
+      [["--port", "-1"], 'error: --port: expected an integer in [0, 65535], got "-1"'],
+      [["--timeout", "Infinity"], 'error: --timeout: expected a number in [1, 3600], got "Infinity"'],
+      [["--max-waiting", ""], 'error: --max-waiting: expected an integer in [0, 1000], got ""'],
+    ] as [string[], string][]
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "tasks/serve.ts", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(out.code, 2, args.join(" "));
+    assertEquals(new TextDecoder().decode(out.stderr), `${want}\n`);
+  }
 });

@@ -1,8 +1,14 @@
 import { assert, assertEquals } from "../_assert.ts";
-import { CORPUS, pianoCorpusFiles } from "../_corpus.ts";
-import { readMidiFile } from "../../lib/midi/mod.ts";
 import { emptyScore, type Note, type Score } from "../../lib/score.ts";
-import { DEFAULT_REMI_CONFIG, RemiTokenizer } from "../../lib/tokenizers/remi.ts";
+import {
+  DEFAULT_REMI_CONFIG,
+  DEFAULT_TOKEN_CAP,
+  RemiTokenizer,
+  tokenCapFor,
+  TokenLimitError,
+} from "../../lib/tokenizers/remi.ts";
+import { BpeTokenizer } from "../../lib/tokenizers/bpe.ts";
+import { PitchStringTokenizer } from "../../lib/tokenizers/pitch_strings.ts";
 
 const names = (tok: RemiTokenizer, ids: number[]) => ids.map((i) => tok.vocab[i]);
 const note = (pitch: number, start: number, duration: number, velocity = 95): Note => ({
@@ -321,56 +327,71 @@ Deno.test("remi: fromJSON rebuilds the same tokenizer and rejects a mismatched v
   assertEquals(DEFAULT_REMI_CONFIG.pitchRange, [21, 108]);
 });
 
-Deno.test({
-  name: "remi: round trip on the real piano corpus (every in-range note back within its bins)",
-  ignore: !CORPUS,
-  async fn() {
-    const tok = new RemiTokenizer();
-    const R = tok.tables.grid;
-    const bins = tok.tables.durations.map((d) => d.positions);
-    const vb = tok.tables.velocities;
-    const nearestIdx = (xs: number[], x: number) =>
-      xs.reduce((best, v, i) => (Math.abs(v - x) < Math.abs(xs[best] - x) ? i : best), 0);
-    const graph = tok.typeGraph();
-    let total = 0, recovered = 0, duplicates = 0, tokens = 0, beats = 0, badPairs = 0;
-    const files = pianoCorpusFiles();
-    for (const f of files) {
-      const s = await readMidiFile(f);
-      const ids = tok.encode(s);
-      const d = tok.decode(ids);
-      tokens += ids.length;
-      badPairs += grammarErrors(tok, graph, ids);
-      beats += s.notes.reduce((e, n) => Math.max(e, n.start + n.duration), 0) / s.ticksPerBeat;
-      const back = new Map<string, Note>();
-      for (const n of d.notes) back.set(`${n.pitch}@${n.start / d.ticksPerBeat * R}`, n);
-      const seen = new Set<string>();
-      for (const n of s.notes) {
-        if (n.pitch < 21 || n.pitch > 108) continue;
-        total++;
-        const key = `${n.pitch}@${Math.round(n.start / s.ticksPerBeat * R)}`;
-        if (seen.has(key)) {
-          duplicates++;
-          continue;
-        }
-        seen.add(key);
-        const m = back.get(key);
-        if (!m) continue;
-        const onsetOk = Math.abs(m.start / d.ticksPerBeat - n.start / s.ticksPerBeat) <= 0.5 / R + 1e-9;
-        const durOk =
-          m.duration / d.ticksPerBeat * R === bins[nearestIdx(bins, n.duration / s.ticksPerBeat * R)];
-        const velOk = Math.abs(vb.indexOf(m.velocity) - nearestIdx(vb, n.velocity)) <= 1;
-        if (onsetOk && durOk && velOk) recovered++;
-      }
-    }
-    console.log(
-      `REMI round trip: ${files.length} files, ${recovered}/${total} in-range notes recovered ` +
-        `(${
-          (100 * recovered / total).toFixed(3)
-        }%; ${duplicates} duplicates of a pitch on one grid position merged), ` +
-        `${(tokens / beats).toFixed(2)} tokens/beat, vocab ${tok.vocab.length}`,
-    );
-    assertEquals(badPairs, 0);
-    assertEquals(recovered, total - duplicates);
-    assert(duplicates < total * 0.001);
-  },
+// ---- the token cap (issue 11) ----
+
+Deno.test("remi: the token cap stops a long silence at 16 per note + 4,096 with a TokenLimitError naming it", () => {
+  const tok = new RemiTokenizer();
+  // Two notes 100,000 bars apart: one Bar per empty bar would be 100,000 tokens.
+  const s = score([note(60, 0, 480), note(62, 480 * 4 * 100_000, 480)]);
+  let err: unknown;
+  try {
+    tok.encode(s);
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof TokenLimitError, String(err));
+  assertEquals([err.cap, err.notes], [4128, 2]);
+  assertEquals(
+    err.message,
+    "REMI: the piece needs more than 4128 tokens (the cap for 2 note(s): 16 per note + 4096, RemiTokenizer.tokenCap); " +
+      "reached at bar 4123, 4122 empty bar(s) after the last note (a long silence or a very fast tempo)",
+  );
+  assertEquals(tokenCapFor(2), 4128);
+  assertEquals(DEFAULT_TOKEN_CAP, { perNote: 16, base: 4096 });
+  // The cap can be raised per tokenizer (it is not part of tokenizer.json) or per call; the encoding is then exact.
+  const roomy = new RemiTokenizer();
+  roomy.tokenCap = { perNote: 16, base: 200_000 };
+  const ids = roomy.encode(s);
+  assertEquals(ids.length, 100_001 + 6 + 4); // bars, Position TimeSig Tempo Pitch Velocity Duration, Position Pitch Velocity Duration
+  assertEquals(tok.encode(s, { maxTokens: 200_000 }), ids);
+  assertEquals(roomy.decode(ids).notes, s.notes);
+  assertEquals(JSON.stringify(roomy.toJSON()), JSON.stringify(tok.toJSON()));
+  // BPE encodes through the same cap, and only shortens.
+  const bpe = new BpeTokenizer(tok, [[tok.tokenId("Pitch_60")!, tok.tokenId("Velocity_95")!]]);
+  let bpeErr: unknown;
+  try {
+    bpe.encode(s);
+  } catch (e) {
+    bpeErr = e;
+  }
+  assert(bpeErr instanceof TokenLimitError);
+  const merged = bpe.encode(s, { maxTokens: 200_000 });
+  assertEquals(merged.length, ids.length - 1);
+  assertEquals(bpe.decode(merged).notes, s.notes);
+  // Pitch strings spend nothing on silence: one token per onset, never more than the notes.
+  assertEquals(new PitchStringTokenizer(["C4", "D4"]).encode(s), [5, 6]);
+});
+
+Deno.test("remi: the cap also bounds rests, and a maxTokens below a piece's size refuses it", () => {
+  const tok = new RemiTokenizer({ useRests: true });
+  const s = score([note(60, 0, 480), note(62, 480 * 4 * 50_000, 480)]);
+  let err: unknown;
+  try {
+    tok.encode(s);
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof TokenLimitError && err.message.includes("more than 4128 tokens"), String(err));
+  // An ordinary phrase: 8 notes over 2 bars, 36 tokens; refused at 20 with maxTokens, unchanged at 36.
+  const phrase = score([60, 62, 64, 65, 67, 69, 71, 72].map((p, i) => note(p, i * 480, 480)));
+  const plain = new RemiTokenizer().encode(phrase);
+  assertEquals(plain.length, 36);
+  assertEquals(new RemiTokenizer().encode(phrase, { maxTokens: 36 }), plain);
+  let small: unknown;
+  try {
+    new RemiTokenizer().encode(phrase, { maxTokens: 20 });
+  } catch (e) {
+    small = e;
+  }
+  assert(small instanceof TokenLimitError && small.message.includes("more than 20 tokens (maxTokens)"));
 });

@@ -1,6 +1,6 @@
 import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../_assert.ts";
 import { selectBackend } from "../../lib/model/backend.ts";
-import { loadCheckpoint } from "../../lib/model/checkpoint.ts";
+import { readCheckpoint } from "../../lib/model/checkpoint.ts";
 import { applyOverrides, getPreset, type Preset } from "../../lib/model/config.ts";
 import { trainModel } from "../../lib/train/loop.ts";
 import { syntheticPieces, unigramEntropy } from "./_synthetic.ts";
@@ -57,9 +57,9 @@ Deno.test("kill after an epoch (or mid-epoch) and --resume gives the same losses
     assertEquals(lc.length, lf.length);
     assertEquals(lc, lf);
     assertEquals(c.state.valLosses, full.state.valLosses);
-    const bestFull = await loadCheckpoint(`${root}/full`), bestCut = await loadCheckpoint(`${root}/cut`);
+    const bestFull = await readCheckpoint(`${root}/full`), bestCut = await readCheckpoint(`${root}/cut`);
     assertEquals(bestCut.weights, bestFull.weights);
-    // the run directory has what DESIGN.md promises
+    // the run directory holds the best checkpoint, the log, the loss curve and last/ for --resume (see the README)
     for (
       const f of [
         "model.safetensors",
@@ -109,7 +109,7 @@ Deno.test("--resume runs with the caller's micro-batch and workers (a GPU run's 
       stopAfterSteps: 1,
     });
     assert(said.some((m) => m.includes("this thread + 1 worker(s)")), said.join("\n"));
-    const saved = await loadCheckpoint(`${root}/cut/last`);
+    const saved = await readCheckpoint(`${root}/cut/last`);
     assertEquals([saved.state?.train.microBatch, saved.state?.train.workers, saved.state?.step], [3, 2, 2]);
     // the same update up to rounding: micro-batches and workers change how a step runs, not what it computes
     assertAlmostEquals(r.losses[0].loss, full.losses[1].loss, 1e-5);
