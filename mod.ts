@@ -28,12 +28,13 @@ export {
 export {
   MidiError,
   type MidiReport,
+  type ReadLimits,
   readMidi,
   readMidiDetailed,
-  type ReadLimits,
   readMidiFile,
   type ReadMidiOptions,
   writeMidi,
+  type WriteMidiOptions,
 } from "./lib/midi/mod.ts";
 
 // Tokenizers
@@ -43,6 +44,13 @@ export * from "./lib/tokenizers/mod.ts";
 export {
   batchesPerEpoch,
   type BatchOptions,
+  buildCopyIndex,
+  type BuildCopyIndexOptions,
+  CopyIndex,
+  type CopyIndexHeader,
+  copyIndexInto,
+  type CopyMatch,
+  type CopyPiece,
   fetchMaestro,
   type FetchMaestroOptions,
   type FetchMaestroResult,
@@ -53,6 +61,7 @@ export {
   type PreparedDataset,
   type PrepareOptions,
   type PrepareResult,
+  readCopyIndex,
   readMaestroMetadata,
   type ShardDtype,
   type ShardItem,
@@ -98,9 +107,14 @@ export {
 
 // Inference
 export {
+  type BatcherOptions,
+  type BatcherStats,
   type BoolParam,
   checkGenerateParams,
   type DecodeOptions,
+  type DecodeRow,
+  type DecodeRowsOptions,
+  type DecodeRowsStats,
   type DecodeSampling,
   Engine,
   generate,
@@ -110,6 +124,7 @@ export {
   type GenerateParamInput,
   type GenerateParamValues,
   type GenerateResult,
+  GenerationBatcher,
   type GrammarErrors,
   grammarErrors,
   type GrammarState,
@@ -123,7 +138,26 @@ export {
   type ParamNarrowing,
   type ParamSpec,
   type ParamTable,
+  type RowEnd,
+  type RowSampling,
 } from "./lib/infer/mod.ts";
+export {
+  makeProvenance,
+  modelSha256,
+  nextSeed,
+  parseProvenance,
+  type Provenance,
+  ProvenanceError,
+  type ProvenanceModel,
+  type ProvenanceParams,
+  type ProvenancePrompt,
+  provenanceText,
+  readProvenance,
+  replayParams,
+  sidecarPath,
+  sidecarText,
+} from "./lib/infer/mod.ts";
+export { ETUDE_VERSION } from "./lib/util/version.ts";
 
 // Faces: audio, server, CLI
 export { encodeWav, type Pcm, renderPcm, renderWav, type SynthOptions } from "./lib/audio/mod.ts";
@@ -141,10 +175,12 @@ export {
   ParamError,
   type ParamLimit,
   parseGenerateParams,
+  QUEUE_DEFAULTS,
   QueueFullError,
   type QueueOptions,
   type QueueStats,
   QueueTimeoutError,
+  type RunOptions,
 } from "./lib/server/mod.ts";
 export { generateCli, type GenerateCliHost, type GenerateCliResult } from "./lib/cli/generate.ts";
 

@@ -40,6 +40,8 @@ export const LAYERS: readonly string[] = [
   "tokenizers",
   "data",
   "model",
+  "cpu",
+  "gpu",
   "train",
   "infer",
   "audio",

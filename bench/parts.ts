@@ -8,6 +8,8 @@
  */
 import type { BenchResult } from "../lib/util/table.ts";
 import type { TorchStatus } from "./torch_peer.ts";
+import { trainGpu } from "./gpu_train_part.ts";
+import { decodeCpu, readBandwidth, trainCpu } from "./cpu_parts.ts";
 
 /** One way of running the PyTorch peer. */
 export interface TorchVariant {
@@ -418,7 +420,11 @@ const trainTorch: BenchPart = {
         { id: `train.torch.${v.tag}`, label: `${who}, seq 256 × batch 8`, unit: "tokens/s" },
         { id: `train.torch.${v.tag}.small`, label: `${who}, seq 64 × batch 1`, unit: "tokens/s" },
       ];
-    }),
+    }).concat([{
+      id: "train.torch.cpu.best",
+      label: "PyTorch AdamW, CPU, seq 256 × batch 8, best of 1 and 2 threads",
+      unit: "tokens/s",
+    }]),
   timeoutS: (ctx) => (ctx.quick ? 90 : 500),
   async run(ctx) {
     const specs = this.rows(ctx);
@@ -454,6 +460,21 @@ const trainTorch: BenchPart = {
         out.push(row("train", spec, Number(r.tokens_per_s), { note: `${steps} step(s), torch ${r.torch}` }));
       }
     }
+    const cpu = out.filter((r) => /^train\.torch\.t\d+$/.test(r.id) && r.value !== null);
+    const best = cpu.reduce<BenchResult | undefined>(
+      (a, r) => (a && a.value! >= r.value! ? a : r),
+      undefined,
+    );
+    out.push(
+      row(
+        "train",
+        specs[specs.length - 1],
+        best?.value ?? null,
+        best ? { note: best.label } : {
+          skipped: "no PyTorch CPU measurement",
+        },
+      ),
+    );
     return out;
   },
 };
@@ -484,27 +505,32 @@ const coldStart: BenchPart = {
 const server: BenchPart = {
   id: "server",
   section: "faces",
-  requires: ["lib/server/app.ts", "lib/infer/generate.ts"],
+  requires: ["lib/server/app.ts", "lib/infer/generate.ts", "lib/infer/batch.ts"],
   rows: () => [
     { id: "faces.health.rps", label: "server GET /healthz, 16 clients", unit: "req/s" },
     { id: "faces.health.p50", label: "server GET /healthz p50 latency", unit: "ms" },
     { id: "faces.health.p99", label: "server GET /healthz p99 latency", unit: "ms" },
-    { id: "faces.generate.rps", label: "server POST /api/generate, 16 clients", unit: "req/s" },
-    { id: "faces.generate.p50", label: "server POST /api/generate p50 latency", unit: "ms" },
-    { id: "faces.generate.p99", label: "server POST /api/generate p99 latency", unit: "ms" },
+    { id: "faces.generate1.rps", label: "server POST /api/generate, 1 client", unit: "req/s" },
+    { id: "faces.generate1.p50", label: "server POST /api/generate, 1 client, p50 latency", unit: "ms" },
+    { id: "faces.generate1.p99", label: "server POST /api/generate, 1 client, p99 latency", unit: "ms" },
+    { id: "faces.generate.rps", label: "server POST /api/generate, 16 clients (batched)", unit: "req/s" },
+    { id: "faces.generate.p50", label: "server POST /api/generate, 16 clients, p50 latency", unit: "ms" },
+    { id: "faces.generate.p99", label: "server POST /api/generate, 16 clients, p99 latency", unit: "ms" },
+    { id: "faces.generate.speedup", label: "server throughput, 16 clients ÷ 1 client (goal ≥ 4)", unit: "×" },
   ],
-  timeoutS: (ctx) => (ctx.quick ? 90 : 400),
+  timeoutS: (ctx) => (ctx.quick ? 150 : 500),
   async run(ctx) {
     const specs = this.rows(ctx);
     if (!ctx.facesModelsDir || !ctx.facesModelName) {
       return specs.map((s) => row("faces", s, null, { skipped: "no model for the faces" }));
     }
     const { serverThroughput } = await import("./server_bench.ts");
-    const tokens = 16;
+    const tokens = 64;
     const o = {
       concurrency: 16,
       healthRequests: ctx.quick ? 400 : 2000,
-      generateRequests: ctx.quick ? 16 : 48,
+      singleRequests: ctx.quick ? 4 : 12,
+      generateRequests: ctx.quick ? 32 : 96,
       tokens,
     };
     const r = await serverThroughput(ctx.facesModelsDir, ctx.facesModelName, o);
@@ -513,13 +539,20 @@ const server: BenchPart = {
         Object.keys(x.errors).length ? `, errors ${JSON.stringify(x.errors)}` : ""
       }`;
     const g = `, ${tokens} tokens each, ${ctx.facesModelNote}`;
+    const speedup = r.concurrent.requestsPerSecond / r.single.requestsPerSecond;
     return [
       row("faces", specs[0], r.health.requestsPerSecond, { note: note(r.health, "") }),
       row("faces", specs[1], r.health.p50Ms),
       row("faces", specs[2], r.health.p99Ms),
-      row("faces", specs[3], r.generate.requestsPerSecond, { note: note(r.generate, g) }),
-      row("faces", specs[4], r.generate.p50Ms),
-      row("faces", specs[5], r.generate.p99Ms),
+      row("faces", specs[3], r.single.requestsPerSecond, { note: note(r.single, g) }),
+      row("faces", specs[4], r.single.p50Ms),
+      row("faces", specs[5], r.single.p99Ms),
+      row("faces", specs[6], r.concurrent.requestsPerSecond, {
+        note: `${note(r.concurrent, g)}; continuous batching, up to ${r.batching.peakRows} rows per step`,
+      }),
+      row("faces", specs[7], r.concurrent.p50Ms),
+      row("faces", specs[8], r.concurrent.p99Ms),
+      row("faces", specs[9], speedup, { note: speedup >= 4 ? "goal met" : "below the goal of 4×" }),
     ];
   },
 };
@@ -527,15 +560,19 @@ const server: BenchPart = {
 /** All parts in run order. */
 export const BENCH_PARTS: readonly BenchPart[] = [
   bandwidth,
+  readBandwidth,
   tokenizer,
   logitsCheck,
   decodeTorch,
   decodeEngine,
   decodeTfjs,
+  decodeCpu,
   trainTorch,
   trainTfjs("wasm"),
   trainTfjs("webgpu"),
   trainTfjs("cpu"),
+  trainGpu,
+  trainCpu,
   coldStart,
   server,
 ];

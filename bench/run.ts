@@ -66,6 +66,29 @@ export interface BenchOptions {
 /** The ratios the bench reports as its headline. */
 export const HEADLINE_RATIOS: readonly RatioSpec[] = [
   {
+    label: "decode b1: CPU backend ÷ read-bandwidth limit",
+    num: "decode.cpu.b1",
+    den: "decode.limit.read.b1",
+    goal: "≥ 0.8",
+  },
+  {
+    label: "decode b1: CPU backend ÷ PyTorch (1 thread)",
+    num: "decode.cpu.b1",
+    den: "decode.torch.t1.b1",
+    goal: "≥ 5",
+  },
+  { label: "decode b1: CPU backend ÷ PyTorch 2 threads", num: "decode.cpu.b1", den: "decode.torch.t2.b1" },
+  { label: "decode b16 ÷ b1: CPU backend", num: "decode.cpu.b16", den: "decode.cpu.b1", goal: "≥ 8" },
+  { label: "decode b1: CPU backend ÷ WebGPU engine", num: "decode.cpu.b1", den: "decode.engine.b1" },
+  {
+    label: "train 8 × 256: CPU backend ÷ PyTorch CPU (each best of 1 and 2 threads)",
+    num: "train.cpu.best",
+    den: "train.torch.cpu.best",
+    goal: "≥ 1.0",
+  },
+  { label: "train 8 × 256: CPU backend ÷ tfjs wasm", num: "train.cpu.best", den: "train.tfjs.wasm" },
+  { label: "train 8 × 256: CPU backend 2 threads ÷ 1 thread", num: "train.cpu.t2", den: "train.cpu.t1" },
+  {
     label: "decode b1: engine ÷ PyTorch (1 thread)",
     num: "decode.engine.b1",
     den: "decode.torch.t1.b1",

@@ -1,12 +1,15 @@
 /**
  * End-to-end latency of the faces: the cold start of `deno task generate` (process start → MIDI written), and the
  * HTTP server under concurrent clients (loopback only, a bounded number of requests): requests/s with p50/p99
- * latency, for `/healthz` (the HTTP layer alone) and `/api/generate` (through the generation queue).
+ * latency, for `/healthz` (the HTTP layer alone) and `/api/generate` (through the queue and the continuous batcher,
+ * wired as `deno task serve` wires them) with one client and with many, so the gain of batching shows as the ratio.
  *
  * @module
  */
 import { createApp } from "../lib/server/app.ts";
-import { generate, loadModel } from "../lib/infer/generate.ts";
+import { QUEUE_DEFAULTS } from "../lib/server/queue.ts";
+import { GenerationBatcher } from "../lib/infer/batch.ts";
+import { loadModel } from "../lib/infer/generate.ts";
 import { readMidi, writeMidi } from "../lib/midi/mod.ts";
 
 /**
@@ -86,28 +89,51 @@ export async function loadTest(
   };
 }
 
+/** What {@link serverThroughput} measures. */
+export interface ServerThroughput {
+  /** `GET /healthz` from `concurrency` clients. */
+  health: LoadTestResult;
+  /** `POST /api/generate` from one client (each request alone on the engine). */
+  single: LoadTestResult;
+  /** `POST /api/generate` from `concurrency` clients (batched). */
+  concurrent: LoadTestResult;
+  /** The most rows one decode step ran over, and the decode loops run, during the concurrent part. */
+  batching: { peakRows: number; loops: number };
+}
+
 /**
- * Serves the real app (lib/server/app.ts over lib/infer/generate.ts) on 127.0.0.1 with `modelsDir`, then load-tests
- * `/healthz` and `/api/generate` (`tokens` tokens per request, seeds 0…) with `concurrency` clients.
+ * Serves the real app (lib/server/app.ts over lib/infer/batch.ts, default queue) on 127.0.0.1 with `modelsDir`, then
+ * load-tests `/healthz`, and `/api/generate` (`tokens` tokens per request, seeds 0…) from one client
+ * (`singleRequests` requests) and from `concurrency` clients (`generateRequests` requests).
  *
  * @example
  * ```ts ignore
  * import { serverThroughput } from "./server_bench.ts";
- * const r = await serverThroughput("/tmp/models", "default", { concurrency: 16, healthRequests: 512, generateRequests: 32, tokens: 16 });
+ * const r = await serverThroughput("/tmp/models", "default", {
+ *   concurrency: 16, healthRequests: 512, singleRequests: 8, generateRequests: 48, tokens: 64,
+ * });
+ * console.log(r.concurrent.requestsPerSecond / r.single.requestsPerSecond);
  * ```
  */
 export async function serverThroughput(
   modelsDir: string,
   modelName: string,
-  o: { concurrency: number; healthRequests: number; generateRequests: number; tokens: number },
-): Promise<{ health: LoadTestResult; generate: LoadTestResult }> {
+  o: {
+    concurrency: number;
+    healthRequests: number;
+    singleRequests: number;
+    generateRequests: number;
+    tokens: number;
+  },
+): Promise<ServerThroughput> {
+  const batcher = new GenerationBatcher({ maxBatch: QUEUE_DEFAULTS.maxBatch });
   const { app, close } = createApp({
     modelsDir,
-    generate,
+    generate: batcher.generate,
     loadModel,
     readMidi,
     writeMidi,
-    queue: { maxWaiting: o.concurrency, timeoutMs: 600_000 },
+    queue: { timeoutMs: 600_000 },
     log: () => {},
   });
   const ac = new AbortController();
@@ -124,13 +150,25 @@ export async function serverThroughput(
         headers: { "content-type": "application/json", accept: "application/json" },
         body: body(i),
       });
-    // warm-up: loads the model and compiles the pipelines
-    const warm = await fetch(gen(0));
-    await warm.arrayBuffer();
-    if (!warm.ok) throw new Error(`POST /api/generate warm-up: HTTP ${warm.status}`);
+    // warm-up: loads the model, compiles the pipelines and sizes the engine for a full batch
+    const warm = await Promise.all(Array.from({ length: o.concurrency }, (_, i) => fetch(gen(i))));
+    for (const w of warm) {
+      await w.arrayBuffer();
+      if (!w.ok) throw new Error(`POST /api/generate warm-up: HTTP ${w.status}`);
+    }
     const health = await loadTest(() => new Request(`${base}/healthz`), o.concurrency, o.healthRequests);
-    const generateRes = await loadTest(gen, o.concurrency, o.generateRequests);
-    return { health, generate: generateRes };
+    const single = await loadTest(gen, 1, o.singleRequests);
+    await batcher.idle();
+    const before = batcher.stats();
+    const concurrent = await loadTest(gen, o.concurrency, o.generateRequests);
+    await batcher.idle();
+    const after = batcher.stats();
+    return {
+      health,
+      single,
+      concurrent,
+      batching: { peakRows: after.peakRows, loops: after.loops - before.loops },
+    };
   } finally {
     ac.abort();
     await server.finished;

@@ -1,7 +1,8 @@
 /**
  * `deno task eval --model DIR [--data DIR] [--midi DIR] [--samples N] [--seed N] [--out eval.json]`: NLL per
  * token / note / second against a bigram floor, MusPy-style metrics of seeded samples vs the reference corpus, token
- * syntax errors with and without the grammar mask. Writes eval.json and eval.svg; prints the tables.
+ * syntax errors with and without the grammar mask; with `--midi`, also the NLL on those files and the continuation
+ * test (`--prompt-bars`, `--bars`, `--pieces`). Writes eval.json and eval.svg; prints the tables.
  *
  * @module
  */
@@ -13,7 +14,11 @@ const USAGE = `usage: deno task eval --model DIR [options]
   --model DIR        checkpoint directory (default models/default)
   --data DIR         prepared shards (data/prepared/<name>): NLL on validation/test + bigram floor, test split as
                      the reference corpus
-  --midi DIR         a folder of MIDI files as the reference corpus instead
+  --midi DIR         a folder of MIDI files: the reference corpus instead, the model's NLL on them, and the
+                     continuation test (MIREX 2025 style): each piece's first bars as the prompt, bars generated,
+                     their metrics vs the real next bars, NLL of the real bars given the prompt
+  --prompt-bars N    continuation test: bars of prompt (default 4)   --bars N  bars generated (default 12)
+  --pieces N         continuation test: pieces at most (default 8, 0 = no continuation test)
   --samples N        samples to generate (default 8, 0 = none)   --tokens N  tokens per sample (default 512)
   --seed N           sampling seed (default 1)   --temperature T --top-k K --top-p P (defaults 0.8, 50, 0.95)
   --max-tokens N     tokens scored per split for NLL, whole pieces (default 16384, 0 = all)
@@ -33,6 +38,9 @@ if (import.meta.main) {
       "top-k": { type: "string" },
       "top-p": { type: "string" },
       "max-tokens": { type: "string" },
+      "prompt-bars": { type: "string" },
+      bars: { type: "string" },
+      pieces: { type: "string" },
       backend: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -66,6 +74,9 @@ if (import.meta.main) {
       topP: numberOpt(values, "top-p", 0.95, 0.01, 1),
       nllMaxTokens: numberOpt(values, "max-tokens", 16384, 0, Number.MAX_SAFE_INTEGER, true),
       backend: backend as EvalBackend,
+      promptBars: numberOpt(values, "prompt-bars", 4, 1, 64, true),
+      continuationBars: numberOpt(values, "bars", 12, 1, 128, true),
+      continuationPieces: numberOpt(values, "pieces", 8, 0, 10000, true),
     });
     console.log(formatEvalReport(report));
     const { json, svg } = await writeEvalReport(report, out);

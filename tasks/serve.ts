@@ -1,14 +1,20 @@
 /**
- * `deno task serve [--port 8000] [--host 127.0.0.1] [--models models/] [--max-waiting 4] [--timeout 120]`:
- * the web page and HTTP API (Hono on Deno.serve) over lib/infer/generate.ts.
+ * `deno task serve [--port 8000] [--host 127.0.0.1] [--models models/] [--max-batch 16] [--max-waiting 64]
+ * [--timeout 120]`: the web page and HTTP API (Hono on Deno.serve) over lib/infer/generate.ts, concurrent requests
+ * generated together as the rows of one batch (lib/infer/batch.ts).
  *
  * @module
  */
 import { numberOpt, parseCli, runMain, UsageError } from "../lib/cli/args.ts";
 import { serveEtude } from "../lib/server/serve.ts";
+import { QUEUE_DEFAULTS } from "../lib/server/queue.ts";
 
 const USAGE =
-  `usage: deno task serve [--port 8000] [--host 127.0.0.1] [--models models/] [--max-waiting 4] [--timeout 120]`;
+  `usage: deno task serve [--port 8000] [--host 127.0.0.1] [--models models/] [--max-batch ${QUEUE_DEFAULTS.maxBatch}] ` +
+  `[--max-waiting ${QUEUE_DEFAULTS.maxWaiting}] [--timeout ${QUEUE_DEFAULTS.timeoutMs / 1000}]
+  --max-batch N     requests generated at once, as one batch (1…256)
+  --max-waiting N   requests waiting for a place in the batch before a 503 (0…10000)
+  --timeout S       seconds a request may wait and run (1…3600)`;
 
 if (import.meta.main) {
   await runMain(async () => {
@@ -16,6 +22,7 @@ if (import.meta.main) {
       port: { type: "string" },
       host: { type: "string" },
       models: { type: "string" },
+      "max-batch": { type: "string" },
       "max-waiting": { type: "string" },
       timeout: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -28,8 +35,9 @@ if (import.meta.main) {
       port: numberOpt(values, "port", 8000, 0, 65535, true),
       host: typeof values.host === "string" ? values.host : "127.0.0.1",
       modelsDir: typeof values.models === "string" ? values.models : "models",
-      maxWaiting: numberOpt(values, "max-waiting", 4, 0, 1000, true),
-      timeoutSeconds: numberOpt(values, "timeout", 120, 1, 3600),
+      maxBatch: numberOpt(values, "max-batch", QUEUE_DEFAULTS.maxBatch, 1, 256, true),
+      maxWaiting: numberOpt(values, "max-waiting", QUEUE_DEFAULTS.maxWaiting, 0, 10_000, true),
+      timeoutSeconds: numberOpt(values, "timeout", QUEUE_DEFAULTS.timeoutMs / 1000, 1, 3600),
     });
   });
 }

@@ -17,9 +17,16 @@ const USAGE = `usage: deno task train --preset v2..v8 --data data/prepared/<name
   --init-from DIR      fine-tune: start from DIR's weights and architecture (e.g. models/default), with a fresh
                        optimizer and schedule; the data must use DIR's tokenizer (tokenize --tokenizer-from DIR);
                        lr defaults to a third of DIR's run, warmup to at most a tenth of the steps
-  --backend B          auto (default: webgpu on a real GPU, else wasm) | webgpu | wasm | cpu
+  --device D           where to train, picked per machine: auto (default: a real GPU → tfjs webgpu; else the
+                       CPU backend when a BLAS is found; else tfjs wasm, saying how to install one:
+                       apt-get install libopenblas0-pthread) | gpu (tfjs webgpu) | cpu (the CPU backend, tfjs
+                       wasm without a BLAS). LSTM presets always train on tfjs (webgpu or wasm)
+  --threads N          BLAS threads of the CPU backend (default: the library's, usually every core); tfjs
+                       spreads a batch over threads with --workers instead
+  --backend B          name the engine exactly instead of --device (not both): webgpu | wasm | cpu (tfjs),
+                       blas (the CPU backend, fails without a BLAS), gpu (etude's own WGSL kernels), auto
   model:  --layers N --dim N --heads N --ffn N --seq-len N --vocab N --hidden 512,512 --embed-dim N
-  train:  --lr X --batch N --micro-batch N --workers N (threads per batch) --epochs N --warmup N --weight-decay X --patience N --stride N --seed N --max-steps N`;
+  train:  --lr X --batch N --micro-batch N --workers N (tfjs threads per batch) --epochs N --warmup N --weight-decay X --patience N --stride N --seed N --max-steps N`;
 
 async function main(): Promise<void> {
   const s = { type: "string" as const };
@@ -28,6 +35,8 @@ async function main(): Promise<void> {
     data: s,
     out: s,
     backend: s,
+    device: s,
+    threads: s,
     layers: s,
     dim: s,
     heads: s,
@@ -101,6 +110,8 @@ async function main(): Promise<void> {
     resume: Boolean(values.resume),
     dryRun: Boolean(values["dry-run"]),
     backend: values.backend as string | undefined,
+    device: values.device as string | undefined,
+    threads: int("threads"),
     maxSteps: int("max-steps"),
     saveEvery: values["save-every"] === undefined ? undefined : parseSaveEvery(String(values["save-every"])),
     initFrom: values["init-from"] as string | undefined,

@@ -7,6 +7,12 @@
  * and renamed only once all of them are written, so a failure (an unwritable `--wav`, a render too long) leaves no
  * stray `.mid`.
  *
+ * Provenance (lib/infer/provenance.ts): every .mid carries its record (version, model sha256, prompt sha256, every
+ * setting, its index in the batch) as an `etude:{…}` text event, and a JSON sidecar beside it (`take.mid` →
+ * `take.json`) holds the same record; `--no-provenance` writes neither (the bytes of before provenance existed).
+ * `--replay take.json` (or `take.mid`) generates again with the record's settings, model and prompt, each checked
+ * against its sha256 first, and writes the same bytes.
+ *
  * @module
  */
 import { dirname, join } from "node:path";
@@ -19,9 +25,25 @@ import { renderWav } from "../audio/wav.ts";
 import { RenderLimitError } from "../audio/synth.ts";
 import { TokenLimitError } from "../tokenizers/remi.ts";
 import { generate, loadModel } from "../infer/generate.ts";
-import { GenerateParamError } from "../infer/params.ts";
+import { GenerateParamError, type GenerateParamValues } from "../infer/params.ts";
+import {
+  fileSha256,
+  makeProvenance,
+  type Provenance,
+  ProvenanceError,
+  type ProvenanceModel,
+  type ProvenancePrompt,
+  provenanceText,
+  readProvenance,
+  replayParams,
+  sidecarPath,
+  sidecarText,
+} from "../infer/provenance.ts";
+import { MidiError } from "../midi/error.ts";
 import { CHECKPOINT_FILES as MODEL_FILES } from "../model/checkpoint.ts";
 import { existsSync } from "../util/fs.ts";
+import { sha256Hex } from "../util/hash.ts";
+import { ETUDE_VERSION } from "../util/version.ts";
 
 /** Usage text printed by `--help` (the generation parameters' lines come from `GENERATE_PARAMS`). */
 export const GENERATE_USAGE: string = `usage: deno task generate [options]
@@ -29,9 +51,13 @@ export const GENERATE_USAGE: string = `usage: deno task generate [options]
   --prompt FILE.mid    continue this MIDI file
 ${paramUsage()}
   --out FILE.mid       output, in an existing directory (default: out/etude-<seed>.mid, out/ created;
-                       with --batch, -<i> is added)
+                       with --batch, -<i> is added); its provenance record goes beside it (FILE.json)
   --wav FILE.wav       also render audio (44.1 kHz 16-bit, at most 20 minutes)
-  --stream             print notes as they are generated`;
+  --stream             print notes as they are generated
+  --replay FILE        generate a take again from its record (a .json sidecar or the .mid itself): same model
+                       (sha256 checked), prompt (sha256 checked) and settings, same bytes (default output:
+                       out/etude-<seed>-replay.mid); --model / --prompt use another file (warned if it differs)
+  --no-provenance      write no provenance (no etude:{…} text event in the .mid, no .json sidecar)`;
 
 const OPTIONS = {
   model: { type: "string" },
@@ -40,6 +66,8 @@ const OPTIONS = {
   out: { type: "string" },
   wav: { type: "string" },
   stream: { type: "boolean" },
+  replay: { type: "string" },
+  "no-provenance": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -86,8 +114,15 @@ export interface GenerateCliResult {
   tokensPerSecond: number;
   /** The GPU adapter that ran it. */
   adapter: string;
-  /** The generated pieces. */
+  /** The generated pieces (a replay: all of the batch, of which `midiFiles` holds the take's). */
   scores: Score[];
+  /** The JSON sidecars written, one per .mid (none with --no-provenance). */
+  sidecarFiles: string[];
+  /**
+   * The provenance record of each .mid written, in `midiFiles` order (with --no-provenance too: what the record
+   * would have said).
+   */
+  provenance: Provenance[];
 }
 
 /** The default model directory: `./models/default`, else the repository's `models/default`. */
@@ -202,8 +237,33 @@ export async function generateCli(
   if (positionals.length) {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])} (see --help)`);
   }
-  // Every generation parameter, checked against GENERATE_PARAMS before the (slow) model load.
-  const params = paramsFromCli(values);
+  const provenanceOn = !values["no-provenance"];
+  // A replay's record, read and checked before anything else (its settings replace the parameter options).
+  const replayFile = values.replay;
+  if (replayFile !== undefined && (typeof replayFile !== "string" || replayFile === "")) {
+    throw new UsageError("--replay: expected a .json sidecar or a .mid file");
+  }
+  let replay: Provenance | undefined;
+  let params: GenerateParamValues;
+  if (typeof replayFile === "string") {
+    const given = Object.keys(paramOptions()).find((flag) => values[flag] !== undefined);
+    if (given) {
+      throw new UsageError(
+        `--${given} cannot be combined with --replay (a replay takes every setting from its record)`,
+      );
+    }
+    replay = await readReplay(replayFile);
+    params = replayParams(replay);
+    if (replay.version !== ETUDE_VERSION) {
+      warn(
+        `warning: --replay ${replayFile}: made by etude ${replay.version}, this is ${ETUDE_VERSION}: ` +
+          `the replay may differ`,
+      );
+    }
+  } else {
+    // Every generation parameter, checked against GENERATE_PARAMS before the (slow) model load.
+    params = paramsFromCli(values);
+  }
   const { temperature, topK, topP, seed, batch, maxTokens, bars, seconds } = params;
   for (const [k, ext] of [["out", ".mid"], ["wav", ".wav"]] as const) {
     const v = values[k];
@@ -214,60 +274,146 @@ export async function generateCli(
       throw new UsageError(`--${k}: expected a ${ext} file, got ${JSON.stringify(v)}`);
     }
   }
-  // Every output writable before the (slow) model load; only the default's out/ is created.
-  const out = typeof values.out === "string" ? values.out : join("out", `etude-${seed}.mid`);
+  // The pieces written: all of the batch, or a replay's one take (its index in the batch).
+  const takes = replay ? [replay.index] : Array.from({ length: batch }, (_, i) => i);
+  const defaultName = replay
+    ? `etude-${seed}${batch > 1 ? `-${replay.index + 1}` : ""}-replay.mid`
+    : `etude-${seed}.mid`;
+  const out = typeof values.out === "string" ? values.out : join("out", defaultName);
   const wav = typeof values.wav === "string" ? values.wav : undefined;
-  for (let i = 0; i < batch; i++) {
-    await checkWritable("--out", numbered(out, i, batch), values.out === undefined);
-    if (wav) await checkWritable("--wav", numbered(wav, i, batch), false);
+  const midiPath = (i: number) => numbered(out, replay ? 0 : i, takes.length);
+  const wavPath = (i: number) => numbered(wav!, replay ? 0 : i, takes.length);
+  // Every output writable before the (slow) model load; only the default's out/ is created.
+  for (const i of takes) {
+    await checkWritable("--out", midiPath(i), values.out === undefined);
+    if (provenanceOn) await checkWritable("--out", sidecarPath(midiPath(i)), values.out === undefined);
+    if (wav) await checkWritable("--wav", wavPath(i), false);
   }
 
-  // The prompt, read and validated before the (slow) model load.
+  // The prompt, read and validated before the (slow) model load: --prompt, else a replay's recorded one.
   let prompt: Score | undefined;
-  if (typeof values.prompt === "string") {
-    let bytes: Uint8Array;
+  let promptRef: ProvenancePrompt | undefined;
+  if (replay && !replay.prompt && values.prompt !== undefined) {
+    throw new UsageError(`--prompt cannot be combined with --replay ${replayFile}: the take has no prompt`);
+  }
+  const promptPath = typeof values.prompt === "string" ? values.prompt : replay?.prompt?.path;
+  if (promptPath !== undefined) {
+    // A replay's own prompt is named by the record; one given with --prompt by its option.
+    const fromRecord = values.prompt === undefined;
+    const flag = fromRecord ? `--replay ${replayFile}: the take's prompt` : "--prompt";
+    let bytes: Uint8Array<ArrayBuffer>;
     try {
-      bytes = await Deno.readFile(values.prompt);
+      bytes = await Deno.readFile(promptPath);
     } catch (e) {
-      throw new UsageError(`--prompt ${values.prompt}: cannot read (${(e as Error).message.split("\n")[0]})`);
+      throw new UsageError(`${flag} ${promptPath}: cannot read (${(e as Error).message.split("\n")[0]})`);
+    }
+    const sha = await sha256Hex(bytes);
+    promptRef = { path: promptPath, sha256: sha };
+    if (replay?.prompt) {
+      const want = replay.prompt.sha256;
+      if (sha === want) promptRef = replay.prompt;
+      else if (fromRecord) {
+        throw new UsageError(
+          `${flag} ${promptPath} has changed since the take (sha256 ${short(sha)}, the take's ${
+            short(want)
+          }; ` +
+            `pass --prompt FILE to replay with another prompt anyway)`,
+        );
+      } else {
+        warn(
+          `warning: --prompt ${promptPath}: sha256 ${short(sha)} is not the take's prompt (${
+            short(want)
+          }): ` +
+            `the replay will differ`,
+        );
+      }
     }
     try {
       // Past a read limit (an hours-long silence) the prompt is clipped, and said so.
-      const { score, report } = readMidiDetailed(bytes, { name: values.prompt });
+      const { score, report } = readMidiDetailed(bytes, { name: promptPath });
       prompt = score;
       if (report.shortenedGaps || report.notesPastLimit || report.notesCutAtLimit) {
-        for (const w of report.warnings) warn(`warning: --prompt ${values.prompt}: ${w}`);
+        for (const w of report.warnings) warn(`warning: --prompt ${promptPath}: ${w}`);
       }
     } catch (e) {
       const msg = (e as Error).message.split("\n")[0];
-      throw new UsageError(msg.includes(values.prompt) ? msg : `--prompt ${values.prompt}: ${msg}`);
+      throw new UsageError(msg.includes(promptPath) ? msg : `--prompt ${promptPath}: ${msg}`);
     }
   }
 
-  // The model: --model DIR, else the embedded one (bundle / binary), else models/default.
+  // The model: --model DIR, else a replay's recorded path, else the embedded one (bundle / binary), else
+  // models/default.
   let modelDir = typeof values.model === "string" ? values.model : undefined;
+  const recorded = replay && modelDir === undefined ? replay.model : undefined;
+  if (recorded?.path !== undefined) modelDir = recorded.path;
+  if (recorded?.embedded !== undefined && !host.embeddedModel) {
+    throw new UsageError(
+      `--replay ${replayFile}: the take was made with the embedded model "${recorded.embedded}": ` +
+        `pass --model DIR (its sha256 is checked)`,
+    );
+  }
   let cleanup: (() => Promise<void>) | undefined;
   let modelLabel = modelDir ?? "";
+  let modelRef: Omit<ProvenanceModel, "sha256"> = {};
   if (!modelDir && host.embeddedModel) {
     const m = await host.embeddedModel();
     modelDir = m.dir;
     cleanup = m.cleanup;
     modelLabel = `${m.name} (embedded)`;
+    modelRef = { embedded: m.name };
   }
-  modelDir ??= defaultModelDir();
-  modelLabel ||= modelDir;
-  const missing = MODEL_FILES.filter((f) => !existsSync(join(modelDir!, f)));
-  if (missing.length) {
-    const what = existsSync(modelDir)
-      ? `${modelDir} lacks ${missing.join(", ")}`
-      : `no model directory at ${modelDir}`;
-    throw new UsageError(
-      `${what}: train the default model with \`deno task train\` (see README, "The default model") ` +
-        `or pass --model DIR (a directory with ${MODEL_FILES.join(", ")})`,
-    );
-  }
-
   try {
+    modelDir ??= defaultModelDir();
+    modelLabel ||= modelDir;
+    if (!modelRef.embedded) modelRef = { path: modelDir };
+    const missing = MODEL_FILES.filter((f) => !existsSync(join(modelDir!, f)));
+    if (missing.length) {
+      const what = existsSync(modelDir)
+        ? `${modelDir} lacks ${missing.join(", ")}`
+        : `no model directory at ${modelDir}`;
+      if (recorded) {
+        throw new UsageError(`--replay ${replayFile}: the take's model: ${what}: pass --model DIR`);
+      }
+      throw new UsageError(
+        `${what}: train the default model with \`deno task train\` (see README, "The default model") ` +
+          `or pass --model DIR (a directory with ${MODEL_FILES.join(", ")})`,
+      );
+    }
+    // The model's sha256: once per load, before it (a replay refuses another model before the slow part).
+    let modelSha: string;
+    const modelFile = join(modelDir, "model.safetensors");
+    try {
+      modelSha = await fileSha256(modelFile);
+    } catch (e) {
+      throw new Error(`${modelFile}: cannot read (${osReason(e)})`);
+    }
+    if (replay) {
+      const want = replay.model.sha256;
+      if (modelSha === want) modelRef = replay.model;
+      else if (recorded) {
+        throw new UsageError(
+          `--replay ${replayFile}: the model at ${modelLabel} has sha256 ${
+            short(modelSha)
+          }, but the take was made ` +
+            `with ${short(want)} (pass --model DIR to replay with another model anyway)`,
+        );
+      } else {
+        warn(
+          `warning: --model ${modelLabel}: sha256 ${short(modelSha)} is not the take's model (${
+            short(want)
+          }): ` +
+            `the replay will differ`,
+        );
+      }
+    }
+    const record = (index: number): Provenance =>
+      makeProvenance({
+        model: { ...modelRef, sha256: modelSha },
+        prompt: promptRef,
+        params,
+        index,
+      });
+
     const model = await loadModel(modelDir);
     try {
       const blank = model.tokenizer.decode([]); // the tokenizer's resolution and default tempo
@@ -277,11 +423,16 @@ export async function generateCli(
         : seconds !== undefined
         ? `${seconds} s`
         : `${maxTokens} tokens`;
+      if (replay) {
+        print(
+          `replaying ${replayFile}${batch > 1 ? ` (piece ${replay.index + 1} of a batch of ${batch})` : ""}`,
+        );
+      }
       print(
         `generating ${length}${
           batch > 1 ? ` × ${batch}` : ""
         } with ${modelLabel} (seed ${seed}, temperature ${temperature}, ` +
-          `top-k ${topK}, top-p ${topP}${values["no-grammar"] ? ", no grammar" : ""})${
+          `top-k ${topK}, top-p ${topP}${params.grammar ? "" : ", no grammar"})${
             prompt ? ` after ${prompt.notes.length} prompt notes` : ""
           }`,
       );
@@ -294,16 +445,17 @@ export async function generateCli(
         ? new Progress("generating", seconds, { unit: "s" })
         : undefined;
       const promptEnd = prompt?.notes.length ? scoreEndTick(prompt) : 0;
+      const shown = takes[0];
       const onNotes = (notes: Note[], sequence: number) => {
-        if (bar && sequence === 0 && notes.length) {
+        if (bar && sequence === shown && notes.length) {
           const last = Math.max(...notes.map((n) => n.start));
           if (bars !== undefined) bar.update(Math.min(bars, Math.floor((last - promptEnd) / (4 * tpb)) + 1));
           else bar.update(Math.min(seconds!, Math.max(0, ticksToSeconds(blank, last - promptEnd))));
         }
-        if (!values.stream) return;
+        if (!values.stream || !takes.includes(sequence)) return;
         for (const n of notes) {
           if (promptKeys.has(`${n.start}:${n.pitch}`)) continue;
-          const tag = batch > 1 ? `[${sequence + 1}] ` : "";
+          const tag = takes.length > 1 ? `[${sequence + 1}] ` : "";
           print(
             `${tag}beat ${(n.start / tpb).toFixed(2).padStart(7)}  ${
               noteName(n.pitch).padEnd(3)
@@ -318,8 +470,8 @@ export async function generateCli(
         bar?.done();
       } catch (e) {
         if (e instanceof GenerateParamError) throw new UsageError(cliParamMessage(e));
-        if (e instanceof TokenLimitError && values.prompt) {
-          throw new UsageError(`--prompt ${values.prompt}: ${(e as Error).message.split("\n")[0]}`);
+        if (e instanceof TokenLimitError && promptPath !== undefined) {
+          throw new UsageError(`--prompt ${promptPath}: ${(e as Error).message.split("\n")[0]}`);
         }
         throw e;
       }
@@ -328,15 +480,36 @@ export async function generateCli(
       const lines: string[] = [];
       const midiFiles: string[] = [];
       const wavFiles: string[] = [];
-      for (let i = 0; i < result.scores.length; i++) {
+      const sidecarFiles: string[] = [];
+      const provenance: Provenance[] = [];
+      for (const i of takes) {
         const score = result.scores[i];
-        const path = numbered(out, i, result.scores.length);
-        files.push({ path, flag: "--out", data: writeMidi(score) });
+        const path = midiPath(i);
+        const rec = record(i);
+        provenance.push(rec);
+        files.push({
+          path,
+          flag: "--out",
+          data: writeMidi(score, provenanceOn ? { text: [provenanceText(rec)] } : {}),
+        });
         midiFiles.push(path);
         const secs = score.notes.length ? ticksToSeconds(score, scoreEndTick(score)) : 0;
-        lines.push(`wrote ${path} (${score.notes.length} notes, ${secs.toFixed(1)} s)`);
+        let line = `wrote ${path} (${score.notes.length} notes, ${secs.toFixed(1)} s`;
+        if (provenanceOn) {
+          const side = sidecarPath(path);
+          files.push({
+            path: side,
+            flag: "--out",
+            data: new TextEncoder().encode(
+              sidecarText(rec, `deno task generate --replay ${shellWord(side)}`),
+            ),
+          });
+          sidecarFiles.push(side);
+          line += `; provenance in ${side}`;
+        }
+        lines.push(`${line})`);
         if (wav) {
-          const wpath = numbered(wav, i, result.scores.length);
+          const wpath = wavPath(i);
           try {
             files.push({ path: wpath, flag: "--wav", data: renderWav(score) });
           } catch (e) {
@@ -362,6 +535,8 @@ export async function generateCli(
         tokensPerSecond: result.tokensPerSecond,
         adapter: result.adapter,
         scores: result.scores,
+        sidecarFiles,
+        provenance,
       };
     } finally {
       model.dispose();
@@ -369,4 +544,32 @@ export async function generateCli(
   } finally {
     await cleanup?.();
   }
+}
+
+/** Reads and checks a `--replay` record (a sidecar or a .mid); every problem is a one-line `UsageError`. */
+async function readReplay(file: string): Promise<Provenance> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(file);
+  } catch (e) {
+    throw new UsageError(`--replay ${file}: cannot read (${osReason(e)})`);
+  }
+  try {
+    return readProvenance(bytes, file);
+  } catch (e) {
+    if (e instanceof ProvenanceError || e instanceof MidiError) {
+      throw new UsageError(`--replay ${(e as Error).message.split("\n")[0]}`);
+    }
+    throw e;
+  }
+}
+
+/** A sha256 as shown in messages: its first 12 hex digits. */
+function short(sha: string): string {
+  return `${sha.slice(0, 12)}…`;
+}
+
+/** `path` as one shell word (quoted when it holds anything but plain path characters), for the replay hint. */
+function shellWord(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
 }

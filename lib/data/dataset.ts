@@ -44,7 +44,15 @@ import { sha256Hex } from "../util/hash.ts";
 import { listSources, type SourceFile } from "./_sources.ts";
 import { type Split, SPLITS } from "./maestro.ts";
 import { removeStale } from "./_fs.ts";
-import { dtypeFor, encodeShard, type ShardItem, type ShardMeta, type SplitMeta } from "./shards.ts";
+import {
+  decodeShard,
+  dtypeFor,
+  encodeShard,
+  type ShardItem,
+  type ShardMeta,
+  type SplitMeta,
+} from "./shards.ts";
+import { buildCopyIndex, COPY_INDEX_BIN, COPY_INDEX_JSON, copyIndexFiles } from "./copy_index.ts";
 
 /**
  * Options for {@link prepareDataset}.
@@ -241,7 +249,9 @@ export function chooseShifts(
  */
 export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResult> {
   const t0 = performance.now();
-  const reused = opts.tokenizerFrom === undefined ? undefined : await reuseTokenizer(opts.tokenizerFrom, opts);
+  const reused = opts.tokenizerFrom === undefined
+    ? undefined
+    : await reuseTokenizer(opts.tokenizerFrom, opts);
   const kind = reused?.tokenizer.kind ?? opts.tokenizer ?? "remi-bpe";
   if (!["pitch", "remi", "remi-bpe"].includes(kind)) {
     throw new UsageError(`--tokenizer: expected pitch, remi or remi-bpe, got ${JSON.stringify(kind)}`);
@@ -266,11 +276,16 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
     throw new UsageError("--remi-config applies to remi and remi-bpe only");
   }
   // the REMI every piece is screened with (and, for BPE, the base its merges apply to)
-  const remiBase = reused ? reused.remi : kind === "pitch" ? undefined : new RemiTokenizer(REMI_PRESETS[preset]);
-  const name = opts.name ?? (reused
-    ? `${root.split("/").pop() || "dataset"}-from-${reused.label}`
-    : `${root.split("/").pop() || "dataset"}-${kind}${kind === "remi-bpe" ? `-${vocab}` : ""}` +
-      (preset === "default" ? "" : `-${preset}`));
+  const remiBase = reused
+    ? reused.remi
+    : kind === "pitch"
+    ? undefined
+    : new RemiTokenizer(REMI_PRESETS[preset]);
+  const name = opts.name ??
+    (reused
+      ? `${root.split("/").pop() || "dataset"}-from-${reused.label}`
+      : `${root.split("/").pop() || "dataset"}-${kind}${kind === "remi-bpe" ? `-${vocab}` : ""}` +
+        (preset === "default" ? "" : `-${preset}`));
   if (!/^[\w.+-]+$/.test(name)) {
     throw new Error(`--name: expected letters, digits, . _ + -, got ${JSON.stringify(name)}`);
   }
@@ -508,12 +523,28 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
         tokensPerSecond: Math.round(tokens / encodeSeconds),
       },
     };
+    // 6. The copy index of the training split (lib/data/copy_index.ts), shipped beside a model trained on it.
+    const tc = performance.now();
+    log(`building the copy index of ${splits.train.tokens.toLocaleString("en-US")} training tokens…`);
+    const copy = copyIndexFiles(buildCopyIndex(decodeShard(bins.train, dtype), {
+      vocabSize: tokenizer.vocab.length,
+      pieces: splits.train.items,
+      tokenizerSha256: meta.tokenizer.sha256,
+      source: { dataset: name, file: splits.train.file },
+    }));
+    log(
+      `copy index: ${(copy.bin.length / 1e6).toFixed(1)} MB in ${
+        ((performance.now() - tc) / 1000).toFixed(1)
+      } s`,
+    );
     const dir = await writePrepared(outRoot, name, {
       "train.bin": bins.train,
       "validation.bin": bins.validation,
       "test.bin": bins.test,
       "tokenizer.json": tokText,
       "meta.json": JSON.stringify(meta, null, 1) + "\n",
+      [COPY_INDEX_BIN]: copy.bin,
+      [COPY_INDEX_JSON]: copy.json,
     });
     return { dir, meta, tokenizer };
   } finally {
@@ -565,7 +596,9 @@ async function writePrepared(
 async function reuseTokenizer(
   from: string,
   opts: PrepareOptions,
-): Promise<{ tokenizer: Tokenizer; text: string; file: string; label: string; remi: RemiTokenizer | undefined }> {
+): Promise<
+  { tokenizer: Tokenizer; text: string; file: string; label: string; remi: RemiTokenizer | undefined }
+> {
   let file = from.replace(/\/+$/, "");
   try {
     if ((await Deno.stat(file)).isDirectory) file = join(file, "tokenizer.json");
@@ -582,7 +615,9 @@ async function reuseTokenizer(
   try {
     tokenizer = loadTokenizer(text);
   } catch (e) {
-    throw new UsageError(`--tokenizer-from: ${file}: ${(e as Error).message.replace(/^tokenizer\.json: /, "")}`);
+    throw new UsageError(
+      `--tokenizer-from: ${file}: ${(e as Error).message.replace(/^tokenizer\.json: /, "")}`,
+    );
   }
   if (opts.tokenizer !== undefined && opts.tokenizer !== tokenizer.kind) {
     throw new UsageError(`--tokenizer ${opts.tokenizer}: ${file} is a ${tokenizer.kind} tokenizer`);

@@ -1,6 +1,7 @@
 /**
  * Data: MAESTRO download/verify/extract and metadata, dataset preparation (split → augment → tokenise → shards),
- * shard files, and sliding-window batches for training.
+ * shard files, sliding-window batches for training, and the copy index of the training split (longest run a
+ * generation shares with it).
  *
  * @example
  * ```ts ignore
@@ -57,6 +58,22 @@ export {
   splitPieces,
   type TokenArray,
 } from "./shards.ts";
+export {
+  buildCopyIndex,
+  type BuildCopyIndexOptions,
+  COPY_INDEX_BIN,
+  COPY_INDEX_JSON,
+  COPY_SAMPLE_RATE,
+  CopyIndex,
+  type CopyIndexHeader,
+  copyIndexInto,
+  copyIndexOfShards,
+  type CopyMatch,
+  type CopyPiece,
+  readCopyIndex,
+  suffixArray,
+  writeCopyIndex,
+} from "./copy_index.ts";
 export {
   batchesPerEpoch,
   type BatchOptions,

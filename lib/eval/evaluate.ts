@@ -7,16 +7,18 @@
  * - N seeded samples through `lib/infer/generate.ts`; MusPy-style metrics on them and on the reference corpus (the
  *   test split decoded, or a MIDI folder) side by side with the relative difference; token syntax errors per 1,000
  *   tokens with and without the grammar mask.
+ * - With a MIDI folder (lib/eval/midi_folder.ts): the model's NLL per token / note / second on its files (tokenised
+ *   with the model's own tokenizer; bad files listed and skipped), and the MIREX-2025-style continuation test: 4 bars
+ *   of each piece as the prompt, 12 bars generated, their metrics against the real next 12 bars, and the NLL of those
+ *   real bars given the prompt.
  *
  * A part that cannot run (no data, a model the engine does not load…) is reported as skipped with the reason.
  *
  * @module
  */
-import { join } from "node:path";
 import { formatTable } from "../util/table.ts";
 import { openShards, type PreparedDataset } from "../data/shards.ts";
 import { type Checkpoint, readCheckpoint } from "../model/checkpoint.ts";
-import { readMidi } from "../midi/mod.ts";
 import { type Score, scoreEndTick, ticksToSeconds } from "../score.ts";
 import { loadTokenizer } from "../tokenizers/load.ts";
 import type { Tokenizer, TokenizerJson } from "../tokenizers/tokenizer.ts";
@@ -29,6 +31,15 @@ import {
   relativeDifference,
 } from "./metrics.ts";
 import { bigramNll, type LogitsFn, modelNll, type NllReport, nllReport, trainBigram } from "./nll.ts";
+import {
+  type ContinuationReport,
+  continuationTest,
+  type FolderNll,
+  folderNll,
+  type MidiFolder,
+  readMidiFolder,
+} from "./midi_folder.ts";
+import type { LoadedModel } from "../infer/generate.ts";
 
 /**
  * Which forward computes the model's logits for NLL: `auto` = the WebGPU engine on a real GPU, tfjs otherwise (and
@@ -85,6 +96,12 @@ export interface EvalOptions {
   backend?: EvalBackend;
   /** Reference pieces used for the corpus metrics (default 200). */
   referenceLimit?: number;
+  /** Continuation test on the `midiDir` pieces: bars of prompt (default 4). */
+  promptBars?: number;
+  /** Continuation test: bars generated and compared with the real ones (default 12). */
+  continuationBars?: number;
+  /** Continuation test: pieces tested at most (default 8; 0 = no continuation test). */
+  continuationPieces?: number;
   /** Progress lines (default: `console.error`). */
   log?: (line: string) => void;
 }
@@ -197,6 +214,10 @@ export interface EvalReport {
   relativeDifference: Metrics | null;
   /** Token syntax errors of the samples, sampled with and without the grammar mask (same seed). */
   syntaxErrors: { withGrammar: SyntaxErrorRates; withoutGrammar: SyntaxErrorRates } | Skipped;
+  /** The model's NLL on the `--midi` files (and the files left out, with why). */
+  midiNll: FolderNll | Skipped;
+  /** The continuation test on the `--midi` pieces: generated vs real bars, NLL of the real bars given the prompt. */
+  continuation: ContinuationReport | Skipped;
 }
 
 function isSkipped(x: unknown): x is Skipped {
@@ -217,10 +238,16 @@ function scoreSeconds(s: Score): number {
 }
 
 /** Builds the logits function for NLL from the checkpoint `evaluate` read. */
-async function makeLogits(
-  ck: Checkpoint,
-  backend: EvalBackend,
-): Promise<{ fn: LogitsFn; vocab: number; context: number; name: string; dispose: () => void }> {
+/** A logits function for NLL, with its vocabulary, context, name and disposal. */
+interface Logits {
+  fn: LogitsFn;
+  vocab: number;
+  context: number;
+  name: string;
+  dispose: () => void;
+}
+
+async function makeLogits(ck: Checkpoint, backend: EvalBackend): Promise<Logits> {
   // auto: the WebGPU engine on a real GPU; on a software adapter tfjs-wasm prefills ≈ 6× faster (measured: 512
   // tokens of a 6-layer d384 model, 1.3 s vs 7.3 s on llvmpipe), and LSTMs only run on tfjs
   const arch = ck.config.arch;
@@ -275,11 +302,10 @@ async function nllSection(
   o: EvalOptions,
   ds: PreparedDataset,
   tok: Tokenizer,
-  ck: Checkpoint,
+  lm: Logits,
   log: (s: string) => void,
 ): Promise<EvalReport["nll"]> {
-  const lm = await makeLogits(ck, o.backend ?? "auto");
-  try {
+  {
     const t0 = performance.now();
     const bigram = trainBigram(ds.splits.train, lm.vocab, { smoothing: "kneser-ney" });
     const trainTokens = ds.splits.train.reduce((a, p) => a + p.length - 1, 0);
@@ -317,8 +343,6 @@ async function nllSection(
       );
     }
     return { backend: lm.name, splits, bigram: { smoothing: "kneser-ney (d = 0.75)", trainTokens } };
-  } finally {
-    lm.dispose();
   }
 }
 
@@ -341,29 +365,6 @@ function syntaxRates(
   }
   const per = (n: number) => (tokens > 0 ? (1000 * n) / tokens : NaN);
   return { tokens, baseTokens: base, typePer1k: per(type), timePer1k: per(time), dupnPer1k: per(dupn) };
-}
-
-async function readReferenceMidi(dir: string, limit: number): Promise<Score[]> {
-  const files: string[] = [];
-  const walk = (d: string) => {
-    for (const e of Deno.readDirSync(d)) {
-      const p = join(d, e.name);
-      if (e.isDirectory) walk(p);
-      else if (/\.midi?$/i.test(e.name)) files.push(p);
-    }
-  };
-  walk(dir);
-  files.sort();
-  const scores: Score[] = [];
-  for (const f of files) {
-    if (scores.length >= limit) break;
-    try {
-      const s = readMidi(await Deno.readFile(f));
-      if (s.notes.length) scores.push(s);
-    } catch { /* a bad file is skipped */ }
-  }
-  if (!scores.length) throw new Error(`${dir}: no readable MIDI file with notes`);
-  return scores;
 }
 
 /**
@@ -405,8 +406,36 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     reference: { skipped: "no --data and no --midi" },
     relativeDifference: null,
     syntaxErrors: { skipped: "--samples 0" },
+    midiNll: { skipped: "no --midi" },
+    continuation: { skipped: "no --midi" },
   };
 
+  // The NLL forward and the generation model are each built once, when first needed, and freed at the end.
+  let lmP: Promise<Logits> | undefined, modelP: Promise<LoadedModel> | undefined;
+  const logits = () => (lmP ??= makeLogits(ck, o.backend ?? "auto"));
+  const loaded = () => (modelP ??= import("../infer/generate.ts").then((m) => m.loadModel(ck)));
+  try {
+    await sections(o, report, { ck, tok, tj, logits, loaded, log });
+  } finally {
+    await lmP?.then((lm) => lm.dispose(), () => {});
+    await modelP?.then((m) => m.dispose(), () => {});
+  }
+  report.seconds = (performance.now() - t0) / 1000;
+  return report;
+}
+
+/** What the sections of `evaluate` share. */
+interface Ctx {
+  ck: Checkpoint;
+  tok: Tokenizer;
+  tj: TokenizerJson;
+  logits: () => Promise<Logits>;
+  loaded: () => Promise<LoadedModel>;
+  log: (line: string) => void;
+}
+
+async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<void> {
+  const { tok, tj, log } = c;
   let ds: PreparedDataset | undefined;
   if (o.dataDir) {
     ds = await openShards(o.dataDir);
@@ -417,10 +446,23 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     }
     report.data = { dir: o.dataDir, name: ds.meta.name, tokenizer: ds.meta.tokenizer.kind };
     try {
-      report.nll = await nllSection(o, ds, tok, ck, log);
+      report.nll = await nllSection(o, ds, tok, await c.logits(), log);
     } catch (e) {
       report.nll = { skipped: `NLL failed: ${why(e)}` };
       log(`NLL skipped: ${why(e)}`);
+    }
+  }
+
+  // The MIDI folder, read once.
+  let folder: MidiFolder | undefined;
+  if (o.midiDir) {
+    try {
+      folder = await readMidiFolder(o.midiDir);
+      log(
+        `${o.midiDir}: ${folder.pieces.length} of ${folder.found} MIDI files read (${folder.skipped.length} skipped)`,
+      );
+    } catch (e) {
+      for (const k of ["reference", "midiNll", "continuation"] as const) report[k] = { skipped: why(e) };
     }
   }
 
@@ -428,9 +470,10 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   let refScores: Score[] | undefined;
   const refLimit = o.referenceLimit ?? 200;
   try {
-    if (o.midiDir) {
-      refScores = await readReferenceMidi(o.midiDir, refLimit);
-      report.reference = { source: o.midiDir, pieces: 0, metrics: {} as Metrics, pitchClasses: [] };
+    if (folder) {
+      refScores = folder.pieces.slice(0, refLimit).map((p) => p.score);
+      if (!refScores.length) throw new Error(`${o.midiDir}: no readable MIDI file with notes`);
+      report.reference = { source: folder.dir, pieces: 0, metrics: {} as Metrics, pitchClasses: [] };
     } else if (ds) {
       const pieces = ds.splits.test.length ? ds.splits.test : ds.splits.validation;
       refScores = pieces.slice(0, refLimit).map((p) => tok.decode(Array.from(p))).filter((s) =>
@@ -452,6 +495,17 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     report.reference = { skipped: why(e) };
   }
 
+  // NLL on the MIDI files.
+  if (folder) {
+    try {
+      const lm = await c.logits();
+      report.midiNll = await folderNll(folder, tok, lm, { maxTokens: o.nllMaxTokens, log });
+    } catch (e) {
+      report.midiNll = { skipped: `NLL failed: ${why(e)}` };
+      log(`NLL on ${o.midiDir} skipped: ${why(e)}`);
+    }
+  }
+
   // Samples.
   const n = o.samples ?? 8;
   if (n > 0) {
@@ -460,10 +514,10 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     const temperature = o.temperature ?? D.temperature.default, topK = o.topK ?? D.topK.default;
     const topP = o.topP ?? D.topP.default;
     try {
-      const { generate, loadModel } = await import("../infer/generate.ts");
+      const { generate } = await import("../infer/generate.ts");
       const { grammarErrors } = await import("../infer/grammar.ts");
-      const model = await loadModel(ck);
-      try {
+      const model = await c.loaded();
+      {
         const ts = performance.now();
         const run = (grammar: boolean) =>
           generate({
@@ -501,8 +555,6 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
           withGrammar: syntaxRates(grammarErrors, on.ids.slice(0, n), tj),
           withoutGrammar: syntaxRates(grammarErrors, off.ids.slice(0, n), tj),
         };
-      } finally {
-        model.dispose();
       }
     } catch (e) {
       report.samples = { skipped: `generation failed: ${why(e)}` };
@@ -513,8 +565,27 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   if (!isSkipped(report.samples) && !isSkipped(report.reference)) {
     report.relativeDifference = relativeDifference(report.samples.metrics, report.reference.metrics);
   }
-  report.seconds = (performance.now() - t0) / 1000;
-  return report;
+
+  // Continuation test on the MIDI pieces.
+  const pieces = o.continuationPieces ?? 8;
+  if (folder && pieces === 0) report.continuation = { skipped: "--pieces 0" };
+  else if (folder) {
+    try {
+      report.continuation = await continuationTest(folder, await c.loaded(), await c.logits(), {
+        promptBars: o.promptBars,
+        bars: o.continuationBars,
+        maxPieces: pieces,
+        seed: o.seed,
+        temperature: o.temperature,
+        topK: o.topK,
+        topP: o.topP,
+        log,
+      });
+    } catch (e) {
+      report.continuation = { skipped: why(e) };
+      log(`continuation test skipped: ${why(e)}`);
+    }
+  }
 }
 
 function f(v: number | undefined, digits = 3): string {
@@ -599,5 +670,78 @@ export function formatEvalReport(r: EvalReport): string {
     }
     lines.push(table(rows));
   }
+  lines.push(...formatMidiSections(r));
   return lines.join("\n");
+}
+
+/** The `--midi` sections: NLL on the files, the continuation test. Nothing without `--midi`. */
+function formatMidiSections(r: EvalReport): string[] {
+  const lines: string[] = [];
+  const m = r.midiNll, c = r.continuation;
+  const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : "—");
+  const skippedFiles = (list: { file: string; reason: string }[], what: string) => {
+    if (!list.length) return;
+    lines.push(`${list.length} file(s) ${what}:`);
+    for (const s of list.slice(0, 5)) lines.push(`  ${s.file}: ${s.reason}`);
+    if (list.length > 5) lines.push(`  … (all in the JSON report)`);
+  };
+  if (m && !(isSkipped(m) && m.skipped === "no --midi")) {
+    lines.push("");
+    if (isSkipped(m)) lines.push(`NLL on the --midi files: SKIPPED (${m.skipped})`);
+    else {
+      lines.push(
+        `NLL on the --midi files (nats, the model's own tokenizer): ${m.pieces} of ${m.scorable} scorable file(s)`,
+      );
+      const x = m.model;
+      lines.push(formatTable([
+        ["tokens", "notes", "seconds", "per token", "perplexity", "per note", "per second"],
+        [
+          String(x.tokens),
+          String(x.notes),
+          f(x.seconds, 1),
+          f(x.perToken),
+          f(x.perplexity, 2),
+          f(x.perNote),
+          f(
+            x.perSecond,
+            2,
+          ),
+        ],
+      ]));
+      skippedFiles(m.leftOut, "left out");
+    }
+  }
+  if (c && !(isSkipped(c) && c.skipped === "no --midi")) {
+    lines.push("");
+    if (isSkipped(c)) lines.push(`continuation test: SKIPPED (${c.skipped})`);
+    else {
+      lines.push(
+        `Continuation test (MIREX 2025 style): ${c.pieces} piece(s), ${c.promptBars} bars of prompt → ${c.bars} bars ` +
+          `generated (seed ${c.seed}, T ${c.temperature}, top-k ${c.topK}, top-p ${c.topP}) vs the real next ${c.bars}`,
+      );
+      const rows = [["metric", "generated", "real", "mean |diff|", "mean |rel. diff|"]];
+      for (const k of METRIC_NAMES) {
+        rows.push([
+          k,
+          f(c.generated[k]),
+          f(c.real[k]),
+          f(c.absoluteDifference[k]),
+          pct(c.relativeDifference[k]),
+        ]);
+      }
+      lines.push(formatTable(rows));
+      const x = c.nll;
+      lines.push(
+        `NLL of the real next ${c.bars} bars given the prompt (lower is better): ${
+          f(x.perToken)
+        } nats/token, ` +
+          `${f(x.perNote)} nats/note, ${f(x.perSecond, 2)} nats/s (${x.tokens} tokens, ${x.notes} notes)`,
+      );
+      skippedFiles(
+        c.leftOut.filter((s) => !m || isSkipped(m) || !m.leftOut.some((t) => t.file === s.file)),
+        "not tested",
+      );
+    }
+  }
+  return lines;
 }

@@ -1,6 +1,7 @@
 /**
  * Evaluation: MusPy-style metrics on a `Score`, NLL per token / note / second with a bigram floor, the eval SVG,
- * `evaluate` (what `deno task eval` runs) and `writeEvalReport` (eval.json and eval.svg).
+ * `evaluate` (what `deno task eval` runs), the MIDI-folder NLL and continuation test, and `writeEvalReport` (eval.json
+ * and eval.svg).
  *
  * @example
  * ```ts
@@ -49,6 +50,20 @@ export {
 } from "./nll.ts";
 export { evalSvg, type EvalSvgInput } from "./svg.ts";
 export { evalReportSvg, writeEvalReport } from "./report.ts";
+export {
+  barLines,
+  type ContinuationOptions,
+  type ContinuationPiece,
+  type ContinuationReport,
+  continuationTest,
+  type FolderNll,
+  folderNll,
+  type MidiFolder,
+  type NllModel,
+  readMidiFolder,
+  type SkippedFile,
+  sliceBars,
+} from "./midi_folder.ts";
 export {
   type EvalBackend,
   type EvalOptions,

@@ -205,6 +205,11 @@ export interface ModelNllOptions {
   overlap?: number;
   /** Stop before the next piece once this many tokens are scored (whole pieces; default all). */
   maxTokens?: number;
+  /**
+   * Per piece, the first position scored (default 1: every token after BOS): the tokens before it are context only,
+   * e.g. a prompt whose continuation is scored. Windows are laid out as without it; those ending before it are not run.
+   */
+  scoreFrom?: readonly number[];
   /** Called after each window with tokens scored so far. */
   onProgress?: (tokens: number) => void;
 }
@@ -231,12 +236,17 @@ export async function modelNll(
   const overlap = Math.min(opts.overlap ?? Math.floor(context / 2), context - 1);
   const limit = opts.maxTokens ?? Infinity;
   let nll = 0, tokens = 0, scoredPieces = 0;
-  for (const p of pieces) {
+  for (const [k, p] of pieces.entries()) {
     if (tokens >= limit) break;
     const ids = Array.from(p);
-    let scoredUpTo = 0; // index of the last token already scored (BOS = 0 is never scored)
+    // index of the last token already scored (BOS = 0 is never scored; nor is anything before `scoreFrom`)
+    let scoredUpTo = Math.max(0, (opts.scoreFrom?.[k] ?? 1) - 1);
     let start = 0;
     while (scoredUpTo < ids.length - 1) {
+      if (start + context - 1 <= scoredUpTo && start + context < ids.length) {
+        start += context - overlap; // this window holds no token to score
+        continue;
+      }
       const win = ids.slice(start, start + context);
       const logits = await logitsFn(win);
       if (logits.length < win.length * vocab) {

@@ -10,13 +10,16 @@
  * @module
  */
 import { compileKernel, type Gpu, type Kernel, storage, uniform } from "./_gpu.ts";
-import { type KernelPath, type KernelRole, kernelSpecs, matmulPlan } from "./_kernels.ts";
+import { type KernelPath, type KernelRole, kernelSpecs, matmulPlan, SPLITK } from "./_kernels.ts";
 import {
   attentionUniforms,
   embedUniforms,
   matmulUniforms,
+  packRows,
   packStates,
   ropeUniforms,
+  ROW_WORDS,
+  type RowSettings,
   type RowSpan,
   samplerUniforms,
   type SequenceState,
@@ -61,7 +64,10 @@ export interface LogitRows {
   rows: number;
 }
 
-/** Tokens held by the `tokens` buffer per sequence: the most decode steps one readback can cover. */
+/**
+ * The most decode steps one readback covers. The `tokens` buffer holds one row more per sequence (`decodeRows` puts
+ * the first draws of sequences that join a batch in row 0).
+ */
 export const MAX_CHUNK = 1024;
 
 /** Uniform buffers: one per dispatch kind and mode. */
@@ -204,7 +210,8 @@ export class GpuModel {
     b.kept = this.#buf(B * V * 4, "kept");
     b.gtab = this.#buf(V * GTAB_STRIDE * 4, "gtab");
     b.allow = this.#buf(N_TYPES * N_TYPES * 4, "allow");
-    b.tokens = this.#buf(MAX_CHUNK * B * 4, "tokens");
+    b.tokens = this.#buf((MAX_CHUNK + 1) * B * 4, "tokens");
+    b.rows = this.#buf(B * ROW_WORDS * 4, "rows");
     for (const name of UNIFORMS) {
       for (const mode of ["p", "d"]) {
         const u = uniform(this.device, UNIFORM_WORDS, `${name}.${mode}`);
@@ -261,13 +268,16 @@ export class GpuModel {
     put("attn", attentionUniforms({ ...span, ...shape }));
   }
 
-  /** Writes the sampler's uniforms of a mode (`p`: every sequence draws from logits row 0 after a shared prefill). */
+  /**
+   * Writes the sampler's uniforms of a mode: `batch` is the `tokens` buffer's row stride, `chunkStart` the draw
+   * counter its row 0 holds, `sharedRow` samples every sequence from logits row 0 (after a prefill), `seq0` the first
+   * sequence of the dispatch.
+   */
   writeSamplerUniforms(
-    s: DecodeSampling,
     batch: number,
     chunkStart: number,
     mode: Mode = "d",
-    debug = false,
+    o: { debug?: boolean; sharedRow?: boolean; seq0?: number } = {},
   ) {
     this.device.queue.writeBuffer(
       this.buffers[`u.sampler.${mode}`],
@@ -275,17 +285,31 @@ export class GpuModel {
       samplerUniforms({
         vocab: this.config.vocabSize,
         batch,
-        topK: s.topK,
-        topP: s.topP,
-        temperature: s.temperature,
-        seedWords: seedWords(s.seed),
-        grammar: !!s.grammar,
-        chunkStart,
-        debug,
+        chunkStart: chunkStart >>> 0,
+        debug: !!o.debug,
         types: N_TYPES,
-        sharedRow: mode === "p",
+        sharedRow: o.sharedRow ?? mode === "p",
+        seq0: o.seq0,
       }),
     );
+  }
+
+  /** Writes the sampling settings of sequences `seq0`, `seq0 + 1`, …. */
+  writeRows(rows: readonly RowSettings[], seq0 = 0): void {
+    this.device.queue.writeBuffer(this.buffers.rows, seq0 * ROW_WORDS * 4, packRows(rows));
+  }
+
+  /** The settings of `batch` sequences of one `DecodeSampling`: stream = sequence index, counters from 0. */
+  static rowsOf(s: DecodeSampling, batch: number): RowSettings[] {
+    return Array.from({ length: batch }, (_, stream) => ({
+      temperature: s.temperature,
+      topK: s.topK,
+      topP: s.topP,
+      seedWords: seedWords(s.seed),
+      stream,
+      origin: 0,
+      grammar: !!s.grammar,
+    }));
   }
 
   /** Writes the state words of sequences `seq0`, `seq0 + 1`, …. */
@@ -316,16 +340,39 @@ export class GpuModel {
     );
   }
 
-  #mm(pass: GPUComputePassEncoder, key: string, swiglu: boolean, bufs: GPUBuffer[], m: number, n: number) {
-    const plan = matmulPlan(this.path, swiglu, m, ceil4(n) / 4);
+  #mm(
+    pass: GPUComputePassEncoder,
+    key: string,
+    swiglu: boolean,
+    bufs: GPUBuffer[],
+    m: number,
+    n: number,
+    rowInvariant = false,
+  ) {
+    const n4 = ceil4(n) / 4;
+    // Row-invariant decode on the gpu path: the split-K GEMV (one workgroup per row, the same summation order for any
+    // row count) instead of the tile kernel above SPLITK_MAX_ROWS rows.
+    const plan = rowInvariant && this.path === "gpu"
+      ? { kind: "S" as const, x: Math.ceil(n4 / SPLITK.COLS), y: m }
+      : matmulPlan(this.path, swiglu, m, n4);
     const k = this.#kernel(`${swiglu ? "sw" : "mm"}${plan.kind}`);
     pass.setPipeline(k.pipeline);
     pass.setBindGroup(0, this.#group(`${key}.${plan.kind}`, k, bufs));
     pass.dispatchWorkgroups(plan.x, plan.y);
   }
 
-  /** Encodes the model over m rows (embedding through logits, `logitRows` of them) reading mode `mode`'s uniforms. */
-  encodeForward(pass: GPUComputePassEncoder, mode: Mode, m: number, logitRows: number): void {
+  /**
+   * Encodes the model over m rows (embedding through logits, `logitRows` of them) reading mode `mode`'s uniforms.
+   * `rowInvariant`: every row's result is the same bits whatever m is (on the software path it always is; on the gpu
+   * path this keeps the split-K GEMVs for any m, see `decodeRows`).
+   */
+  encodeForward(
+    pass: GPUComputePassEncoder,
+    mode: Mode,
+    m: number,
+    logitRows: number,
+    rowInvariant = false,
+  ): void {
     const c = this.config, d = c.dim, b = this.buffers;
     const u = (n: string) => b[`u.${n}.${mode}`];
     const embed = this.#kernel("embed"), rope = this.#kernel("rope"), attn = this.#kernel("attn");
@@ -334,7 +381,7 @@ export class GpuModel {
     pass.dispatchWorkgroups(Math.ceil(d / 64), m);
     for (let l = 0; l < c.layers; l++) {
       const L = this.#layers[l];
-      this.#mm(pass, `qkv${l}.${mode}`, false, [u("qkv"), b.x, L.qkv, b.qkv], m, 3 * d);
+      this.#mm(pass, `qkv${l}.${mode}`, false, [u("qkv"), b.x, L.qkv, b.qkv], m, 3 * d, rowInvariant);
       pass.setPipeline(rope.pipeline);
       pass.setBindGroup(
         0,
@@ -347,16 +394,17 @@ export class GpuModel {
         this.#group(`attn${l}.${mode}`, attn, [u("attn"), b.q, L.kc, L.vc, b.state, b.att]),
       );
       pass.dispatchWorkgroups(c.heads, m);
-      this.#mm(pass, `o${l}.${mode}`, false, [u("o"), b.att, L.o, b.x], m, d);
-      this.#mm(pass, `sw${l}.${mode}`, true, [u("swiglu"), b.x, L.gate, L.up, b.act], m, c.ffn);
-      this.#mm(pass, `down${l}.${mode}`, false, [u("down"), b.act, L.down, b.x], m, d);
+      this.#mm(pass, `o${l}.${mode}`, false, [u("o"), b.att, L.o, b.x], m, d, rowInvariant);
+      this.#mm(pass, `sw${l}.${mode}`, true, [u("swiglu"), b.x, L.gate, L.up, b.act], m, c.ffn, rowInvariant);
+      this.#mm(pass, `down${l}.${mode}`, false, [u("down"), b.act, L.down, b.x], m, d, rowInvariant);
     }
     if (logitRows > 0) {
-      this.#mm(pass, `logits.${mode}`, false, [u("logits"), b.x, b.out, b.logits], logitRows, c.vocabSize);
+      const lb = [u("logits"), b.x, b.out, b.logits];
+      this.#mm(pass, `logits.${mode}`, false, lb, logitRows, c.vocabSize, rowInvariant);
     }
   }
 
-  /** Encodes one sampler dispatch for `batch` sequences reading mode `mode`'s uniforms. */
+  /** Encodes one sampler dispatch for `batch` sequences (from the uniforms' `seq0` on) reading mode `mode`'s uniforms. */
   encodeSampler(pass: GPUComputePassEncoder, batch: number, mode: Mode = "d"): void {
     const b = this.buffers, k = this.#kernel("sampler");
     pass.setPipeline(k.pipeline);
@@ -370,6 +418,7 @@ export class GpuModel {
         b.gtab,
         b.allow,
         b.kept,
+        b.rows,
       ]),
     );
     pass.dispatchWorkgroups(batch);

@@ -84,20 +84,15 @@ export const ATTENTION_UNIFORMS = [
   ["scale", "f32"],
 ] as const satisfies UniformLayout;
 
-/** kernels/sampler.wgsl. */
+/** kernels/sampler.wgsl (the sampling settings themselves are per sequence: {@linkcode ROW_FIELDS}). */
 export const SAMPLER_UNIFORMS = [
   ["v", "u32"],
   ["b", "u32"],
-  ["topK", "u32"],
-  ["topP", "f32"],
-  ["invT", "f32"],
-  ["seedLo", "u32"],
-  ["seedHi", "u32"],
-  ["grammar", "u32"],
   ["chunkStart", "u32"],
   ["debug", "u32"],
   ["nTypes", "u32"],
   ["rowStride", "u32"],
+  ["seq0", "u32"],
 ] as const satisfies UniformLayout;
 
 /** Which layout each kernel file (kernels/<name>.wgsl) declares as its `struct P`. */
@@ -256,55 +251,119 @@ export function attentionUniforms(o: RowSpan & AttentionShape): ArrayBuffer {
 export interface SamplerUniformOptions {
   /** Vocabulary size (logits per row). */
   vocab: number;
-  /** Sequences (one workgroup each). */
+  /** Sequences per step in the `tokens` buffer: the stride of its rows (the dispatch may cover fewer). */
   batch: number;
-  /** 0 = off. */
-  topK: number;
-  /** Nucleus threshold (1: off). */
-  topP: number;
-  /** Softmax temperature (the kernel takes its inverse). */
-  temperature: number;
-  /** The Philox key: the seed's low and high 32 bits (`seedWords`). */
-  seedWords: readonly [number, number];
-  /** Whether the grammar mask applies. */
-  grammar: boolean;
-  /** The draw counter of the chunk's first step (for the debug/teacher-forced paths). */
+  /**
+   * The global draw counter the `tokens` buffer's row 0 holds: a sequence whose state's `draws` is d writes its
+   * token to row d − chunkStart.
+   */
   chunkStart: number;
   /** Write the kept-candidate flags (tests). */
   debug: boolean;
   /** Grammar token types (`N_TYPES`). */
   types: number;
-  /** Every sequence samples from logits row 0 (after a shared prefill) instead of its own row. */
+  /** Every sequence samples from logits row 0 (after a prefill) instead of its own row. */
   sharedRow: boolean;
+  /** The first sequence of the dispatch: workgroup i samples sequence `seq0 + i` (default 0). */
+  seq0?: number;
 }
 
 /**
- * kernels/sampler.wgsl: grammar mask → temperature → top-k → top-p → Philox draw, one workgroup per sequence.
+ * kernels/sampler.wgsl: grammar mask → temperature → top-k → top-p → Philox draw, one workgroup per sequence, each
+ * with its own settings ({@linkcode packRows}).
  *
  * @example
  * ```ts
  * import { samplerUniforms } from "./_uniforms.ts";
- * samplerUniforms({
- *   vocab: 314, batch: 2, topK: 50, topP: 0.95, temperature: 0.8, seedWords: [7, 0], grammar: true,
- *   chunkStart: 0, debug: false, types: 12, sharedRow: false,
- * });
+ * samplerUniforms({ vocab: 314, batch: 2, chunkStart: 0, debug: false, types: 12, sharedRow: false });
  * ```
  */
 export function samplerUniforms(o: SamplerUniformOptions): ArrayBuffer {
   return packUniforms(SAMPLER_UNIFORMS, {
     v: o.vocab,
     b: o.batch,
-    topK: o.topK,
-    topP: o.topP,
-    invT: 1 / o.temperature,
-    seedLo: o.seedWords[0],
-    seedHi: o.seedWords[1],
-    grammar: +o.grammar,
     chunkStart: o.chunkStart,
     debug: +o.debug,
     nTypes: o.types,
     rowStride: o.sharedRow ? 0 : 1,
+    seq0: o.seq0 ?? 0,
   });
+}
+
+/**
+ * The u32 words of one sequence's sampling settings (8 per sequence, the sampler's `rows` buffer, written by the host
+ * only): the Philox key, the stream and the draw the sequence's counter starts from, temperature (as its f32
+ * inverse), top-k, top-p, and flags. Indices as the sampler reads them (`rows[seq * 8 + i]`).
+ */
+export const ROW_FIELDS = {
+  seedLo: 0,
+  seedHi: 1,
+  stream: 2,
+  origin: 3,
+  invT: 4,
+  topK: 5,
+  topP: 6,
+  flags: 7,
+} as const;
+
+/** u32 words of per-sequence sampling settings. */
+export const ROW_WORDS = 8;
+
+/** The `flags` bits of {@linkcode ROW_FIELDS}. */
+export const ROW_FLAGS = {
+  /** The grammar mask applies to this sequence. */
+  GRAMMAR: 1,
+  /** The sequence is idle: its sampler leaves its state alone and writes no token (a free slot of a batch). */
+  IDLE: 2,
+} as const;
+
+/** One sequence's sampling settings, as {@linkcode packRows} writes them. */
+export interface RowSettings {
+  /** Temperature (the sampler uses the f32 of its inverse). */
+  temperature: number;
+  /** Top-k, 0 = off. */
+  topK: number;
+  /** Top-p, 1 = off. */
+  topP: number;
+  /** The Philox key: the seed's low and high 32 bits (`seedWords`). */
+  seedWords: readonly [number, number];
+  /**
+   * The Philox stream (the counter's second word): the sequence's index in a `generate({ batch })`, 0 for a
+   * request served alone or in a server batch.
+   */
+  stream: number;
+  /** The state's `draws` value of this sequence's first draw: its Philox counter is `draws − origin`. */
+  origin: number;
+  /** Whether the grammar mask applies. */
+  grammar: boolean;
+  /** A free slot: nothing is sampled (default false). */
+  idle?: boolean;
+}
+
+/**
+ * The sampling words of consecutive sequences.
+ *
+ * @example
+ * ```ts
+ * import { packRows } from "./_uniforms.ts";
+ * packRows([{ temperature: 0.8, topK: 50, topP: 0.95, seedWords: [7, 0], stream: 0, origin: 0, grammar: true }]);
+ * ```
+ */
+export function packRows(rows: readonly RowSettings[]): Uint32Array<ArrayBuffer> {
+  const w = new Uint32Array(rows.length * ROW_WORDS);
+  const fl = new Float32Array(w.buffer);
+  rows.forEach((r, i) => {
+    const o = i * ROW_WORDS, f = ROW_FIELDS;
+    w[o + f.seedLo] = r.seedWords[0];
+    w[o + f.seedHi] = r.seedWords[1];
+    w[o + f.stream] = r.stream;
+    w[o + f.origin] = r.origin >>> 0;
+    fl[o + f.invT] = 1 / r.temperature;
+    w[o + f.topK] = r.topK;
+    fl[o + f.topP] = r.topP;
+    w[o + f.flags] = (r.grammar ? ROW_FLAGS.GRAMMAR : 0) | (r.idle ? ROW_FLAGS.IDLE : 0);
+  });
+  return w;
 }
 
 /**

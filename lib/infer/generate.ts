@@ -173,7 +173,7 @@ export async function loadModel(source: string | Checkpoint): Promise<LoadedMode
   const { config, weights } = engineModel(ck);
   let engine = await Engine.create(config, weights, { maxBatch: 1 });
   let w: ModelWeights | undefined = weights;
-  return {
+  const model: LoadedModel = {
     dir,
     config,
     context: config.maxPositions,
@@ -191,10 +191,12 @@ export async function loadModel(source: string | Checkpoint): Promise<LoadedMode
       return engine;
     },
     dispose() {
-      engine.dispose();
+      // After the decode running on it, if any (its buffers are in use until then).
       w = undefined;
+      useModel(model, () => Promise.resolve(engine.dispose()));
     },
   };
+  return model;
 }
 
 /** The LSTM presets run through tfjs (lib/model), imported only when such a checkpoint is loaded. */
@@ -237,17 +239,54 @@ async function loadLstm(
 }
 
 /**
- * Generates `batch` pieces (continuing `prompt` if given). Same options and seed → the same ids and scores.
+ * The per-request half of {@linkcode generate}, shared with the server's batcher (lib/infer/batch.ts): the options
+ * checked, the prompt tokenised and cut to what the model sees, the grammar state after it, and the stop criteria
+ * (EOS, `maxTokens`, `bars`, `seconds`) and note streaming applied to each readback's tokens.
  *
  * @example
  * ```ts ignore
- * import { generate, loadModel } from "./generate.ts";
+ * import { loadModel, prepareGeneration } from "./generate.ts";
  * const model = await loadModel("models/default");
- * const r = await generate({ model, maxTokens: 256, temperature: 0.9, seed: 7, batch: 2 });
- * console.log(r.tokensPerSecond, r.adapter, r.scores[0].notes.length);
+ * const plan = prepareGeneration({ model, bars: 4, seed: 1 });
+ * plan.onTokens([[5, 6, 7]]); // false: not done yet
+ * const { ids } = plan.result(3, 0.1);
  * ```
  */
-export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
+export interface GenerationPlan {
+  /** BOS and the prompt's ids the model sees (its tail, cut at a bar to fit half the context). */
+  readonly prompt: number[];
+  /** The grammar state after the prompt. */
+  readonly grammarState: GrammarState;
+  /** Tokens to sample at most per sequence (with bars or seconds, the safety cap). */
+  readonly maxTokens: number;
+  /** The checked sampling settings. */
+  readonly sampling: { temperature: number; topK: number; topP: number; seed: number };
+  /** Whether the grammar mask applies. */
+  readonly grammar: boolean;
+  /** Sequences. */
+  readonly batch: number;
+  /** Tokens per readback. */
+  readonly chunk: number;
+  /** Takes each sequence's new tokens (one list per sequence); true once every sequence is done. */
+  onTokens(fresh: number[][]): boolean;
+  /** Where a full context's re-prefilled window starts in `ids` (a bar near the last half context). */
+  windowStart(ids: number[]): number;
+  /** The result so far, reporting `tokens` tokens sampled in `seconds`. */
+  result(tokens: number, seconds: number): GenerateResult;
+}
+
+/**
+ * Checks `opts` and prepares a generation: see {@linkcode GenerationPlan}. Throws `GenerateParamError` for a value
+ * outside its range.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadModel, prepareGeneration } from "./generate.ts";
+ * const model = await loadModel("models/default");
+ * const { prompt, maxTokens } = prepareGeneration({ model, maxTokens: 64 }); // [1], 64
+ * ```
+ */
+export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
   const model = opts.model;
   const { temperature, topK, topP, seed, batch, bars, seconds, chunk, grammar: useGrammar, ...p } =
     checkGenerateParams(opts);
@@ -288,7 +327,6 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const streams = seconds !== undefined || opts.onNotes
     ? Array.from({ length: batch }, () => new NoteStream(tok, fullPromptIds, until))
     : undefined;
-  const t0 = performance.now();
   const onTokens = (fresh: number[][]): boolean => {
     for (let s = 0; s < batch; s++) {
       if (done[s]) continue;
@@ -316,51 +354,107 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
     }
     return done.every(Boolean);
   };
-  const sampling = { temperature, topK, topP, seed };
   const windowStart = (h: number[]) => {
     const target = h.length - Math.floor(ctx / 2);
     for (let i = Math.max(target - Math.floor(ctx / 4), 0); i < h.length; i++) if (isBar(h[i])) return i;
     return target;
   };
-  let steps: number;
-  if (model.arch === "lstm") {
-    steps = await lstmDecode(
-      model,
-      prompt,
-      gs,
-      useGrammar,
-      batch,
-      maxTokens,
-      chunk,
-      sampling,
-      onTokens,
-      opts.signal,
-    );
-  } else {
-    const engine = await model.engine(batch);
-    const res = await engine.decode({
-      prompt,
-      grammarState: gs,
-      grammar: useGrammar ? g : undefined,
-      batch,
-      maxTokens,
-      ...sampling,
-      chunk,
-      signal: opts.signal,
-      nextState: (s, id) => nextState(g, s, id),
-      windowStart,
-      onTokens,
+  const result = (tokens: number, seconds: number): GenerateResult => {
+    const scores = ids.map((_, s) => {
+      const score = decodeAll(s);
+      if (until !== undefined) {
+        score.notes = score.notes.filter((n) => ticksToSeconds(score, n.start) < until);
+      }
+      return score;
     });
-    steps = res.steps;
-  }
-  const elapsed = (performance.now() - t0) / 1000;
-  const scores = ids.map((_, s) => {
-    const score = decodeAll(s);
-    if (until !== undefined) score.notes = score.notes.filter((n) => ticksToSeconds(score, n.start) < until);
-    return score;
+    return { scores, ids, tokens, tokensPerSecond: tokens / seconds, adapter: model.adapter };
+  };
+  return {
+    prompt,
+    grammarState: gs,
+    maxTokens,
+    sampling: { temperature, topK, topP, seed },
+    grammar: useGrammar,
+    batch,
+    chunk,
+    onTokens,
+    windowStart,
+    result,
+  };
+}
+
+/** Per model: the tail of the chain of its exclusive uses (one engine, one decode at a time). */
+const inUse = new WeakMap<object, Promise<unknown>>();
+
+/**
+ * Runs `fn` when no other `useModel` of the same model runs: the engine's buffers serve one decode at a time, so
+ * `generate` and the batcher's loops take turns, in call order.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadModel, useModel } from "./generate.ts";
+ * const model = await loadModel("models/default");
+ * const logits = await useModel(model, async () => (await model.engine(1)).forward([1]));
+ * ```
+ */
+export function useModel<T>(model: LoadedModel, fn: () => Promise<T>): Promise<T> {
+  const before = inUse.get(model) ?? Promise.resolve();
+  const run = before.then(fn, fn);
+  inUse.set(model, run.catch(() => {}));
+  return run;
+}
+
+/**
+ * Generates `batch` pieces (continuing `prompt` if given). Same options and seed → the same ids and scores.
+ * Concurrent calls on one model take turns (see {@linkcode useModel}); the server batches them instead
+ * (lib/infer/batch.ts).
+ *
+ * @example
+ * ```ts ignore
+ * import { generate, loadModel } from "./generate.ts";
+ * const model = await loadModel("models/default");
+ * const r = await generate({ model, maxTokens: 256, temperature: 0.9, seed: 7, batch: 2 });
+ * console.log(r.tokensPerSecond, r.adapter, r.scores[0].notes.length);
+ * ```
+ */
+export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
+  const plan = prepareGeneration(opts);
+  const model = opts.model, g = model.grammar, batch = plan.batch;
+  return await useModel(model, async () => {
+    const t0 = performance.now();
+    let steps: number;
+    if (model.arch === "lstm") {
+      steps = await lstmDecode(
+        model,
+        plan.prompt,
+        plan.grammarState,
+        plan.grammar,
+        batch,
+        plan.maxTokens,
+        plan.chunk,
+        plan.sampling,
+        plan.onTokens,
+        opts.signal,
+      );
+    } else {
+      const engine = await model.engine(batch);
+      const res = await engine.decode({
+        prompt: plan.prompt,
+        grammarState: plan.grammarState,
+        grammar: plan.grammar ? g : undefined,
+        batch,
+        maxTokens: plan.maxTokens,
+        ...plan.sampling,
+        chunk: plan.chunk,
+        signal: opts.signal,
+        nextState: (s, id) => nextState(g, s, id),
+        windowStart: plan.windowStart,
+        onTokens: plan.onTokens,
+      });
+      steps = res.steps;
+    }
+    return plan.result(steps * batch, (performance.now() - t0) / 1000);
   });
-  const tokens = steps * batch;
-  return { scores, ids, tokens, tokensPerSecond: tokens / elapsed, adapter: model.adapter };
 }
 
 /** Token-by-token sampling for LSTM checkpoints (tfjs forward over the last seqLen tokens; CPU sampler). */

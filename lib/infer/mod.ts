@@ -7,9 +7,13 @@ export {
   generate,
   type GenerateOptions,
   type GenerateResult,
+  type GenerationPlan,
   type LoadedModel,
   loadModel,
+  prepareGeneration,
+  useModel,
 } from "./generate.ts";
+export { type BatcherOptions, type BatcherStats, GenerationBatcher } from "./batch.ts";
 export {
   allowedText,
   type BoolParam,
@@ -21,17 +25,27 @@ export {
   LENGTH_PARAMS,
   narrowParams,
   type NumberParam,
+  type NumberRange,
   type ParamName,
   type ParamNarrowing,
   type ParamSpec,
   type ParamTable,
   randomSeed,
 } from "./params.ts";
-export { type DecodeOptions, Engine, type EngineOptions } from "./engine.ts";
+export {
+  type DecodeOptions,
+  type DecodeRow,
+  type DecodeRowsOptions,
+  type DecodeRowsStats,
+  Engine,
+  type EngineOptions,
+  type RowEnd,
+  type RowSampling,
+} from "./engine.ts";
 export type { KernelPath } from "./_kernels.ts";
 export type { DecodeSampling } from "./_model.ts";
 export { ReferenceDecoder, referenceForward } from "./reference.ts";
-export { philox4x32, type SampleResult, sampleReference, type SamplerParams, uniformAt } from "./sampling.ts";
+export { philox4x32, sampleReference, type SampleResult, type SamplerParams, uniformAt } from "./sampling.ts";
 export {
   allowedMask,
   type GrammarErrors,
@@ -51,3 +65,22 @@ export {
 } from "./model_loader.ts";
 export { type Checkpoint, CheckpointFormatError, readCheckpoint } from "../model/checkpoint.ts";
 export { getGpu, type Gpu } from "./_gpu.ts";
+export {
+  fileSha256,
+  makeProvenance,
+  modelSha256,
+  nextSeed,
+  parseProvenance,
+  type Provenance,
+  PROVENANCE_FORMAT,
+  PROVENANCE_PREFIX,
+  ProvenanceError,
+  type ProvenanceModel,
+  type ProvenanceParams,
+  type ProvenancePrompt,
+  provenanceText,
+  readProvenance,
+  replayParams,
+  sidecarPath,
+  sidecarText,
+} from "./provenance.ts";

@@ -488,8 +488,11 @@ function decimalHint(raw: unknown, kind: "int" | "float"): string | undefined {
 
 /** A numeric range, as {@linkcode checkNumber} and {@linkcode allowedText} take it. */
 export interface NumberRange {
+  /** `int`: whole numbers only; `float`: any finite number. */
   readonly kind: "int" | "float";
+  /** Smallest accepted value (inclusive). */
   readonly min: number;
+  /** Largest accepted value (inclusive). */
   readonly max: number;
 }
 

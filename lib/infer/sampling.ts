@@ -136,8 +136,11 @@ function treeSum(vals: Float32Array): number {
 }
 
 /**
- * Samples one token from `logits` as the GPU sampler does for draw number `draw` of sequence `seq`.
- * `allowed` (optional) is the grammar mask (1 = may be sampled).
+ * Samples one token from `logits` as the GPU sampler does for draw number `draw` of Philox stream `seq` (a
+ * sequence's index in `generate({ batch })`; 0 for every request the server batches, whose draws count from its own
+ * first token). `allowed` (optional) is the grammar mask (1 = may be sampled). The GPU finds the same thresholds by
+ * other searches (a radix select, a binary search over sorted candidates), which agree with these bitwise ones: each
+ * searches a monotone predicate over the same sums.
  *
  * @example
  * ```ts

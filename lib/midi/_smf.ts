@@ -14,9 +14,10 @@ export type SmfEvent =
   | { tick: number; type: "tempo"; microsPerBeat: number }
   | { tick: number; type: "timeSignature"; numerator: number; denominator: number };
 
-/** One MTrk chunk: its events in file order and the tick of its End-of-Track. */
+/** One MTrk chunk: its events in file order, its non-empty text events (`FF 01`), the tick of its End-of-Track. */
 export interface SmfTrack {
   events: SmfEvent[];
+  texts: { tick: number; text: string }[];
   endTick: number;
 }
 
@@ -49,6 +50,9 @@ export interface SmfFile {
 export const MAX_MIDI_BYTES = 16 * 1024 * 1024;
 
 const SMPTE_RATES = new Set([24, 25, 29, 30]);
+
+/** Text events are read as UTF-8 (ASCII, what most files hold, is the same); a bad byte becomes U+FFFD. */
+const UTF8 = new TextDecoder();
 
 function hex(b: number): string {
   return "0x" + b.toString(16).toUpperCase().padStart(2, "0");
@@ -165,6 +169,7 @@ function parseTrack(
 ): SmfTrack {
   const where = (at: number) => `track ${trackNo}, offset ${at}`;
   const events: SmfEvent[] = [];
+  const texts: SmfTrack["texts"] = [];
   let pos = start;
   let tick = 0;
   let running = 0;
@@ -219,11 +224,13 @@ function parseTrack(
       pos += length;
       if (metaType === 0x2f) {
         file.bytesAfterEndOfTrack += end - pos;
-        return { events, endTick: tick };
+        return { events, texts, endTick: tick };
       } else if (metaType === 0x51) {
         const micros = length >= 3 ? (d[0] << 16) | (d[1] << 8) | d[2] : 0;
         if (micros > 0) events.push({ tick, type: "tempo", microsPerBeat: micros });
         else file.invalidMetaEvents++;
+      } else if (metaType === 0x01) {
+        if (length > 0) texts.push({ tick, text: UTF8.decode(d) });
       } else if (metaType === 0x58) {
         if (length >= 2 && d[0] > 0 && d[1] <= 6) {
           events.push({ tick, type: "timeSignature", numerator: d[0], denominator: 1 << d[1] });

@@ -2,7 +2,8 @@
  * MIDI bytes ⇄ `Score`: a strict Standard MIDI File reader (`readMidi`, `readMidiDetailed`, `readMidiFile`) that
  * names what is wrong with a broken file (`MidiError`) and keeps every score within documented size limits
  * (`ReadLimits`), and a writer (`writeMidi`) whose output the reader returns
- * unchanged.
+ * unchanged. The writer can add text meta events (a provenance record), which the reader reports in
+ * `report.texts` without changing the score.
  *
  * @example
  * ```ts
@@ -29,4 +30,4 @@ export {
   type ReadMidiOptions,
   type ScoreExtent,
 } from "./read.ts";
-export { MAX_WRITE_TICK, writeMidi } from "./write.ts";
+export { MAX_WRITE_TICK, writeMidi, type WriteMidiOptions } from "./write.ts";

@@ -188,6 +188,12 @@ export interface MidiReport {
   notesPastLimit: number;
   /** Notes cut short at the end limit. */
   notesCutAtLimit: number;
+  /**
+   * The file's non-empty text meta events (`FF 01`), in file order: track number (1-based), tick within the piece
+   * and text (decoded as UTF-8). They carry no music; etude writes its provenance record as one
+   * (`writeMidi(score, { text })`, lib/infer/provenance.ts).
+   */
+  texts: { track: number; tick: number; text: string }[];
   /** One line per thing the file does that the SMF spec does not allow but that loses no data (read anyway). */
   warnings: string[];
 }
@@ -231,7 +237,9 @@ export function readMidiDetailed(
   let offset = 0;
   let pieceEnd = 0;
   let droppedDrumNotes = 0;
-  for (const track of smf.tracks) {
+  const texts: MidiReport["texts"] = [];
+  for (const [t, track] of smf.tracks.entries()) {
+    for (const x of track.texts) texts.push({ track: t + 1, tick: x.tick + offset, text: x.text });
     // Drums (channel 10) are dropped before pairing: every drum note-on is counted, duplicates included.
     const isDrum = (e: SmfEvent) => (e.type === "noteOn" || e.type === "noteOff") && e.channel === 9;
     droppedDrumNotes += track.events.filter((e) => e.type === "noteOn" && e.channel === 9).length;
@@ -303,6 +311,7 @@ export function readMidiDetailed(
     shortenedGaps: limited.shortenedGaps,
     notesPastLimit: limited.notesPastLimit,
     notesCutAtLimit: limited.notesCutAtLimit,
+    texts,
     warnings: [],
   };
   const w = report.warnings;

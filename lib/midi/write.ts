@@ -1,7 +1,9 @@
 /**
  * Writing a `Score` as a Standard MIDI File. Encodes a `Score` as a format 1 Standard MIDI File — track 1 holds the tempo map and time signatures,
  * track 2 the notes on channel 0 with program 0 (acoustic grand piano). Note-offs are real 0x80 events and, at one
- * tick, come before note-ons, so a re-struck key pairs correctly in every reader.
+ * tick, come before note-ons, so a re-struck key pairs correctly in every reader. Text meta events (`FF 01`, e.g. a
+ * provenance record) may be added at tick 0 of track 1, before everything else there: taking them out gives the
+ * bytes written without them.
  *
  * @module
  */
@@ -22,9 +24,7 @@ class ByteWriter {
     for (const v of values) this.#buf[this.length++] = v;
   }
   vlq(value: number) {
-    const out = [value & 0x7f];
-    for (let v = Math.floor(value / 128); v > 0; v = Math.floor(v / 128)) out.unshift((v & 0x7f) | 0x80);
-    this.bytes(...out);
+    this.bytes(...vlqBytes(value));
   }
   u32(value: number) {
     this.bytes((value >>> 24) & 0xff, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff);
@@ -58,7 +58,7 @@ const MAX_DELTA = 0x0fffffff;
  */
 export const MAX_WRITE_TICK = 2 ** 40;
 
-type Timed = { tick: number; order: number; data: number[] };
+type Timed = { tick: number; order: number; data: number[] | Uint8Array };
 
 function writeTrack(out: ByteWriter, events: Timed[]) {
   events.sort((a, b) => a.tick - b.tick || a.order - b.order);
@@ -72,7 +72,8 @@ function writeTrack(out: ByteWriter, events: Timed[]) {
       last += MAX_DELTA;
     }
     body.vlq(e.tick - last);
-    body.bytes(...e.data);
+    if (e.data instanceof Uint8Array) body.append(e.data);
+    else body.bytes(...e.data);
     last = e.tick;
   }
   body.bytes(0x00, 0xff, 0x2f, 0x00);
@@ -81,12 +82,41 @@ function writeTrack(out: ByteWriter, events: Timed[]) {
   out.append(body.view());
 }
 
+function vlqBytes(value: number): number[] {
+  const out = [value & 0x7f];
+  for (let v = Math.floor(value / 128); v > 0; v = Math.floor(v / 128)) out.unshift((v & 0x7f) | 0x80);
+  return out;
+}
+
 function checkTick(tick: number, what: string): number {
   if (!Number.isFinite(tick) || tick < 0 || Math.round(tick) > MAX_WRITE_TICK) {
     throw new MidiError(`cannot write ${what}: tick ${tick} is not in 0..${MAX_WRITE_TICK}`);
   }
   return Math.round(tick);
 }
+
+/**
+ * What `writeMidi` adds besides the score.
+ *
+ * @example
+ * ```ts
+ * import { writeMidi, type WriteMidiOptions } from "./write.ts";
+ * import { emptyScore } from "../score.ts";
+ * const opts: WriteMidiOptions = { text: ["made by hand"] };
+ * const bytes = writeMidi(emptyScore(480), opts); // track 1 starts with FF 01 0C "made by hand"
+ * ```
+ */
+export interface WriteMidiOptions {
+  /**
+   * Text meta events (`FF 01`), written in this order at tick 0 of track 1, before its tempo and time signature.
+   * Encoded as UTF-8 (keep them ASCII for readers that take text as Latin-1); `readMidiDetailed` reports them in
+   * `report.texts`, and the score read back is the same with or without them. Empty strings are not written.
+   */
+  text?: readonly string[];
+}
+
+/** The largest text event `writeMidi` writes, in UTF-8 bytes (what a 4-byte length holds). */
+const MAX_TEXT_BYTES = 0x0fffffff;
 
 /**
  * Encodes `score` as SMF bytes. Ticks are rounded to integers; tempos to whole microseconds per beat.
@@ -98,12 +128,25 @@ function checkTick(tick: number, what: string): number {
  * const bytes = encodeSmf(emptyScore(480)); // a valid, empty format 1 file
  * ```
  */
-export function encodeSmf(score: Score): Uint8Array {
+export function encodeSmf(score: Score, opts: WriteMidiOptions = {}): Uint8Array {
   const tpb = score.ticksPerBeat;
   if (!Number.isInteger(tpb) || tpb < 1 || tpb > 0x7fff) {
     throw new MidiError(`cannot write ticksPerBeat ${tpb}: expected an integer in 1..32767`);
   }
   const meta: Timed[] = [];
+  const encoder = new TextEncoder();
+  (opts.text ?? []).forEach((t, i) => {
+    if (typeof t !== "string") throw new MidiError(`cannot write text ${i}: not a string`);
+    const bytes = encoder.encode(t);
+    if (bytes.length === 0) return; // an empty text is what bridges long gaps: nothing to say
+    if (bytes.length > MAX_TEXT_BYTES) throw new MidiError(`cannot write text ${i}: ${bytes.length} bytes`);
+    // Before everything at tick 0 (order -1), in the order given (the sort is stable).
+    const head = [0xff, 0x01, ...vlqBytes(bytes.length)];
+    const data = new Uint8Array(head.length + bytes.length);
+    data.set(head);
+    data.set(bytes, head.length);
+    meta.push({ tick: 0, order: -1, data });
+  });
   score.tempos.forEach((t, i) => {
     const micros = Math.round(60_000_000 / t.bpm);
     if (!Number.isFinite(micros) || micros < 1 || micros > 0xffffff) {
@@ -157,7 +200,8 @@ export function encodeSmf(score: Score): Uint8Array {
  * produced (or any with integer ticks, sorted tempo/time-signature lists starting at tick 0, no two notes of one key
  * overlapping, durations ≥ 1 and tempos of 60,000,000 / integer bpm), `readMidi(writeMidi(s))` equals `s`.
  * Any tick up to `MAX_WRITE_TICK` is written (gaps over 2²⁸ − 1 ticks are bridged), so every score `readMidi`
- * returns can be written. Throws `MidiError` for values a MIDI file cannot hold.
+ * returns can be written. `opts.text` adds text meta events at tick 0 of track 1 (see `WriteMidiOptions`); they do
+ * not change the score read back. Throws `MidiError` for values a MIDI file cannot hold.
  *
  * @example
  * ```ts
@@ -166,8 +210,9 @@ export function encodeSmf(score: Score): Uint8Array {
  * const s = emptyScore(480);
  * s.notes.push({ pitch: 60, velocity: 90, start: 0, duration: 480 });
  * await Deno.writeFile("c4.mid", writeMidi(s));
+ * await Deno.writeFile("c4-noted.mid", writeMidi(s, { text: ["middle C, one beat"] }));
  * ```
  */
-export function writeMidi(score: Score): Uint8Array {
-  return encodeSmf(score);
+export function writeMidi(score: Score, opts: WriteMidiOptions = {}): Uint8Array {
+  return encodeSmf(score, opts);
 }

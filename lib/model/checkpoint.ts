@@ -270,7 +270,9 @@ async function syncDir(path: string): Promise<void> {
   }
   try {
     await f.sync();
-  } catch { /* not supported here */ } finally {
+  } catch {
+    /* not supported here */
+  } finally {
     f.close();
   }
 }
@@ -909,7 +911,9 @@ export interface OptimizerState {
 
 async function readOptimizer(
   dir: string,
-): Promise<{ opt: OptimizerState; metadata: Record<string, string>; tensors: Record<string, SafeTensor> } | null> {
+): Promise<
+  { opt: OptimizerState; metadata: Record<string, string>; tensors: Record<string, SafeTensor> } | null
+> {
   const file = `${dir}/optimizer.safetensors`;
   let bytes: Uint8Array;
   try {
@@ -993,7 +997,9 @@ export async function readResumable(
   if (!read) throw new CheckpointFormatError(`${optFile}: missing (cannot resume exactly)`);
   const { opt, metadata, tensors } = read;
   if (metadata.step === undefined || !/^\d+$/.test(metadata.step)) {
-    throw new CheckpointFormatError(`${optFile}: metadata step must be an integer, got ${show(metadata.step)}`);
+    throw new CheckpointFormatError(
+      `${optFile}: metadata step must be an integer, got ${show(metadata.step)}`,
+    );
   }
   if (opt.step !== st.step) {
     throw new CheckpointFormatError(
@@ -1006,7 +1012,9 @@ export async function readResumable(
     for (const k of [`m.${name}`, `v.${name}`]) {
       expected.add(k);
       const t = tensors[k];
-      if (!t) throw new CheckpointFormatError(`${optFile}: missing tensor ${k} (model.safetensors has ${name})`);
+      if (!t) {
+        throw new CheckpointFormatError(`${optFile}: missing tensor ${k} (model.safetensors has ${name})`);
+      }
       if (t.shape.join(",") !== shape.join(",")) {
         throw new CheckpointFormatError(
           `${optFile}: tensor ${k} has shape [${t.shape}], model.safetensors ${name} has [${shape}]`,
@@ -1015,7 +1023,9 @@ export async function readResumable(
     }
   }
   const extra = Object.keys(tensors).find((k) => !expected.has(k));
-  if (extra) throw new CheckpointFormatError(`${optFile}: tensor ${extra} matches no weight of model.safetensors`);
+  if (extra) {
+    throw new CheckpointFormatError(`${optFile}: tensor ${extra} matches no weight of model.safetensors`);
+  }
   let tokenizerSha256: string | null = null;
   try {
     tokenizerSha256 = await sha256Hex(await Deno.readFile(`${dir}/tokenizer.json`));

@@ -4,8 +4,17 @@
  *
  * Routes: `GET /` (the page), `GET /page.js`, `GET /api/params`, `GET /api/models`, `GET /healthz`,
  * `POST /api/generate` (→ `audio/midi`, JSON with `Accept: application/json`, WAV with `?format=wav`),
- * `GET|POST /api/generate/stream` (Server-Sent Events: `queued`, `notes`, `done`, `error`), `POST /api/render`
+ * `GET|POST /api/generate/stream` (Server-Sent Events: `queued`, `started`, `notes`, `done`, `error`), `POST /api/render`
  * (MIDI → WAV).
+ *
+ * Serving many users: up to `queue.maxBatch` requests (default 16) generate at once and up to `queue.maxWaiting`
+ * (default 64) wait in arrival order; one more is a 503. With the batching entry of `deno task serve`
+ * (lib/infer/batch.ts), the running requests are the rows of one engine batch: a request that arrives while a batch
+ * runs joins it within one readback, and a finished or cancelled one frees its row for the next. The stream tells a
+ * waiting client its place in line (`queued` events with `position`, 1 = next, again each time it moves up) and
+ * when its generation starts (`started`). What a seed guarantees: the same request (seed, prompt, settings, length)
+ * answers the same piece, byte for byte, whether it ran alone or beside other requests, and the same piece as
+ * `deno task generate` with those options (see lib/infer/batch.ts for why).
  *
  * Hardening: parameters validated (400 `{error, field, allowed}`; numbers as decimal text only, an empty value is
  * an error, not a default), body limit (413), request-head limit (431), malformed MIDI (400), MIDI or a result past
@@ -123,7 +132,7 @@ export interface AppGenerateResult {
  *   loadModel,
  *   readMidi,
  *   writeMidi,
- *   queue: { maxWaiting: 8, timeoutMs: 60_000 },
+ *   queue: { maxBatch: 8, maxWaiting: 32, timeoutMs: 60_000 },
  *   maxRenderSeconds: 120,
  * });
  * Deno.serve({ port: 8000 }, handler);
@@ -132,7 +141,11 @@ export interface AppGenerateResult {
 export interface AppOptions<M extends { dispose?: () => void }> {
   /** Directory whose subdirectories are model checkpoints (`models/`). */
   modelsDir: string;
-  /** The generation entry (`generate` from lib/infer/generate.ts). */
+  /**
+   * The generation entry: `GenerationBatcher.generate` (lib/infer/batch.ts) serves concurrent calls as one batch;
+   * plain `generate` (lib/infer/generate.ts) is safe too, its calls taking turns. Up to `queue.maxBatch` calls run
+   * at once.
+   */
   generate: (opts: AppGenerateOptions<M>) => Promise<AppGenerateResult>;
   /** Loads a checkpoint directory (`loadModel` from lib/infer/generate.ts). */
   loadModel: (dir: string) => Promise<M>;
@@ -144,7 +157,10 @@ export interface AppOptions<M extends { dispose?: () => void }> {
   readMidi: (bytes: Uint8Array, opts?: { name?: string; onLimit?: "clip" | "refuse" }) => Score;
   /** Score → MIDI bytes (`writeMidi` from lib/midi). */
   writeMidi: (score: Score) => Uint8Array;
-  /** The queue, or options for a new one (default: 1 running, 4 waiting, 120 s timeout). */
+  /**
+   * The queue, or options for a new one (default `QUEUE_DEFAULTS`: 16 running as one batch, 64 waiting, 120 s
+   * timeout).
+   */
   queue?: GenerationQueue | QueueOptions;
   /** Largest accepted request body in bytes (default 2 MiB). */
   maxBodyBytes?: number;
@@ -474,6 +490,7 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     prompt: Score | undefined,
     signal: AbortSignal,
     onNotes?: (notes: Note[], sequence: number) => void,
+    onPosition?: (position: number) => void,
   ): Promise<AppGenerateResult> {
     return queue.run(async (jobSignal) => {
       const { model: pending, release } = acquireModel(params.model);
@@ -499,7 +516,7 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
       } finally {
         release();
       }
-    }, { signal });
+    }, { signal, onPosition });
   }
 
   function midiOf(score: Score, field: string): Uint8Array {
@@ -648,10 +665,7 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     const { params, prompt } = await readRequest(c);
     await requireModel(params.model);
     const promptScore = parsePrompt(prompt);
-    const st = queue.stats();
-    if (st.running >= queue.concurrency && st.waiting >= queue.maxWaiting) {
-      throw new QueueFullError(queue.retryAfterSeconds());
-    }
+    if (queue.full) throw new QueueFullError(queue.retryAfterSeconds());
     const cancel = new AbortController();
     const signal = AbortSignal.any([streamClientSignal(c), cancel.signal]);
     const enc = new TextEncoder();
@@ -678,10 +692,20 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
         ping = setInterval(() => {
           if (!closed) ctl.enqueue(enc.encode(`: ping\n\n`));
         }, 15_000);
-        send("queued", { seed: params.seed, model: params.model, ...queue.stats() });
+        // `queued` first (position 0: it starts at once), again as it moves up the line; `started` when it runs.
+        let told = -1;
+        const onPosition = (position: number) => {
+          if (position === told) return;
+          if (position > 0 || told < 0) {
+            send("queued", { seed: params.seed, model: params.model, position, ...queue.stats() });
+          }
+          if (position === 0) send("started", { seed: params.seed, model: params.model });
+          told = position;
+        };
         // `sequence` numbers the chunks this stream sent (0, 1, 2, …), whatever the engine's own numbering.
         let chunk = 0;
-        runGeneration(params, promptScore, signal, (notes) => send("notes", { sequence: chunk++, notes }))
+        const onNotes = (notes: Note[]) => send("notes", { sequence: chunk++, notes });
+        runGeneration(params, promptScore, signal, onNotes, onPosition)
           .then((r) => send("done", resultJson(params, r, sizeField(params, promptScore))))
           .catch((e) => {
             if (signal.aborted && !(e instanceof QueueTimeoutError)) return;

@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { GenerationQueue } from "./mod.ts";
- * const q = new GenerationQueue({ maxWaiting: 8 });
+ * const q = new GenerationQueue({ maxBatch: 16, maxWaiting: 64 });
  * ```
  *
  * @module
@@ -19,10 +19,18 @@ export {
 } from "./app.ts";
 export {
   GenerationQueue,
+  QUEUE_DEFAULTS,
   QueueFullError,
   type QueueOptions,
   type QueueStats,
   QueueTimeoutError,
+  type RunOptions,
 } from "./queue.ts";
-export { type GenerateParams, PARAM_LIMITS, ParamError, type ParamLimit, parseGenerateParams } from "./params.ts";
+export {
+  type GenerateParams,
+  PARAM_LIMITS,
+  ParamError,
+  type ParamLimit,
+  parseGenerateParams,
+} from "./params.ts";
 export { listModels, type ModelInfo } from "./models.ts";

@@ -55,7 +55,8 @@ export async function listModels(modelsDir: string): Promise<ModelInfo[]> {
     return out;
   }
   for (const e of entries) {
-    if (!e.isDirectory && !e.isSymlink) continue;
+    // Dot-names are hidden: a checkpoint being written is staged in `.<name>.tmp-*` and renamed into place.
+    if ((!e.isDirectory && !e.isSymlink) || e.name.startsWith(".")) continue;
     const dir = join(modelsDir, e.name);
     try {
       const sizes = CHECKPOINT_FILES.map((f) => Deno.statSync(join(dir, f)).size);

@@ -213,14 +213,22 @@ async function generate() {
     else setStatus("stopped");
   } finally {
     state.abort = null;
+    $("queue-pos").textContent = "–";
     setBusy(false);
   }
 }
 
 function onEvent(event, data) {
   if (event === "queued") {
+    // Our place in line (1 = next), sent again each time it moves up; 0: the generation starts at once.
     $("seed-used").textContent = String(data.seed);
-    setStatus(data.running > 0 ? `queued behind ${data.running + data.waiting} job(s)…` : "generating…");
+    if (data.position > 0) {
+      $("queue-pos").textContent = `${data.position} of ${data.waiting}`;
+      setStatus(`waiting in line: number ${data.position} (${data.running} generating)…`);
+    }
+  } else if (event === "started") {
+    $("queue-pos").textContent = "generating";
+    setStatus("generating…");
   } else if (event === "notes") {
     for (const n of data.notes) state.notes.push(n);
     setStatus(`generating… ${state.notes.length} notes`);

@@ -1,7 +1,8 @@
 /**
- * The bounded generation queue in front of the GPU: jobs run one at a time (or `concurrency` at a time), at most
- * `maxWaiting` wait behind them, and every job gets an `AbortSignal` that fires on the caller's cancel or the
- * per-job timeout — whether it is still waiting (then it never starts) or already running.
+ * The bounded generation queue in front of the GPU: up to `maxBatch` jobs run at once (the rows of one continuous
+ * batch, lib/infer/batch.ts), at most `maxWaiting` wait behind them in arrival order, each waiting job hears its
+ * place in line as it moves up, and every job gets an `AbortSignal` that fires on the caller's cancel or the per-job
+ * timeout — whether it is still waiting (then it never starts) or already running (then only its row stops).
  *
  * @module
  */
@@ -12,7 +13,7 @@
  * @example
  * ```ts
  * import { GenerationQueue, QueueFullError } from "./queue.ts";
- * const q = new GenerationQueue({ maxWaiting: 0 });
+ * const q = new GenerationQueue({ maxBatch: 1, maxWaiting: 0 });
  * const busy = q.run(() => new Promise((resolve) => setTimeout(resolve, 50)));
  * try {
  *   await q.run(() => Promise.resolve(1));
@@ -54,22 +55,41 @@ export class QueueTimeoutError extends Error {
 }
 
 /**
- * Options for {@linkcode GenerationQueue}.
+ * Options for {@linkcode GenerationQueue} (defaults: {@linkcode QUEUE_DEFAULTS}).
  *
  * @example
  * ```ts
  * import { GenerationQueue } from "./queue.ts";
- * const q = new GenerationQueue({ concurrency: 1, maxWaiting: 8, timeoutMs: 60_000 });
+ * const q = new GenerationQueue({ maxBatch: 8, maxWaiting: 32, timeoutMs: 60_000 });
  * ```
  */
 export interface QueueOptions {
-  /** Jobs running at once (default 1: one GPU). */
-  concurrency?: number;
-  /** Jobs allowed to wait; one more is refused with {@linkcode QueueFullError} (default 4). */
+  /**
+   * Jobs running at once (default 16): the rows of one batch, when the generation entry batches concurrent calls
+   * (lib/infer/batch.ts); 1 runs one generation at a time.
+   */
+  maxBatch?: number;
+  /** Jobs allowed to wait; one more is refused with {@linkcode QueueFullError} (default 64). */
   maxWaiting?: number;
   /** Default per-job time limit in ms, counted from enqueue (default 120000). */
   timeoutMs?: number;
 }
+
+/**
+ * The server's defaults: 16 rows per batch and 64 waiting (so 80 concurrent requests are taken before a 503),
+ * 120 s per request, waiting included.
+ *
+ * @example
+ * ```ts
+ * import { QUEUE_DEFAULTS } from "./queue.ts";
+ * QUEUE_DEFAULTS.maxBatch; // 16
+ * ```
+ */
+export const QUEUE_DEFAULTS: Readonly<Required<QueueOptions>> = {
+  maxBatch: 16,
+  maxWaiting: 64,
+  timeoutMs: 120_000,
+};
 
 /**
  * Counters for health checks.
@@ -79,7 +99,7 @@ export interface QueueOptions {
  * import { GenerationQueue } from "./queue.ts";
  * const q = new GenerationQueue();
  * await q.run(() => Promise.resolve("done"));
- * q.stats(); // { running: 0, waiting: 0, maxWaiting: 4, completed: 1, failed: 0, cancelled: 0 }
+ * q.stats(); // { running: 0, waiting: 0, maxBatch: 16, maxWaiting: 64, completed: 1, failed: 0, cancelled: 0 }
  * ```
  */
 export interface QueueStats {
@@ -87,6 +107,8 @@ export interface QueueStats {
   running: number;
   /** Jobs waiting for a slot. */
   waiting: number;
+  /** The running bound (rows per batch). */
+  maxBatch: number;
   /** The waiting bound. */
   maxWaiting: number;
   /** Jobs that finished. */
@@ -97,27 +119,41 @@ export interface QueueStats {
   cancelled: number;
 }
 
+/** Options of {@linkcode GenerationQueue.run}. */
+export interface RunOptions {
+  /** The caller's cancel. */
+  signal?: AbortSignal;
+  /** This job's time limit in ms (default: the queue's). */
+  timeoutMs?: number;
+  /**
+   * Hears the job's place in line: 1 = next to run, told before `run` returns its promise and again each time it
+   * moves up; 0 once it starts (at once when a slot is free).
+   */
+  onPosition?: (position: number) => void;
+}
+
 interface Waiter {
   start: () => void;
   signal: AbortSignal;
+  onPosition?: (position: number) => void;
 }
 
 /**
- * A FIFO job queue with a bound, cancellation and timeouts.
+ * A FIFO job queue with two bounds (running, waiting), places in line, cancellation and timeouts.
  *
  * @example
  * ```ts
  * import { GenerationQueue } from "./queue.ts";
- * const q = new GenerationQueue({ maxWaiting: 2, timeoutMs: 5000 });
+ * const q = new GenerationQueue({ maxBatch: 4, maxWaiting: 2, timeoutMs: 5000 });
  * const answer = await q.run(async (signal) => {
  *   signal.throwIfAborted();
  *   return 42;
- * });
+ * }, { onPosition: (p) => console.log(p === 0 ? "running" : `number ${p} in line`) });
  * ```
  */
 export class GenerationQueue {
   /** Jobs running at once. */
-  readonly concurrency: number;
+  readonly maxBatch: number;
   /** Jobs allowed to wait. */
   readonly maxWaiting: number;
   /** Default per-job time limit, ms. */
@@ -131,9 +167,14 @@ export class GenerationQueue {
 
   /** A queue with the given bounds. */
   constructor(opts: QueueOptions = {}) {
-    this.concurrency = Math.max(1, opts.concurrency ?? 1);
-    this.maxWaiting = Math.max(0, opts.maxWaiting ?? 4);
-    this.timeoutMs = opts.timeoutMs ?? 120_000;
+    this.maxBatch = Math.max(1, Math.floor(opts.maxBatch ?? QUEUE_DEFAULTS.maxBatch));
+    this.maxWaiting = Math.max(0, Math.floor(opts.maxWaiting ?? QUEUE_DEFAULTS.maxWaiting));
+    this.timeoutMs = opts.timeoutMs ?? QUEUE_DEFAULTS.timeoutMs;
+  }
+
+  /** Whether a new job would be refused now. */
+  get full(): boolean {
+    return this.#running >= this.maxBatch && this.#waiting.length >= this.maxWaiting;
   }
 
   /** Current counters. */
@@ -141,6 +182,7 @@ export class GenerationQueue {
     return {
       running: this.#running,
       waiting: this.#waiting.length,
+      maxBatch: this.maxBatch,
       maxWaiting: this.maxWaiting,
       completed: this.#completed,
       failed: this.#failed,
@@ -148,10 +190,13 @@ export class GenerationQueue {
     };
   }
 
-  /** Seconds a new job would likely wait: the running-average job time × jobs ahead of it (at least 1). */
+  /**
+   * Seconds a new job would likely wait: the running-average job time × the batches ahead of it (the jobs ahead
+   * over `maxBatch`; at least 1).
+   */
   retryAfterSeconds(): number {
     const ahead = this.#waiting.length + this.#running;
-    return Math.max(1, Math.ceil(this.#avgMs * ahead / this.concurrency / 1000));
+    return Math.max(1, Math.ceil(this.#avgMs * Math.ceil(ahead / this.maxBatch) / 1000));
   }
 
   /**
@@ -159,13 +204,8 @@ export class GenerationQueue {
    * wait; with the abort reason when `signal` fires; with {@linkcode QueueTimeoutError} after the time limit. The
    * job's own signal fires in both cases, so a running generation stops.
    */
-  async run<T>(
-    job: (signal: AbortSignal) => Promise<T>,
-    opts: { signal?: AbortSignal; timeoutMs?: number } = {},
-  ): Promise<T> {
-    if (this.#running >= this.concurrency && this.#waiting.length >= this.maxWaiting) {
-      throw new QueueFullError(this.retryAfterSeconds());
-    }
+  async run<T>(job: (signal: AbortSignal) => Promise<T>, opts: RunOptions = {}): Promise<T> {
+    if (this.full) throw new QueueFullError(this.retryAfterSeconds());
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(new QueueTimeoutError(timeoutMs)), timeoutMs);
@@ -176,9 +216,14 @@ export class GenerationQueue {
     let holdsSlot = false;
     try {
       // A free slot is taken synchronously; otherwise #next hands one over (the running count moves with it).
-      if (this.#running < this.concurrency) this.#running++;
-      else await this.#wait(signal);
-      holdsSlot = true;
+      if (this.#running < this.maxBatch) {
+        this.#running++;
+        holdsSlot = true;
+        tell(opts.onPosition, 0);
+      } else {
+        await this.#wait(signal, opts.onPosition);
+        holdsSlot = true;
+      }
       signal.throwIfAborted();
       const t0 = performance.now();
       const result = await job(signal);
@@ -204,31 +249,52 @@ export class GenerationQueue {
     }
   }
 
-  #wait(signal: AbortSignal): Promise<void> {
+  #wait(signal: AbortSignal, onPosition?: (position: number) => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         signal,
+        onPosition,
         start: () => {
           signal.removeEventListener("abort", abort);
+          tell(onPosition, 0);
           resolve();
         },
       };
       const abort = () => {
         const i = this.#waiting.indexOf(waiter);
-        if (i >= 0) this.#waiting.splice(i, 1);
+        if (i >= 0) {
+          this.#waiting.splice(i, 1);
+          this.#tellPositions(i);
+        }
         reject(signal.reason);
       };
       signal.addEventListener("abort", abort, { once: true });
       this.#waiting.push(waiter);
+      tell(onPosition, this.#waiting.length);
     });
   }
 
+  /** Tells the waiting jobs from index `from` on their (new) place in line. */
+  #tellPositions(from: number): void {
+    for (let i = from; i < this.#waiting.length; i++) tell(this.#waiting[i].onPosition, i + 1);
+  }
+
   #next(): void {
-    while (this.#running < this.concurrency && this.#waiting.length) {
+    let moved = false;
+    while (this.#running < this.maxBatch && this.#waiting.length) {
       const w = this.#waiting.shift()!;
+      moved = true;
       if (w.signal.aborted) continue;
       this.#running++;
       w.start();
     }
+    if (moved) this.#tellPositions(0);
   }
+}
+
+/** Calls a position listener; its failure is its own. */
+function tell(listener: ((position: number) => void) | undefined, position: number): void {
+  try {
+    listener?.(position);
+  } catch { /* ignored */ }
 }

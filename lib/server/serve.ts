@@ -1,13 +1,15 @@
 /**
- * `deno task serve` as a library: the app of lib/server/app.ts wired to the real generation entry and MIDI codec,
- * served with `Deno.serve` until SIGINT or SIGTERM.
+ * `deno task serve` as a library: the app of lib/server/app.ts wired to the real generation entry (continuous
+ * batching, lib/infer/batch.ts) and MIDI codec, served with `Deno.serve` until SIGINT or SIGTERM.
  *
  * @module
  */
 import { type CommandOutput, commandOutput } from "../util/output.ts";
-import { generate, loadModel } from "../infer/generate.ts";
+import { loadModel } from "../infer/generate.ts";
+import { GenerationBatcher } from "../infer/batch.ts";
 import { readMidi, writeMidi } from "../midi/mod.ts";
 import { createApp } from "./app.ts";
+import { QUEUE_DEFAULTS } from "./queue.ts";
 import { listModels } from "./models.ts";
 
 /** Options of {@link serveEtude} (the `deno task serve` flags; `print` gets the "serving http://…" line). */
@@ -18,7 +20,9 @@ export interface ServeOptions extends CommandOutput {
   port?: number;
   /** Directory whose subdirectories are models (default `models`). */
   modelsDir?: string;
-  /** Requests waiting behind the running generation before a 503 (default 4). */
+  /** Requests generated at once, as the rows of one engine batch (default 16). */
+  maxBatch?: number;
+  /** Requests waiting for a row before a 503 (default 64). */
   maxWaiting?: number;
   /** Seconds a request may wait and run (default 120). */
   timeoutSeconds?: number;
@@ -43,13 +47,19 @@ export async function serveEtude(o: ServeOptions = {}): Promise<void> {
         `train the default model with \`deno task train\` (README, "The default model")`,
     );
   }
+  const maxBatch = o.maxBatch ?? QUEUE_DEFAULTS.maxBatch;
+  const batcher = new GenerationBatcher({ maxBatch });
   const { handler, close } = createApp({
     modelsDir,
-    generate,
+    generate: batcher.generate,
     loadModel,
     readMidi,
     writeMidi,
-    queue: { maxWaiting: o.maxWaiting ?? 4, timeoutMs: (o.timeoutSeconds ?? 120) * 1000 },
+    queue: {
+      maxBatch,
+      maxWaiting: o.maxWaiting ?? QUEUE_DEFAULTS.maxWaiting,
+      timeoutMs: (o.timeoutSeconds ?? QUEUE_DEFAULTS.timeoutMs / 1000) * 1000,
+    },
   });
   const ac = new AbortController();
   const server = Deno.serve({

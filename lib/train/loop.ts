@@ -30,8 +30,8 @@ import { estimateTrainMemory, type ModelConfig, type TrainConfig } from "../mode
 import { TfModel } from "../model/model.ts";
 import { lossCurveSvg, type LossPoint } from "./loss_svg.ts";
 import { learningRate } from "./schedule.ts";
-import { startGradientWorkers } from "./parallel.ts";
-import { Trainer } from "./step.ts";
+import type { LoopTrainer } from "./gpu.ts";
+import { createLoopTrainer } from "./backend.ts";
 
 /**
  * Token pieces per split (each piece `BOS … EOS`), as `openShards` returns them.
@@ -90,8 +90,13 @@ export interface TrainRunOptions {
    * (`train.microBatch`, `train.workers`) comes from `train`, since the machine may have changed.
    */
   resume?: boolean;
-  /** Name of the active tfjs backend (recorded in the state). */
+  /**
+   * The engine running the steps (recorded in the state): a tfjs backend's name (`webgpu`, `wasm`, `cpu`, the active
+   * one), `blas` (lib/cpu) or `gpu` (lib/gpu); see `./backend.ts`.
+   */
   backend?: string;
+  /** What the log's `start`/`resume` records say about the backend (e.g. the BLAS library and threads). */
+  backendDetails?: Record<string, unknown>;
   /** Stop (as a kill would) after this many epochs in this invocation — for tests and time-boxed runs. */
   stopAfterEpochs?: number;
   /** Save and stop after this many steps in this invocation. */
@@ -242,7 +247,7 @@ async function readCurves(path: string): Promise<{ train: LossPoint[]; val: Loss
  * ```
  */
 export async function validationLoss(
-  trainer: Trainer,
+  trainer: LoopTrainer,
   pieces: readonly ArrayLike<number>[],
   /** Training window length (tokens). */
   seqLen: number,
@@ -290,7 +295,9 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       throw new Error(`${lastDir}: no checkpoint to resume from`);
     }
     const dataSha = opts.data.tokenizerSha256 ??
-      (typeof tokenizerJson === "string" ? await sha256Hex(new TextEncoder().encode(tokenizerJson)) : undefined);
+      (typeof tokenizerJson === "string"
+        ? await sha256Hex(new TextEncoder().encode(tokenizerJson))
+        : undefined);
     const ck = await readResumable(lastDir, {
       tokenizerSha256: dataSha,
       tokenizerFrom: opts.data.tokenizerFrom ?? "the data's tokenizer.json",
@@ -351,9 +358,8 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       say(`wasm heap: accumulating gradients over micro-batches of ${mb} (batch ${tc.batch})`);
     }
   }
-  const extra = opts.backend === "webgpu" ? 0 : Math.max(0, Math.min((tc.workers ?? 1) - 1, tc.batch - 1));
-  if (extra) say(`data parallel: this thread + ${extra} worker(s) share each batch`);
-  const trainer = new Trainer(model, tc, await startGradientWorkers(cfg, opts.backend ?? "wasm", extra));
+  // tfjs (webgpu, wasm, cpu), lib/cpu (blas) or lib/gpu (gpu): see ./backend.ts
+  const trainer: LoopTrainer = await createLoopTrainer(opts.backend ?? "wasm", model, tc, say);
   if (optState) trainer.optimizer.setState(optState);
   const logPath = `${out}/train_log.jsonl`;
   await Deno.mkdir(out, { recursive: true });
@@ -367,9 +373,18 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       windows,
       stepsPerEpoch,
       backend: opts.backend,
+      ...(opts.backendDetails ? { backend_details: opts.backendDetails } : {}),
       ...(opts.initFrom ? { init_from: opts.initFrom } : {}),
     });
-  } else log.write({ type: "resume", step: state.step, train: tc, backend: opts.backend });
+  } else {
+    log.write({
+      type: "resume",
+      step: state.step,
+      train: tc,
+      backend: opts.backend,
+      ...(opts.backendDetails ? { backend_details: opts.backendDetails } : {}),
+    });
+  }
   state.backend = opts.backend;
 
   let stop = false;
@@ -407,7 +422,9 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
   // no validation pieces (a tiny fine-tuning folder): every epoch's model is kept as the best
   const hasValidation =
     batchesPerEpoch(opts.data.validation, { seqLen: cfg.seqLen, stride: cfg.seqLen, batchSize: 1 }) > 0;
-  if (!hasValidation) say("no validation windows: each epoch's model is kept as the best (no early stopping)");
+  if (!hasValidation) {
+    say("no validation windows: each epoch's model is kept as the best (no early stopping)");
+  }
   let expectedSeconds: number | undefined;
   if (opts.estimate && !state.finished && state.step < total) {
     expectedSeconds = await estimateSeconds(trainer, opts, {
@@ -555,7 +572,7 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
  * ahead (early stopping may end sooner).
  */
 async function estimateSeconds(
-  trainer: Trainer,
+  trainer: LoopTrainer,
   opts: TrainRunOptions,
   o: {
     winOpts: { seqLen: number; stride: number; dropLast: boolean };
@@ -568,7 +585,12 @@ async function estimateSeconds(
   const { state, winOpts } = o;
   const tc = state.train;
   const steps = Math.min(o.total - state.step, opts.stopAfterSteps ?? Infinity);
-  const first = windowBatches(opts.data.train, { ...winOpts, batchSize: tc.batch, seed: tc.seed, epoch: state.epoch })
+  const first = windowBatches(opts.data.train, {
+    ...winOpts,
+    batchSize: tc.batch,
+    seed: tc.seed,
+    epoch: state.epoch,
+  })
     .next().value!;
   await trainer.step(first.tokens, first.rows, 0, { update: false });
   const t0 = performance.now();
@@ -576,7 +598,12 @@ async function estimateSeconds(
   const perStep = (performance.now() - t0) / 1000;
   const valRows = tc.microBatch || tc.batch;
   const seqLen = winOpts.seqLen;
-  const vb = windowBatches(opts.data.validation, { seqLen, stride: seqLen, batchSize: valRows, shuffle: false })
+  const vb = windowBatches(opts.data.validation, {
+    seqLen,
+    stride: seqLen,
+    batchSize: valRows,
+    shuffle: false,
+  })
     .next();
   let perValidation = 0;
   if (!vb.done) {

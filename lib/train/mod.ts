@@ -26,3 +26,11 @@ export { Rng } from "../util/rng.ts";
 export { learningRate } from "./schedule.ts";
 export { startGradientWorkers, WorkerGradientHelper } from "./parallel.ts";
 export { accumulateGradients, countTargets, type GradientHelper, type StepResult, Trainer } from "./step.ts";
+export { createGpuLoopTrainer, type LoopTrainer } from "./gpu.ts";
+export {
+  chooseTrainBackend,
+  TFJS_BACKENDS,
+  TRAIN_BACKENDS,
+  type TrainBackendChoice,
+  type TrainDevice,
+} from "./backend.ts";

@@ -20,7 +20,9 @@ import { openShards } from "../data/shards.ts";
 import { batchesPerEpoch } from "../data/windows.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { readCheckpoint } from "../model/checkpoint.ts";
-import { type BackendChoice, selectBackend } from "../model/backend.ts";
+import { selectBackend } from "../model/backend.ts";
+import { chooseTrainBackend, type TrainBackendChoice } from "./backend.ts";
+import { getGpu } from "../gpu/device.ts";
 import {
   applyOverrides,
   countParams,
@@ -47,8 +49,19 @@ export interface TrainCommandOptions extends CommandOutput {
   resume?: boolean;
   /** Print the summary only; no training. */
   dryRun?: boolean;
-  /** `auto` (default), `webgpu`, `wasm` or `cpu`. */
+  /**
+   * Names the engine exactly (not with `device`): `webgpu`, `wasm` or `cpu` (tfjs backends), `blas` (the CPU backend,
+   * lib/cpu), or `gpu`: etude's own WGSL kernels (lib/gpu, one command buffer per step; see lib/train/gpu.ts).
+   * `auto` = `device: "auto"`. See lib/train/backend.ts.
+   */
   backend?: string;
+  /**
+   * `auto` (default): a real GPU → tfjs-webgpu, else a BLAS → the CPU backend, else tfjs-wasm; `gpu`: tfjs-webgpu;
+   * `cpu`: the CPU backend, tfjs-wasm without a BLAS. LSTM presets always train on tfjs.
+   */
+  device?: string;
+  /** BLAS threads of the CPU backend (default: the library's, usually every core). */
+  threads?: number;
   /** Save and stop after this many steps in this invocation. */
   maxSteps?: number;
   /**
@@ -65,7 +78,6 @@ export interface TrainCommandOptions extends CommandOutput {
 }
 
 const MiB = 1024 * 1024;
-const BACKENDS: readonly BackendChoice[] = ["auto", "webgpu", "wasm", "cpu"];
 
 /**
  * A fine-tune's default peak learning rate, as a fraction of the checkpoint's own run's: the weights are already
@@ -122,7 +134,9 @@ const SHAPE_FLAGS: Record<string, string> = {
 async function fineTunePreset(
   dir: string,
   ov: Overrides,
-): Promise<{ preset: Preset; weights: Record<string, Float32Array>; step: number | null; tokenizerSha: string }> {
+): Promise<
+  { preset: Preset; weights: Record<string, Float32Array>; step: number | null; tokenizerSha: string }
+> {
   for (const [k, flag] of Object.entries(SHAPE_FLAGS)) {
     if (ov[k as keyof Overrides] !== undefined) {
       throw new UsageError(`${flag}: the architecture comes from --init-from ${dir}`);
@@ -138,7 +152,9 @@ async function fineTunePreset(
   try {
     tokBytes = await Deno.readFile(`${dir}/tokenizer.json`);
   } catch {
-    throw new UsageError(`--init-from: ${dir}/tokenizer.json: missing (a fine-tune reuses the model's tokenizer)`);
+    throw new UsageError(
+      `--init-from: ${dir}/tokenizer.json: missing (a fine-tune reuses the model's tokenizer)`,
+    );
   }
   const model = structuredClone(ck.config);
   if (ov.seqLen !== undefined) {
@@ -187,9 +203,13 @@ async function fineTunePreset(
 export async function runTraining(o: TrainCommandOptions): Promise<TrainRunResult | undefined> {
   const { print, log } = commandOutput(o);
   if (o.initFrom && o.resume) {
-    throw new UsageError("--init-from starts a new run from a checkpoint, --resume continues one: use one of them");
+    throw new UsageError(
+      "--init-from starts a new run from a checkpoint, --resume continues one: use one of them",
+    );
   }
-  if (o.initFrom && o.preset) throw new UsageError(`--preset: the architecture comes from --init-from ${o.initFrom}`);
+  if (o.initFrom && o.preset) {
+    throw new UsageError(`--preset: the architecture comes from --init-from ${o.initFrom}`);
+  }
   const presetName = o.preset ?? "v8";
   if (!PRESETS[presetName]) {
     throw new UsageError(`--preset: expected one of ${Object.keys(PRESETS).join(", ")}, got ${presetName}`);
@@ -212,7 +232,9 @@ export async function runTraining(o: TrainCommandOptions): Promise<TrainRunResul
   if (ds && init) {
     if (init.tokenizerSha !== ds.meta.tokenizer.sha256) {
       throw new UsageError(
-        `--init-from ${o.initFrom}: its tokenizer.json (sha256 ${init.tokenizerSha.slice(0, 12)}…) differs from ` +
+        `--init-from ${o.initFrom}: its tokenizer.json (sha256 ${
+          init.tokenizerSha.slice(0, 12)
+        }…) differs from ` +
           `${ds.dir}/meta.json's (${ds.meta.tokenizer.sha256.slice(0, 12)}…); prepare the data with ` +
           `deno task tokenize --tokenizer-from ${o.initFrom}`,
       );
@@ -220,7 +242,12 @@ export async function runTraining(o: TrainCommandOptions): Promise<TrainRunResul
     if (ov.warmup === undefined) {
       // a warm-up as long as the pre-training's would never reach the peak rate in a short fine-tune
       const tc = preset.train, sm = preset.model;
-      const windows = batchesPerEpoch(ds.splits.train, { seqLen: sm.seqLen, stride: tc.stride, batchSize: 1, dropLast: true });
+      const windows = batchesPerEpoch(ds.splits.train, {
+        seqLen: sm.seqLen,
+        stride: tc.stride,
+        batchSize: 1,
+        dropLast: true,
+      });
       const steps = Math.floor(windows / Math.min(tc.batch, Math.max(1, windows))) * tc.epochs;
       tc.warmup = Math.min(tc.warmup, Math.ceil(steps / 10));
     }
@@ -257,19 +284,36 @@ export async function runTraining(o: TrainCommandOptions): Promise<TrainRunResul
       ` activations at ${rows} rows × ${m.seqLen} ≈ ${(mem.activations / MiB).toFixed(0)} MiB)`,
   );
   if (init) {
-    print(`init from: ${o.initFrom}${init.step === null ? "" : ` (step ${init.step})`}: fresh optimizer and schedule`);
+    print(
+      `init from: ${o.initFrom}${
+        init.step === null ? "" : ` (step ${init.step})`
+      }: fresh optimizer and schedule`,
+    );
   }
   print(`recipe: ${JSON.stringify(preset.train)}`);
   if (o.dryRun) return undefined;
 
   if (!ds) throw new UsageError("--data: required (a data/prepared/<name> directory)");
   if (!o.out) throw new UsageError("--out: required (e.g. models/<run>)");
-  const choice = (o.backend ?? "auto") as BackendChoice;
-  if (!BACKENDS.includes(choice)) {
-    throw new UsageError(`--backend: expected auto, webgpu, wasm or cpu, got ${choice}`);
+  let choice: TrainBackendChoice;
+  try {
+    choice = await chooseTrainBackend({
+      device: o.device,
+      backend: o.backend,
+      threads: o.threads,
+      arch: m.arch,
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
-  const backend = await selectBackend(choice);
-  print(`backend: ${backend}`);
+  for (const n of choice.notes) log(n);
+  // blas, gpu: the steps run on lib/cpu or lib/gpu; tfjs (cpu) only holds the initial weights and writes checkpoints
+  const tfjs = await selectBackend(choice.tfjs);
+  const backend = choice.backend === choice.tfjs ? tfjs : choice.backend;
+  if (backend === "gpu") print(`backend: gpu (etude's WGSL kernels on ${(await getGpu()).adapter})`);
+  else if (backend === "blas") {
+    print(`backend: blas (CPU backend: ${choice.details.blas}, ${choice.details.threads} thread(s))`);
+  } else print(`backend: ${backend}${m.arch === "transformer" ? "" : ` (${m.arch}: tfjs)`}`);
   return await trainModel({
     model: m,
     train: preset.train,
@@ -284,6 +328,7 @@ export async function runTraining(o: TrainCommandOptions): Promise<TrainRunResul
     out: o.out,
     resume: Boolean(o.resume),
     backend,
+    backendDetails: Object.keys(choice.details).length ? choice.details : undefined,
     stopAfterSteps: o.maxSteps,
     saveEverySteps: (o.saveEvery ?? { seconds: 600 }).steps,
     saveEverySeconds: (o.saveEvery ?? { seconds: 600 }).seconds,

@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { bundle, writeEntry } from "../../lib/bundle/compile.ts";
 import { generateCli } from "../../lib/cli/generate.ts";
 import { readMidi } from "../../lib/midi/mod.ts";
+import { readProvenance } from "../../lib/infer/provenance.ts";
 import { tinyModelsDir } from "../server/_tiny_model.ts";
+import { stripLeadingText } from "../midi/_strip.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 // The repository root, not Deno.cwd(): other test files (run in parallel, one process) may chdir for a moment.
@@ -48,14 +50,27 @@ Deno.test({
     assert(r.stdout.includes("with default (embedded)"), r.stdout);
     assert(r.stdout.includes("wrote x.mid"), r.stdout);
     // Nothing else appeared beside it (the model is unpacked into a private temp dir and removed).
-    assertEquals([...Deno.readDirSync(alone)].map((e) => e.name).sort(), ["etude-bundle.js", "x.mid"]);
+    assertEquals([...Deno.readDirSync(alone)].map((e) => e.name).sort(), [
+      "etude-bundle.js",
+      "x.json",
+      "x.mid",
+    ]);
     const fromBundle = await Deno.readFile(join(alone, "x.mid"));
     const score = readMidi(fromBundle);
     assert(score.notes.length > 0);
 
     const ref = join(build, "ref.mid");
     await generateCli(["--model", model, ...ARGS, "--out", ref], () => {});
-    assertEquals(fromBundle, await Deno.readFile(ref), "same model, same seed → same bytes");
+    // Same model, same seed → same bytes, but for the provenance record: the bundle's names its embedded model.
+    const refBytes = await Deno.readFile(ref);
+    assertEquals(
+      stripLeadingText(fromBundle).bytes,
+      stripLeadingText(refBytes).bytes,
+      "same notes, same bytes",
+    );
+    const [recB, recR] = [readProvenance(fromBundle, "x.mid"), readProvenance(refBytes, ref)];
+    assertEquals(recB.model, { embedded: "default", sha256: recR.model.sha256 });
+    assertEquals({ ...recB, model: recR.model }, recR);
 
     // Its one-line errors survive bundling.
     const bad = await runIn(alone, Deno.execPath(), ["run", "-A", "etude-bundle.js", "--top-p", "2"]);

@@ -244,7 +244,16 @@ Deno.test({
     assertEquals(r.midiFiles, [join(dir, "a-1.mid"), join(dir, "a-2.mid")]);
     const names = [];
     for await (const f of Deno.readDir(dir)) names.push(f.name);
-    assertEquals(names.sort(), ["a-1.mid", "a-1.wav", "a-2.mid", "a-2.wav", "file", "x.wav"]);
+    assertEquals(names.sort(), [
+      "a-1.json",
+      "a-1.mid",
+      "a-1.wav",
+      "a-2.json",
+      "a-2.mid",
+      "a-2.wav",
+      "file",
+      "x.wav",
+    ]);
   },
 });
 

@@ -7,6 +7,10 @@
  * The hashes hold only on Mesa's software adapter (llvmpipe/lavapipe, where they were recorded) and with its default
  * `software` kernel path: a real GPU, or `ETUDE_ENGINE_KERNELS=gpu`, sums in another order and samples other tokens.
  * Elsewhere the test is ignored, and its name says why.
+ *
+ * The hashes are of files without provenance (`--no-provenance`: they were recorded before it existed). A second test
+ * generates the same settings with provenance (the default) and checks that taking the `etude:{…}` text event out of
+ * each file gives those very bytes: the record changes nothing else.
  */
 import { assertEquals } from "../_assert.ts";
 import { join } from "node:path";
@@ -14,6 +18,8 @@ import { fileURLToPath } from "node:url";
 import { generateCli } from "../../lib/cli/generate.ts";
 import { getGpu } from "../../lib/infer/_gpu.ts";
 import { chooseKernelPath, KERNEL_PATH_ENV } from "../../lib/infer/_kernels.ts";
+import { provenanceText } from "../../lib/infer/provenance.ts";
+import { stripLeadingText } from "../midi/_strip.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MODEL = join(ROOT, "models", "default");
@@ -106,21 +112,37 @@ async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
 }
 
 /**
- * Runs `generateCli` once per golden setting and returns what it wrote (name, size, hash). Another test may set
+ * Runs `generateCli` once per golden setting and returns what it wrote (name, size, hash). With `provenance`, each
+ * file's text event is taken out first (and checked to be the file's record). Another test may set
  * ETUDE_ENGINE_KERNELS=gpu for a few seconds (tests of the gpu path share this process under `--parallel`) and the
  * engine reads it when it is created: the variable is watched during the runs, which are repeated if it was set.
  */
-async function runAll(dir: string) {
+async function runAll(dir: string, provenance: boolean) {
   for (let attempt = 1;; attempt++) {
     let touched = Deno.env.get(KERNEL_PATH_ENV) !== undefined;
     const watch = setInterval(() => touched ||= Deno.env.get(KERNEL_PATH_ENV) !== undefined, 5);
     const got: { name: string; files: { file: string; bytes: number; sha256: string }[] }[] = [];
     try {
       for (const { name, args } of GOLDEN) {
-        const r = await generateCli(["--model", MODEL, ...args, "--out", join(dir, `${name}.mid`)], () => {});
+        const r = await generateCli(
+          [
+            "--model",
+            MODEL,
+            ...args,
+            "--out",
+            join(dir, `${name}.mid`),
+            ...(provenance ? [] : ["--no-provenance"]),
+          ],
+          () => {},
+        );
         const files = [];
-        for (const f of r!.midiFiles) {
-          const b = await Deno.readFile(f);
+        for (const [i, f] of r!.midiFiles.entries()) {
+          let b = await Deno.readFile(f);
+          if (provenance) {
+            const { bytes, text } = stripLeadingText(b);
+            assertEquals(text, provenanceText(r!.provenance[i]));
+            b = bytes as Uint8Array<ArrayBuffer>;
+          }
           files.push({ file: f.slice(dir.length + 1), bytes: b.length, sha256: await sha256(b) });
         }
         got.push({ name, files });
@@ -134,7 +156,7 @@ async function runAll(dir: string) {
 }
 
 Deno.test({
-  name: `golden: models/default gives the recorded .mid files for fixed seeds${
+  name: `golden: models/default gives the recorded .mid files for fixed seeds (--no-provenance)${
     ignored ? ` (ignored: ${ignored})` : ""
   }`,
   ignore: ignored !== undefined,
@@ -143,7 +165,25 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "etude_golden_" });
     try {
-      const got = await runAll(dir);
+      const got = await runAll(dir, false);
+      assertEquals(got, GOLDEN.map(({ name, files }) => ({ name, files })));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: `golden: with provenance, taking its text event out of each file gives the recorded bytes${
+    ignored ? ` (ignored: ${ignored})` : ""
+  }`,
+  ignore: ignored !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "etude_golden_prov_" });
+    try {
+      const got = await runAll(dir, true);
       assertEquals(got, GOLDEN.map(({ name, files }) => ({ name, files })));
     } finally {
       await Deno.remove(dir, { recursive: true });

@@ -289,3 +289,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test("tokenize --tokenizer-from a model: its tokenizer.json copied byte for byte, no BPE, pieces in its ids", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "etude_tok_from_" });
+  const model = new URL("../../models/default", import.meta.url).pathname;
+  try {
+    const src = join(tmp, "midi");
+    await Deno.mkdir(src);
+    const fx = new URL("../testdata/midi/", import.meta.url).pathname;
+    for (
+      const f of ["note-seq-melody.mid", "jazz-soft-test-c-major-scale.mid", "nfroidure-MIDIOkFormat1.mid"]
+    ) {
+      await Deno.copyFile(join(fx, f), join(src, f));
+    }
+    const text = await Deno.readTextFile(join(model, "tokenizer.json"));
+    const { dir, meta } = await prepareDataset({
+      dataset: src,
+      tokenizerFrom: model,
+      out: join(tmp, "prepared"),
+      shifts: 0,
+      fractions: [1, 0, 0],
+      workers: 0,
+    });
+    assertEquals(dir, join(tmp, "prepared", "midi-from-default"));
+    assertEquals(await Deno.readTextFile(join(dir, "tokenizer.json")), text);
+    assertEquals(meta.tokenizer.kind, "remi-bpe");
+    assertEquals(meta.tokenizer.from, join(model, "tokenizer.json"));
+    assertEquals(meta.tokenizer.bpe, undefined);
+    assertEquals(meta.vocabSize, 1024);
+    const tok = loadTokenizer(text);
+    const ds = await openShards(dir);
+    for (const [i, it] of meta.splits.train.items.entries()) {
+      const score = await readMidiFile(join(src, it.source));
+      assertEquals(Array.from(ds.splits.train[i]), [1, ...tok.encode(score), 2], it.source);
+    }
+    // options that ask for another tokenizer are refused, naming the flag
+    for (
+      const [o, re] of [
+        [{ tokenizer: "remi" as const }, /--tokenizer remi: .*tokenizer\.json is a remi-bpe tokenizer/],
+        [{ vocab: 512 }, /--vocab: the vocabulary comes from/],
+        [{ remiPreset: "fradet" as const }, /--remi-config: the REMI configuration comes from/],
+        [{ tokenizerFrom: join(tmp, "nope") }, /--tokenizer-from: .*nope: not found/],
+      ] as const
+    ) {
+      let msg = "";
+      await prepareDataset({ dataset: src, tokenizerFrom: model, out: join(tmp, "p2"), ...o }).catch((e) =>
+        msg = e.message
+      );
+      assert(re.test(msg), `${JSON.stringify(o)}: ${msg}`);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

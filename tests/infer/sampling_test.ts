@@ -114,3 +114,86 @@ Deno.test("GPU sampler equals the CPU reference: candidates and drawn token", as
   console.log(`GPU vs CPU draws: ${total - mismatches}/${total} identical`);
   assertEquals(mismatches, 0);
 });
+
+Deno.test("GPU sampler: per-sequence settings and Philox counters (stream, origin) in one dispatch equal the CPU reference", async () => {
+  const V = 300;
+  const dir = await writeTinyCheckpoint({ vocab: V, d: 8, ffn: 8, layers: 1, heads: 2, maxPos: 8 }, 1);
+  const { config, weights } = await readEngineModel(dir);
+  const engine = await Engine.create(config, weights, { maxBatch: 5 });
+  const r = rng(17);
+  try {
+    const settings = [
+      { temperature: 0.8, topK: 50, topP: 0.95, seed: 1 },
+      { temperature: 1.7, topK: 0, topP: 0.5, seed: 2 ** 32 + 9 },
+      { temperature: 0.3, topK: 5, topP: 1, seed: 77 },
+      { temperature: 1.2, topK: 7, topP: 0.3, seed: 123456 },
+    ];
+    // Different counters per sequence: (draws − origin, stream) as a server row (stream 0, its own origin) or a
+    // batch sequence (stream = its index, origin 0).
+    const states = [
+      { gType: 0, gPos: -1, draws: 40, stream: 0, origin: 37 },
+      { gType: 0, gPos: -1, draws: 41, stream: 0, origin: 0 },
+      { gType: 0, gPos: -1, draws: 40, stream: 2, origin: 0 },
+      { gType: 0, gPos: -1, draws: 42, stream: 0, origin: 40 },
+    ];
+    for (let rep = 0; rep < 3; rep++) {
+      const logits = randomArray(4 * V, 6, r);
+      const out = await engine.sample(logits, settings, states);
+      for (let b = 0; b < 4; b++) {
+        const ref = sampleReference(
+          logits.subarray(b * V, (b + 1) * V),
+          settings[b],
+          states[b].stream,
+          states[b].draws - states[b].origin,
+        );
+        const kept: number[] = [];
+        for (let v = 0; v < V; v++) if (out.kept[b * V + v]) kept.push(v);
+        assertEquals(kept, ref.candidates, `sequence ${b}: candidates`);
+        assertEquals(out.tokens[b], ref.token, `sequence ${b}: token`);
+        assertEquals(out.state[b * 16 + 4], states[b].draws + 1);
+      }
+    }
+  } finally {
+    engine.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("GPU sampler equals the CPU reference across top-k/top-p settings, with many ties (radix and sorted-candidate searches)", async () => {
+  const V = 700;
+  const dir = await writeTinyCheckpoint({ vocab: V, d: 8, ffn: 8, layers: 1, heads: 2, maxPos: 8 }, 1);
+  const { config, weights } = await readEngineModel(dir);
+  const engine = await Engine.create(config, weights, { maxBatch: 4 });
+  const r = rng(23);
+  let mismatches = 0, total = 0;
+  try {
+    for (let rep = 0; rep < 40; rep++) {
+      // Logits on a coarse grid (many equal keys), some very negative (exp underflows to 0), a few large.
+      const grid = [0.5, 0.25, 1, 2][rep % 4];
+      const logits = new Float32Array(4 * V).map(() => {
+        const x = r();
+        return x < 0.1 ? -200 * r() : Math.round((r() * 12 - 6) / grid) * grid;
+      });
+      const params = {
+        temperature: [0.3, 0.8, 1.3, 2][rep % 4],
+        topK: [0, 1, 2, 7, 50, 255, 256, 257, 600, 700][rep % 10],
+        topP: [1, 0.95, 0.5, 0.1, 0.999, 0.01][rep % 6],
+        seed: 1000 + rep,
+      };
+      const states = Array.from({ length: 4 }, (_, b) => ({ gType: 0, gPos: -1, draws: rep + b }));
+      const out = await engine.sample(logits, params, states);
+      for (let b = 0; b < 4; b++) {
+        const ref = sampleReference(logits.subarray(b * V, (b + 1) * V), params, b, rep + b);
+        const kept: number[] = [];
+        for (let v = 0; v < V; v++) if (out.kept[b * V + v]) kept.push(v);
+        assertEquals(kept, ref.candidates, `candidates, ${JSON.stringify(params)} seq ${b}`);
+        total++;
+        if (out.tokens[b] !== ref.token) mismatches++;
+      }
+    }
+  } finally {
+    engine.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+  assertEquals(mismatches, 0, `${mismatches}/${total} draws differ`);
+});

@@ -10,9 +10,13 @@ import {
   KERNEL_UNIFORMS,
   MATMUL_FLAGS,
   matmulUniforms,
+  packRows,
   packStates,
   packUniforms,
   ropeUniforms,
+  ROW_FIELDS,
+  ROW_FLAGS,
+  ROW_WORDS,
   samplerUniforms,
   STATE_FIELDS,
   STATE_WORDS,
@@ -63,7 +67,7 @@ Deno.test("uniform layouts: every kernel's struct P, parsed from its .wgsl, has 
     assert(/var<uniform>\s+p\s*:\s*P\s*;/.test(src), `kernels/${f}.wgsl binds p: P as its uniform`);
     assert(declared.length <= UNIFORM_WORDS);
   }
-  assertEquals(UNIFORM_WORDS, 12);
+  assertEquals(UNIFORM_WORDS, 8);
 });
 
 Deno.test("uniform builders: each named value lands in its field", () => {
@@ -127,31 +131,57 @@ Deno.test("uniform builders: each named value lands in its field", () => {
     samplerUniforms({
       vocab: 314,
       batch: 4,
-      topK: 50,
-      topP: 0.95,
-      temperature: 0.8,
-      seedWords: [7, 1],
-      grammar: true,
       chunkStart: 64,
       debug: false,
       types: 12,
       sharedRow: true,
+      seq0: 3,
     }),
   );
-  assertEquals(s, {
-    v: 314,
-    b: 4,
-    topK: 50,
-    topP: Math.fround(0.95),
-    invT: Math.fround(1 / 0.8),
-    seedLo: 7,
-    seedHi: 1,
-    grammar: 1,
-    chunkStart: 64,
-    debug: 0,
-    nTypes: 12,
-    rowStride: 0,
-  });
+  assertEquals(s, { v: 314, b: 4, chunkStart: 64, debug: 0, nTypes: 12, rowStride: 0, seq0: 3 });
+});
+
+Deno.test("sampling rows: packRows puts each setting where sampler.wgsl reads it", () => {
+  const sampler = Deno.readTextFileSync(new URL("sampler.wgsl", KERNELS)).replace(/\/\/[^\n]*/g, "");
+  assertEquals(Number(/const ROW: u32 = (\d+)u;/.exec(sampler)?.[1]), ROW_WORDS);
+  const f = ROW_FIELDS;
+  for (
+    const read of [
+      `let flags = rows[ro + ${f.flags}u]`,
+      `let invT = bitcast<f32>(rows[ro + ${f.invT}u])`,
+      `let topP = bitcast<f32>(rows[ro + ${f.topP}u])`,
+      `var k = rows[ro + ${f.topK}u]`,
+      `draws - rows[ro + ${f.origin}u], rows[ro + ${f.stream}u]`,
+      `vec2<u32>(rows[ro${f.seedLo ? ` + ${f.seedLo}u` : ""}], rows[ro + ${f.seedHi}u])`,
+      `(flags & ${ROW_FLAGS.IDLE}u)`,
+      `(flags & ${ROW_FLAGS.GRAMMAR}u)`,
+    ]
+  ) assert(sampler.includes(read), `sampler.wgsl: ${read}`);
+  const w = packRows([
+    { temperature: 0.8, topK: 50, topP: 0.95, seedWords: [7, 1], stream: 2, origin: 9, grammar: true },
+    {
+      temperature: 1,
+      topK: 0,
+      topP: 1,
+      seedWords: [0, 0],
+      stream: 0,
+      origin: -1,
+      grammar: false,
+      idle: true,
+    },
+  ]);
+  const fl = new Float32Array(w.buffer);
+  assertEquals(w.length, 2 * ROW_WORDS);
+  assertEquals([w[f.seedLo], w[f.seedHi], w[f.stream], w[f.origin], w[f.topK], w[f.flags]], [
+    7,
+    1,
+    2,
+    9,
+    50,
+    1,
+  ]);
+  assertEquals([fl[f.invT], fl[f.topP]], [Math.fround(1 / 0.8), Math.fround(0.95)]);
+  assertEquals([w[ROW_WORDS + f.origin], w[ROW_WORDS + f.flags]], [0xffffffff, ROW_FLAGS.IDLE]);
 });
 
 Deno.test("packUniforms: 16-byte padded sizes, u32 wrap, and a missing field is an error naming it", () => {

@@ -1,28 +1,34 @@
 /** Serves the app, with the real generation entry and a tiny random-weight model, on 127.0.0.1 for the browser test. */
 import { createApp } from "../../lib/server/app.ts";
 import { readMidi, writeMidi } from "../../lib/midi/mod.ts";
-import { generate, type GenerateOptions, loadModel } from "../../lib/infer/generate.ts";
+import { type GenerateOptions, loadModel } from "../../lib/infer/generate.ts";
+import { GenerationBatcher } from "../../lib/infer/batch.ts";
+import type { GenerationQueue, QueueOptions } from "../../lib/server/queue.ts";
 import { tinyModelsDir } from "./_tiny_model.ts";
 
 export interface PageFixture {
   url: string;
   tokens: number;
   lastTemperature(): number | undefined;
+  /** The server's generation queue. */
+  queue: GenerationQueue;
   close(): Promise<void>;
 }
 
-export async function startPageFixture(): Promise<PageFixture> {
+export async function startPageFixture(queue?: QueueOptions): Promise<PageFixture> {
   const seen: GenerateOptions[] = [];
+  // The real entry as `deno task serve` wires it; a smaller readback chunk makes the stream arrive in more pieces.
+  const batcher = new GenerationBatcher({ maxBatch: queue?.maxBatch, chunk: 16 });
   const etude = createApp({
     modelsDir: await tinyModelsDir(),
-    // The real entry; a smaller readback chunk makes the stream arrive in more pieces.
     generate: (o) => {
       seen.push(o);
-      return generate({ ...o, chunk: 16 });
+      return batcher.generate(o);
     },
     loadModel,
     readMidi,
     writeMidi,
+    queue,
   });
   const ac = new AbortController();
   const server = Deno.serve(
@@ -33,6 +39,7 @@ export async function startPageFixture(): Promise<PageFixture> {
     url: `http://127.0.0.1:${server.addr.port}/`,
     tokens: 400,
     lastTemperature: () => seen.at(-1)?.temperature,
+    queue: etude.queue,
     async close() {
       ac.abort();
       await server.finished;

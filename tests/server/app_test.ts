@@ -21,7 +21,7 @@ const modelsDir = makeModelsDir();
 function setup(
   { gen = {}, queue = {}, maxBodyBytes, maxLoadedModels }: {
     gen?: Parameters<typeof doubleGenerate>[1];
-    queue?: { maxWaiting?: number; timeoutMs?: number; concurrency?: number };
+    queue?: { maxWaiting?: number; timeoutMs?: number; maxBatch?: number };
     maxBodyBytes?: number;
     maxLoadedModels?: number;
   } = {},
@@ -275,7 +275,7 @@ Deno.test("app: a MIDI prompt arrives as base64 JSON or multipart; malformed MID
 });
 
 Deno.test("app: the queue bound answers 503 with Retry-After; the time limit 504", async () => {
-  const { app, calls } = setup({ gen: { chunks: 4, delayMs: 40 }, queue: { maxWaiting: 0 } });
+  const { app, calls } = setup({ gen: { chunks: 4, delayMs: 40 }, queue: { maxBatch: 1, maxWaiting: 0 } });
   const first = app.request("/api/generate", post({ seed: 1 }));
   await new Promise((r) => setTimeout(r, 10));
   const second = await app.request("/api/generate", post({ seed: 2 }));
@@ -322,16 +322,26 @@ Deno.test("app: internal errors are a generic 500 without stack; engine paramete
   assertEquals((await setup({ gen: { fail: fake } }).app.request("/api/generate", post({}))).status, 500);
 });
 
-Deno.test("app: GET /api/generate/stream delivers queued, notes in order, then done with the whole piece", async () => {
+Deno.test("app: GET /api/generate/stream delivers queued, started, notes in order, then done with the whole piece", async () => {
   const { app } = setup({ gen: { chunks: 5, perChunk: 2 } });
   const res = await app.request("/api/generate/stream?seed=11&bars=2&temperature=0.9");
   assertEquals(res.status, 200);
   assertEquals(res.headers.get("content-type"), "text/event-stream; charset=utf-8");
   const events = await readSse(res);
-  assertEquals(events.map((e) => e.event), ["queued", "notes", "notes", "notes", "notes", "notes", "done"]);
-  assertEquals(events.slice(1, 6).map((e) => e.data.sequence), [0, 1, 2, 3, 4]);
-  const streamed = events.slice(1, 6).flatMap((e) => e.data.notes as Note[]);
-  const done = events[6].data;
+  assertEquals(events.map((e) => e.event), [
+    "queued",
+    "started",
+    "notes",
+    "notes",
+    "notes",
+    "notes",
+    "notes",
+    "done",
+  ]);
+  assertEquals([events[0].data.position, events[0].data.seed, events[0].data.maxBatch], [0, 11, 16]);
+  assertEquals(events.slice(2, 7).map((e) => e.data.sequence), [0, 1, 2, 3, 4]);
+  const streamed = events.slice(2, 7).flatMap((e) => e.data.notes as Note[]);
+  const done = events[7].data;
   assertEquals(streamed, done.notes);
   const starts = streamed.map((n) => n.start);
   assertEquals(starts, [...starts].sort((a, b) => a - b));
@@ -340,8 +350,37 @@ Deno.test("app: GET /api/generate/stream delivers queued, notes in order, then d
   // POST with a JSON body works too (how the page sends a prompt); failures become an error event.
   const boom = setup({ gen: { fail: new Error("kaput") } });
   const ev = await readSse(await boom.app.request("/api/generate/stream", post({ seed: 1 })));
-  assertEquals(ev.map((e) => e.event), ["queued", "error"]);
-  assertEquals(ev[1].data, { status: 500, error: "internal error" });
+  assertEquals(ev.map((e) => e.event), ["queued", "started", "error"]);
+  assertEquals(ev[2].data, { status: 500, error: "internal error" });
+});
+
+Deno.test("app: a waiting stream hears its place in line move up, then started; defaults take 80 at once", async () => {
+  const { app, calls, queue } = setup({
+    gen: { chunks: 3, delayMs: 30 },
+    queue: { maxBatch: 2, maxWaiting: 3 },
+  });
+  const first = [
+    app.request("/api/generate", post({ seed: 1 })),
+    app.request("/api/generate", post({ seed: 2 })),
+  ];
+  const third = app.request("/api/generate", post({ seed: 3 }));
+  while (queue.stats().waiting < 1) await new Promise((r) => setTimeout(r, 1));
+  const res = await app.request("/api/generate/stream?seed=4");
+  const events = await readSse(res);
+  for (const r of [...first, third]) assertEquals((await r).status, 200);
+  const queued = events.filter((e) => e.event === "queued").map((e) => e.data.position);
+  // Behind 2 running and 1 waiting: number 2, then number 1 when the first two finish… then it runs.
+  assertEquals(queued, [2, 1]);
+  assertEquals(events.map((e) => e.event).slice(2, 3), ["started"]);
+  assertEquals(events.at(-1)!.event, "done");
+  assertEquals(calls.length, 4);
+
+  const big = setup({ gen: { chunks: 2, delayMs: 20 } });
+  const all = await Promise.all(
+    Array.from({ length: 80 }, (_, i) => big.app.request("/api/generate", post({ seed: i }))),
+  );
+  assertEquals(all.map((r) => r.status), new Array(80).fill(200));
+  assertEquals(big.queue.stats().completed, 80);
 });
 
 Deno.test("app: POST /api/render turns MIDI (raw or base64 JSON) into WAV; bad input is a 400", async () => {
@@ -385,7 +424,7 @@ Deno.test("app: at most maxLoadedModels stay loaded; the least recently used is 
 Deno.test("app: a model evicted while it generates is disposed only when its job ends", async () => {
   const { app, models, calls } = setup({
     maxLoadedModels: 1,
-    queue: { concurrency: 2 },
+    queue: { maxBatch: 2 },
     gen: { chunks: 5, delayMs: 20 },
   });
   const slow = app.request("/api/generate", post({ model: "default" }));

@@ -1,12 +1,13 @@
 /**
- * The server end to end with the REAL generation entry (lib/infer/generate.ts on WebGPU) and a tiny random-weight
- * REMI checkpoint: JSON and MIDI answers, the SSE stream against the final piece, a MIDI prompt continued, and a
- * client disconnect stopping the engine early.
+ * The server end to end with the REAL generation entry (lib/infer/batch.ts, as `deno task serve` wires it, and plain
+ * lib/infer/generate.ts) on WebGPU and a tiny random-weight REMI checkpoint: JSON and MIDI answers, the SSE stream
+ * against the final piece, a MIDI prompt continued, and a client disconnect stopping its row early.
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { createApp } from "../../lib/server/app.ts";
 import { encodeBase64 } from "../../lib/server/params.ts";
 import { generate, type GenerateOptions, loadModel } from "../../lib/infer/generate.ts";
+import { GenerationBatcher } from "../../lib/infer/batch.ts";
 import { readMidi, writeMidi } from "../../lib/midi/mod.ts";
 import { emptyScore, type Note } from "../../lib/score.ts";
 import { tinyModelsDir } from "./_tiny_model.ts";
@@ -34,11 +35,12 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const seen: GenerateOptions[] = [];
+    const batcher = new GenerationBatcher({ chunk: 16 });
     const etude = createApp({
       modelsDir,
       generate: (o) => {
         seen.push(o);
-        return generate({ ...o, chunk: 16 });
+        return batcher.generate(o);
       },
       loadModel,
       readMidi,
@@ -141,12 +143,13 @@ Deno.test({
     let tokens = -1;
     let finished!: () => void;
     const jobDone = new Promise<void>((r) => finished = r);
+    const batcher = new GenerationBatcher({ chunk: 8 });
     const etude = createApp({
       modelsDir,
       generate: async (o) => {
         o.signal?.addEventListener("abort", () => aborted = true, { once: true });
         try {
-          const r = await generate({ ...o, chunk: 8 });
+          const r = await batcher.generate(o);
           tokens = r.ids[0].length;
           return r;
         } finally {
@@ -176,6 +179,8 @@ Deno.test({
       await jobDone;
       assertEquals(aborted, true, "the engine's AbortSignal fired");
       assert(tokens >= 0 && tokens < 4096, `generation stopped early at ${tokens} tokens`);
+      await batcher.idle();
+      assertEquals(batcher.stats().rows, 0, "its row left the batch");
       for (let i = 0; i < 50 && etude.queue.stats().running; i++) await new Promise((r) => setTimeout(r, 10));
       assertEquals(etude.queue.stats().running, 0);
     } finally {

@@ -170,8 +170,8 @@ Deno.test("the libraries' size-limit errors reaching the server are 422 naming t
   const j1 = await assertFieldError(r1, 422, "prompt", "token cap");
   assertEquals(j1.error, "prompt: REMI: the piece needs more than 4128 tokens");
   const ev = await readSse(await cap.app.request("/api/generate/stream", post({ prompt: promptB64 })));
-  assertEquals(ev.map((e) => e.event), ["queued", "error"]);
-  assertEquals(ev[1].data, { status: 422, error: j1.error, field: "prompt" });
+  assertEquals(ev.map((e) => e.event), ["queued", "started", "error"]);
+  assertEquals(ev[2].data, { status: 422, error: j1.error, field: "prompt" });
   // Without a prompt, the length asked for is named.
   await assertFieldError(await cap.app.request("/api/generate", post({ bars: 4 })), 422, "bars", "cap, bars");
 

@@ -167,3 +167,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "page in headless Chromium: while the server is busy, the page shows its place in line, then generates",
+  ignore: !hasChromium,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { chromium } = await import("playwright-core");
+    // One row at a time, held by a job of our own, so the page's request waits behind it.
+    const fx: PageFixture = await startPageFixture({ maxBatch: 1 });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox"] });
+    let release!: () => void;
+    const busy = fx.queue.run(() => new Promise<void>((r) => release = r));
+    try {
+      const page = await browser.newPage();
+      await page.goto(fx.url);
+      await page.waitForFunction(() => document.querySelectorAll("#model option").length > 0);
+      await page.selectOption("#unit", "tokens");
+      await page.fill("#length", "64");
+      await page.click("#generate");
+      await page.waitForFunction(() => document.getElementById("queue-pos")!.textContent === "1 of 1");
+      assert((await page.textContent("#status"))!.includes("waiting in line: number 1"));
+      assertEquals(await page.evaluate(() => document.body.dataset.state), "generating");
+      release(); // the row is free: the page's request starts
+      await busy;
+      await page.waitForFunction(() => document.body.dataset.state !== "generating", undefined, {
+        timeout: 60_000,
+      });
+      assertEquals(await page.evaluate(() => document.body.dataset.state), "done");
+      assert(Number(await page.textContent("#notes-count")) > 0);
+    } finally {
+      release();
+      await browser.close();
+      await fx.close();
+    }
+  },
+});

@@ -13,7 +13,20 @@ Deno.test({
   async fn() {
     const models = await tinyModelsDir();
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--unstable-no-legacy-abort", "tasks/serve.ts", "--port", "0", "--models", models],
+      args: [
+        "run",
+        "-A",
+        "--unstable-no-legacy-abort",
+        "tasks/serve.ts",
+        "--port",
+        "0",
+        "--models",
+        models,
+        "--max-batch",
+        "4",
+        "--max-waiting",
+        "8",
+      ],
       stdout: "piped",
       stderr: "piped",
     }).spawn();
@@ -50,11 +63,9 @@ Deno.test({
       assert(raw.endsWith('{"error":"request headers over 16384 bytes","limit":16384}'), raw.slice(-100));
       const head = await fetch(`${base}api/generate/stream?tokens=64`, { method: "HEAD" });
       assertEquals([head.status, head.headers.get("allow")], [405, "GET, POST"]);
-      assertEquals(
-        (await (await fetch(`${base}healthz`)).json()).queue.completed,
-        1,
-        "only the one generation ran",
-      );
+      const { queue } = await (await fetch(`${base}healthz`)).json();
+      assertEquals(queue.completed, 1, "only the one generation ran");
+      assertEquals([queue.maxBatch, queue.maxWaiting], [4, 8], "--max-batch and --max-waiting");
     } finally {
       child.kill("SIGTERM");
       const status = await child.status;
@@ -75,7 +86,8 @@ Deno.test("deno task serve: a bad number (hex, negative, empty) exits 2 with one
       ],
       [["--port", "-1"], 'error: --port: expected an integer in [0, 65535], got "-1"'],
       [["--timeout", "Infinity"], 'error: --timeout: expected a number in [1, 3600], got "Infinity"'],
-      [["--max-waiting", ""], 'error: --max-waiting: expected an integer in [0, 1000], got ""'],
+      [["--max-waiting", ""], 'error: --max-waiting: expected an integer in [0, 10000], got ""'],
+      [["--max-batch", "0"], 'error: --max-batch: expected an integer in [1, 256], got "0"'],
     ] as [string[], string][]
   ) {
     const out = await new Deno.Command(Deno.execPath(), {

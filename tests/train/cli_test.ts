@@ -1,14 +1,23 @@
-import { assert, assertEquals } from "../_assert.ts";
+import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import { loadBlas } from "../../lib/cpu/blas.ts";
+import { parseSaveEvery } from "../../lib/train/run.ts";
 import { writePrepared } from "./_shards.ts";
 import { syntheticPieces } from "./_synthetic.ts";
 
 const TASK = new URL("../../tasks/train.ts", import.meta.url).pathname;
 
-async function run(args: string[]): Promise<{ code: number; out: string }> {
+/** The tfjs reference and the CPU backend (lib/cpu through the system BLAS; skipped where none is installed). */
+const BACKENDS = [
+  { name: "tfjs-wasm", flags: ["--backend", "wasm"], says: "backend: wasm", ignore: false },
+  { name: "CPU backend", flags: ["--device", "cpu"], says: "backend: blas", ignore: !loadBlas().blas },
+];
+
+async function run(args: string[], env?: Record<string, string>): Promise<{ code: number; out: string }> {
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", TASK, ...args],
     stdout: "piped",
     stderr: "piped",
+    env,
   })
     .output();
   const dec = new TextDecoder();
@@ -70,7 +79,15 @@ Deno.test("deno task train on prepared shards: --max-steps saves last/, --resume
   }
 });
 
-Deno.test("SIGKILL after an epoch, then --resume: the same step losses as an uninterrupted run", async () => {
+for (const be of BACKENDS) {
+  Deno.test({
+    name: `${be.name}: SIGKILL after an epoch, then --resume: the same step losses as an uninterrupted run`,
+    ignore: be.ignore,
+    fn: () => killAfterEpoch(be.flags, be.says),
+  });
+}
+
+async function killAfterEpoch(backendFlags: string[], says: string): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "etude_kill_" });
   try {
     const V = 24;
@@ -81,10 +98,11 @@ Deno.test("SIGKILL after an epoch, then --resume: the same step losses as an uni
     }, V);
     const args = (out: string) => [
       ...["--preset", "v7", "--layers", "1", "--dim", "16", "--heads", "2", "--ffn", "32", "--seq-len", "16"],
-      ...["--batch", "2", "--epochs", "3", "--data", `${root}/data`, "--out", out, "--backend", "wasm"],
+      ...["--batch", "2", "--epochs", "3", "--data", `${root}/data`, "--out", out, ...backendFlags],
     ];
     const full = await run(args(`${root}/full`));
     assertEquals(full.code, 0, full.out);
+    assert(full.out.includes(says), full.out);
     // the same run, killed with SIGKILL once the first epoch's checkpoint is on disk
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", TASK, ...args(`${root}/cut`)],
@@ -106,8 +124,7 @@ Deno.test("SIGKILL after an epoch, then --resume: the same step losses as an uni
       `${root}/data`,
       "--out",
       `${root}/cut`,
-      "--backend",
-      "wasm",
+      ...backendFlags,
       "--resume",
     ]);
     assertEquals(resumed.code, 0, resumed.out);
@@ -119,4 +136,67 @@ Deno.test("SIGKILL after an epoch, then --resume: the same step losses as an uni
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+}
+
+Deno.test("without a BLAS (ETUDE_BLAS=/nonexistent) --device cpu still trains, on tfjs-wasm, and says why", async () => {
+  const root = await Deno.makeTempDir({ prefix: "etude_noblas_" });
+  try {
+    const V = 24;
+    await writePrepared(`${root}/data`, {
+      train: syntheticPieces(12, V, 1),
+      validation: syntheticPieces(2, V, 2),
+      test: syntheticPieces(2, V, 3),
+    }, V);
+    const tiny = [
+      "--preset",
+      "v8",
+      "--layers",
+      "1",
+      "--dim",
+      "16",
+      "--heads",
+      "2",
+      "--ffn",
+      "32",
+      "--seq-len",
+      "16",
+    ];
+    const args = [...tiny, "--data", `${root}/data`, "--out", `${root}/run`, "--batch", "4", "--epochs", "1"];
+    const r = await run([...args, "--device", "cpu"], { ETUDE_BLAS: "/nonexistent/libopenblas.so.0" });
+    assertEquals(r.code, 0, r.out);
+    assert(r.out.includes("backend: wasm"), r.out);
+    assert(
+      /no BLAS, so training on tfjs-wasm.*\/nonexistent.*apt-get install libopenblas0-pthread/.test(r.out),
+      r.out,
+    );
+    assert(/finished: epoch 1/.test(r.out), r.out);
+    const start = JSON.parse((await Deno.readTextFile(`${root}/run/train_log.jsonl`)).split("\n")[0]);
+    assertEquals([start.backend, start.backend_details.blas], ["wasm", null]);
+    // naming the CPU backend exactly is an error without one, on one line
+    const strict = await run([...args, "--out", `${root}/strict`, "--backend", "blas"], {
+      ETUDE_BLAS: "/nonexistent",
+    });
+    assertEquals(strict.code, 2, strict.out);
+    assert(/^error: --backend blas: no CBLAS library could be opened/m.test(strict.out), strict.out);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("--save-every takes steps, a duration or both; anything else is one line naming the flag", async () => {
+  assertEquals(parseSaveEvery("500"), { steps: 500 });
+  assertEquals(parseSaveEvery("10m"), { seconds: 600 });
+  assertEquals(parseSaveEvery("90s,250"), { seconds: 90, steps: 250 });
+  assertEquals(parseSaveEvery("1h"), { seconds: 3600 });
+  assertEquals(parseSaveEvery("0"), {});
+  for (const bad of ["0x10", "-5", "1.5", "10 minutes", "", "5m,", "1e3"]) {
+    assertThrows(
+      () => parseSaveEvery(bad),
+      /UsageError: --save-every: expected steps \(500\), a duration/,
+      bad,
+    );
+  }
+  const r = await run(["--preset", "v7", "--dry-run", "--save-every", "ten"]);
+  assertEquals(r.code, 2, r.out);
+  assert(/^error: --save-every: expected/m.test(r.out), r.out);
 });

@@ -1,0 +1,132 @@
+/**
+ * The KV-cache decoder: prefill (GEMM) and steps (GEMV at batch 1, GEMM above) give transformers' logits (HF fixture)
+ * and the plain-TS reference's to ≤ 1e-4 relative; batched steps equal single ones; chunked prefill equals one
+ * prefill; a slid window equals a fresh decoder over it.
+ */
+import { assert, assertThrows } from "../_assert.ts";
+import { CpuDecoder } from "../../lib/cpu/decode.ts";
+import { CpuTransformer } from "../../lib/cpu/model.ts";
+import { referenceLogits } from "../../lib/infer/reference.ts";
+import { BLASES, maxDiff, referenceInputs } from "./_util.ts";
+
+const HF_DIR = new URL("../testdata/hf_llama/", import.meta.url).pathname;
+const hf = JSON.parse(await Deno.readTextFile(`${HF_DIR}hf_logits.json`)) as {
+  ids: number[];
+  logits: number[][];
+};
+
+for (
+  const [blas, layout] of BLASES.flatMap((b) => (["out-in", "in-out"] as const).map((l) => [b, l] as const))
+) {
+  Deno.test(`${blas.kind}, ${layout} weights: prefill + KV-cache steps = transformers' logits and the plain-TS reference`, async () => {
+    const m = await CpuTransformer.load(HF_DIR, blas);
+    const V = m.config.vocabSize, T = hf.ids.length, want = hf.logits.flat();
+    const { config, weights } = referenceInputs(m);
+    const ref = referenceLogits(config, weights, hf.ids);
+    // all rows of one prefill
+    const dec = new CpuDecoder(m, { layout });
+    const pre = dec.prefill(hf.ids, { allRows: true }).slice();
+    const a = maxDiff(pre, want);
+    assert(a.diff <= 1e-4 * a.scale, `prefill vs HF ${a.diff}`);
+    assert(maxDiff(pre, ref).diff <= 1e-4 * a.scale, "prefill vs reference");
+    // prefill of the first token, then GEMV steps
+    dec.reset();
+    const rows = [dec.prefill(hf.ids.slice(0, 1)).slice()];
+    for (let t = 1; t < T; t++) rows.push(dec.step([hf.ids[t]]).slice());
+    const flat = new Float32Array(T * V);
+    rows.forEach((r, t) => flat.set(r, t * V));
+    const b = maxDiff(flat, want);
+    console.log(
+      `  ${blas.kind} ${layout} decode steps vs transformers: max |diff| ${b.diff.toExponential(2)}`,
+    );
+    assert(b.diff <= 1e-4 * b.scale, `steps vs HF ${b.diff}`);
+    assert(maxDiff(flat, ref).diff <= 1e-4 * b.scale, "steps vs reference");
+    assert(dec.lengths[0] === T);
+  });
+
+  Deno.test(`${blas.kind}, ${layout} weights: batched steps (GEMM) at different positions = each sequence alone (GEMV)`, async () => {
+    const m = await CpuTransformer.load(HF_DIR, blas);
+    const V = m.config.vocabSize;
+    const prompts = [hf.ids.slice(0, 5), hf.ids.slice(2, 9), [1, 77, 3]];
+    const nexts = [[10, 11, 12], [20, 21, 22], [30, 31, 32]];
+    const batch = new CpuDecoder(m, { maxBatch: 3, layout });
+    prompts.forEach((p, s) => batch.prefill(p, { seq: s }));
+    const got: Float32Array[][] = [[], [], []];
+    for (let i = 0; i < 3; i++) {
+      const lg = batch.step(nexts.map((n) => n[i]));
+      for (let s = 0; s < 3; s++) got[s].push(lg.slice(s * V, (s + 1) * V));
+    }
+    for (let s = 0; s < 3; s++) {
+      const one = new CpuDecoder(m);
+      one.prefill(prompts[s]);
+      for (let i = 0; i < 3; i++) {
+        const r = maxDiff(got[s][i], one.step([nexts[s][i]]));
+        assert(r.diff <= 1e-5 * r.scale, `seq ${s} step ${i}: ${r.diff}`);
+      }
+      assert(batch.lengths[s] === prompts[s].length + 3);
+    }
+  });
+}
+
+for (const blas of BLASES) {
+  Deno.test(`${blas.kind}: chunked prefill and a slid window equal fresh computations`, async () => {
+    const m = await CpuTransformer.load(HF_DIR, blas);
+    const ids = hf.ids;
+    const whole = new CpuDecoder(m).prefill(ids).slice();
+    const dec = new CpuDecoder(m, { maxPositions: 16 });
+    dec.prefill(ids.slice(0, 5));
+    const chunked = dec.prefill(ids.slice(5), { posBase: 5 });
+    const r = maxDiff(chunked, whole);
+    assert(r.diff <= 1e-5 * r.scale, `chunked prefill ${r.diff}`);
+    // the engine's slide: re-prefill the kept ids but the newest from position 0, then step the newest
+    const kept = ids.slice(4);
+    dec.prefill(kept.slice(0, -1));
+    const slid = dec.step([kept.at(-1)!]).slice();
+    const fresh = new CpuDecoder(m).prefill(kept);
+    const s = maxDiff(slid, fresh);
+    assert(s.diff <= 1e-5 * s.scale, `slid window ${s.diff}`);
+    assert(dec.lengths[0] === kept.length);
+  });
+}
+
+Deno.test("decoder range checks: cache overflow, holes, bad ids and slots", () => {
+  const m = CpuTransformer.init(
+    { vocabSize: 9, dim: 4, layers: 1, heads: 1, ffn: 8, maxPositions: 8, ropeTheta: 1e4, normEps: 1e-5 },
+    1,
+  );
+  const dec = new CpuDecoder(m, { maxBatch: 2 });
+  assertThrows(() => dec.prefill(new Array(9).fill(1)));
+  assertThrows(() => dec.prefill([1, 2], { posBase: 3 })); // would leave a hole
+  assertThrows(() => dec.prefill([9]));
+  assertThrows(() => dec.prefill([1], { seq: 2 }));
+  dec.prefill([1, 2, 3]);
+  assertThrows(() => dec.step([1, 1, 1]));
+  assertThrows(() => dec.step([1], [5]));
+  dec.prefill([1, 2, 3, 4, 5, 6, 7]);
+  dec.step([1]);
+  assertThrows(() => dec.step([1]), RangeError); // position 8 is past the cache
+});
+
+Deno.test("the default model over its whole 512-token context: forward and KV-cache steps = the plain-TS reference", async () => {
+  const m = await CpuTransformer.load(new URL("../../models/default/", import.meta.url).pathname);
+  const T = m.config.maxPositions, V = m.config.vocabSize;
+  let seed = 7;
+  const ids = Array.from(
+    { length: T },
+    (_, i) => (i === 0 ? 1 : 4 + ((seed = (seed * 1103515245 + 12345) >>> 0) % 1000)),
+  );
+  const { config, weights } = referenceInputs(m);
+  const ref = referenceLogits(config, weights, ids);
+  const fw = maxDiff(m.forward(ids, 1, T), ref);
+  assert(fw.diff <= 1e-4 * fw.scale, `forward ${fw.diff} (scale ${fw.scale})`);
+  const dec = new CpuDecoder(m), out = new Float32Array(T * V);
+  out.set(dec.prefill(ids.slice(0, 1)));
+  for (let t = 1; t < T; t++) out.set(dec.step([ids[t]]), t * V);
+  const st = maxDiff(out, ref);
+  console.log(
+    `  forward max |diff| ${fw.diff.toExponential(2)}, steps ${st.diff.toExponential(2)} (scale ${
+      st.scale.toFixed(1)
+    })`,
+  );
+  assert(st.diff <= 1e-4 * st.scale, `steps ${st.diff}`);
+});
