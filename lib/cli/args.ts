@@ -23,9 +23,13 @@ import {
 
 /** One option: `string` (values are parsed by the task) or `boolean`. */
 export interface OptionSpec {
+  /** `string`: takes a value; `boolean`: a flag. */
   type: "string" | "boolean";
+  /** A one-letter alias (`-h`). */
   short?: string;
+  /** The value when the option is absent. */
   default?: string | boolean;
+  /** Whether the option may repeat (values collected in an array). */
   multiple?: boolean;
 }
 

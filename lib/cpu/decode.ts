@@ -128,6 +128,7 @@ export class CpuDecoder {
     logits: Float32Array;
   };
 
+  /** A decoder over `model`'s weights with KV caches for up to `opts.maxBatch` sequences. */
   constructor(model: CpuTransformer, opts: CpuDecoderOptions = {}) {
     const c = model.config, { dim: d, ffn: f, heads: H, vocabSize: V } = c, hd = d / H;
     this.#m = model;

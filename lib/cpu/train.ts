@@ -68,6 +68,7 @@ export class CpuTrainer {
   #x?: Int32Array;
   #y?: Int32Array;
 
+  /** `model`: the weights to train in place; `train`: the optimizer and clipping settings. */
   constructor(readonly model: CpuTransformer, readonly train: CpuTrainOptions) {
     const opts: CpuAdamWOptions = {
       beta1: train.beta1,

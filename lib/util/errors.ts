@@ -17,5 +17,6 @@
  * ```
  */
 export class UsageError extends Error {
+  /** The error's name. */
   override name = "UsageError";
 }

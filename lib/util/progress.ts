@@ -53,6 +53,7 @@ export class Progress {
   #opts: ProgressOptions;
   #enc = new TextEncoder();
 
+  /** `label` starts the line; `total` is the unit count at 100% (0 or less: no percentage or ETA). */
   constructor(readonly label: string, public total: number, opts: ProgressOptions = {}) {
     this.#opts = opts;
     let tty = false;
@@ -127,6 +128,7 @@ export class Progress {
 export class JsonlLog {
   #file: Deno.FsFile;
   #enc = new TextEncoder();
+  /** Opens `path` (its folder is created), truncating it unless `opts.append`. */
   constructor(readonly path: string, opts: { append?: boolean } = {}) {
     const dir = path.replace(/[^/]*$/, "");
     if (dir) Deno.mkdirSync(dir, { recursive: true });

@@ -33,6 +33,7 @@ const BYTES: Record<SafeDtype, number> = { F32: 4, F16: 2, BF16: 2, I32: 4, I64:
  * ```
  */
 export class SafetensorsError extends Error {
+  /** The error's name. */
   override name = "SafetensorsError";
   /** The file the bytes came from, when known. */
   readonly file?: string;

@@ -16,6 +16,7 @@ export interface BenchResult {
   section: string;
   /** Human label, e.g. `PyTorch KV cache, batch 1, OPENBLAS 1 thread`. */
   label: string;
+  /** The measured value, or null when the part did not run. */
   value: number | null;
   /** Unit, e.g. `tokens/s`, `GB/s`, `s`. */
   unit: string;
@@ -27,8 +28,11 @@ export interface BenchResult {
 
 /** A ratio of two results: `num ÷ den`. */
 export interface RatioSpec {
+  /** What the ratio says, e.g. `engine ÷ PyTorch`. */
   label: string;
+  /** Result id of the numerator. */
   num: string;
+  /** Result id of the denominator. */
   den: string;
   /** What the project aims for, e.g. `≥ 1.0`. */
   goal?: string;
@@ -36,7 +40,9 @@ export interface RatioSpec {
 
 /** A computed ratio (null with the reason when either side is missing). */
 export interface Ratio extends RatioSpec {
+  /** `num ÷ den`, or null when either side is missing. */
   value: number | null;
+  /** Why the ratio could not be computed. */
   skipped?: string;
 }
 
