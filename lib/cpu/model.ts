@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { decodeSafetensors, toFloat32 } from "../util/safetensors.ts";
+import { readCheckpoint } from "../model/checkpoint.ts";
 import { Rng } from "../util/rng.ts";
 import { type Blas, getBlas } from "./blas.ts";
 import { attentionBackward, attentionForward } from "./attention.ts";
@@ -162,22 +162,18 @@ export class CpuTransformer {
     return m;
   }
 
-  /** Reads a checkpoint directory (`config.json` + `model.safetensors`, F32/F16/BF16). */
+  /**
+   * Reads a checkpoint directory through the one checkpoint reader (`readCheckpoint` in lib/model: config.json,
+   * model.safetensors in F32/F16/BF16, shapes and names checked there, errors naming the file and field).
+   */
   static async load(dir: string, blas?: Blas): Promise<CpuTransformer> {
-    const raw = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
-    const config = toCpuConfig(raw);
-    const file = `${dir}/model.safetensors`;
-    const { tensors } = decodeSafetensors(await Deno.readFile(file), file);
-    const m = new CpuTransformer(config, undefined, blas);
-    for (const p of m.layout) {
-      const t = tensors[p.name];
-      if (!t) throw new Error(`${dir}/model.safetensors: missing tensor ${p.name}`);
-      if (t.shape.join(",") !== p.shape.join(",")) {
-        throw new Error(`${dir}/model.safetensors: ${p.name} has shape [${t.shape}], expected [${p.shape}]`);
-      }
-      m.w.byName[p.name].set(toFloat32(t));
+    const ck = await readCheckpoint(dir);
+    if (ck.config.arch !== "transformer") {
+      throw new Error(
+        `${dir}/config.json: the CPU backend runs Transformer checkpoints, this one is ${ck.config.arch}`,
+      );
     }
-    return m;
+    return CpuTransformer.fromWeights(toCpuConfig(ck.config), ck.weights, blas);
   }
 
   /** Parameter count. */
