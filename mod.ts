@@ -116,6 +116,7 @@ export {
   type DecodeRowsOptions,
   type DecodeRowsStats,
   type DecodeSampling,
+  type Device,
   Engine,
   generate,
   GENERATE_PARAMS,
@@ -132,12 +133,14 @@ export {
   type KernelPath,
   type LoadedModel,
   loadModel,
+  type LoadModelOptions,
   narrowParams,
   type NumberParam,
   type ParamName,
   type ParamNarrowing,
   type ParamSpec,
   type ParamTable,
+  resolveDevice,
   type RowEnd,
   type RowSampling,
 } from "./lib/infer/mod.ts";
@@ -186,3 +189,25 @@ export { generateCli, type GenerateCliHost, type GenerateCliResult } from "./lib
 
 // Evaluation
 export * from "./lib/eval/mod.ts";
+
+// The CPU backend (BLAS through FFI): decoding and training without a GPU
+export {
+  type Blas,
+  type BlasResult,
+  CpuAdamW,
+  type CpuAdamWOptions,
+  CpuDecoder,
+  type CpuDecoderOptions,
+  type CpuModelConfig,
+  type CpuStepResult,
+  CpuTrainer,
+  type CpuTrainOptions,
+  CpuTransformer,
+  type DecodeProfile,
+  type LayerViews,
+  loadBlas,
+  type ModelViews,
+  type ParamInfo,
+  type RopeTables,
+  type Trans,
+} from "./lib/cpu/mod.ts";

@@ -14,7 +14,16 @@ const USAGE =
   `[--max-waiting ${QUEUE_DEFAULTS.maxWaiting}] [--timeout ${QUEUE_DEFAULTS.timeoutMs / 1000}]
   --max-batch N     requests generated at once, as one batch (1…256)
   --max-waiting N   requests waiting for a place in the batch before a 503 (0…10000)
-  --timeout S       seconds a request may wait and run (1…3600)`;
+  --timeout S       seconds a request may wait and run (1…3600)
+  --device D        auto | gpu | cpu (auto: a real GPU → the engine; else a BLAS → the CPU backend, where requests
+                    run one at a time, no batching; else the engine on the software adapter)
+  --threads N       CPU device: BLAS threads`;
+
+function deviceOpt(v: unknown): "auto" | "gpu" | "cpu" {
+  if (v === undefined) return "auto";
+  if (v === "auto" || v === "gpu" || v === "cpu") return v;
+  throw new UsageError(`--device: expected auto, gpu or cpu, got ${JSON.stringify(v)}; ${USAGE}`);
+}
 
 if (import.meta.main) {
   await runMain(async () => {
@@ -25,6 +34,8 @@ if (import.meta.main) {
       "max-batch": { type: "string" },
       "max-waiting": { type: "string" },
       timeout: { type: "string" },
+      device: { type: "string" },
+      threads: { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (values.help) return console.log(USAGE);
@@ -38,6 +49,8 @@ if (import.meta.main) {
       maxBatch: numberOpt(values, "max-batch", QUEUE_DEFAULTS.maxBatch, 1, 256, true),
       maxWaiting: numberOpt(values, "max-waiting", QUEUE_DEFAULTS.maxWaiting, 0, 10_000, true),
       timeoutSeconds: numberOpt(values, "timeout", QUEUE_DEFAULTS.timeoutMs / 1000, 1, 3600),
+      device: deviceOpt(values.device),
+      threads: values.threads === undefined ? undefined : numberOpt(values, "threads", 1, 1, 1024, true),
     });
   });
 }

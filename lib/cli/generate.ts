@@ -57,7 +57,10 @@ ${paramUsage()}
   --replay FILE        generate a take again from its record (a .json sidecar or the .mid itself): same model
                        (sha256 checked), prompt (sha256 checked) and settings, same bytes (default output:
                        out/etude-<seed>-replay.mid); --model / --prompt use another file (warned if it differs)
-  --no-provenance      write no provenance (no etude:{…} text event in the .mid, no .json sidecar)`;
+  --no-provenance      write no provenance (no etude:{…} text event in the .mid, no .json sidecar)
+  --device D           auto | gpu | cpu (default auto: a real GPU → the WebGPU engine; else a BLAS found → the
+                       CPU backend; else the engine on the software adapter); the same seed gives the same tokens
+  --threads N          CPU device: BLAS threads (default: the library's, usually all cores)`;
 
 const OPTIONS = {
   model: { type: "string" },
@@ -68,6 +71,8 @@ const OPTIONS = {
   stream: { type: "boolean" },
   replay: { type: "string" },
   "no-provenance": { type: "boolean" },
+  device: { type: "string" },
+  threads: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -238,6 +243,19 @@ export async function generateCli(
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])} (see --help)`);
   }
   const provenanceOn = !values["no-provenance"];
+  const device = values.device ?? "auto";
+  if (device !== "auto" && device !== "gpu" && device !== "cpu") {
+    throw new UsageError(`--device: expected auto, gpu or cpu, got ${JSON.stringify(device)}`);
+  }
+  let threads: number | undefined;
+  if (values.threads !== undefined) {
+    threads = Number(values.threads);
+    if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
+      throw new UsageError(
+        `--threads: expected an integer in [1, 1024], got ${JSON.stringify(values.threads)}`,
+      );
+    }
+  }
   // A replay's record, read and checked before anything else (its settings replace the parameter options).
   const replayFile = values.replay;
   if (replayFile !== undefined && (typeof replayFile !== "string" || replayFile === "")) {
@@ -414,7 +432,7 @@ export async function generateCli(
         index,
       });
 
-    const model = await loadModel(modelDir);
+    const model = await loadModel(modelDir, { device, threads });
     try {
       const blank = model.tokenizer.decode([]); // the tokenizer's resolution and default tempo
       const tpb = blank.ticksPerBeat || 480;
@@ -436,6 +454,7 @@ export async function generateCli(
             prompt ? ` after ${prompt.notes.length} prompt notes` : ""
           }`,
       );
+      print(`device: ${model.adapter}${device === "auto" ? " (--device auto)" : ""}`);
       // The prompt's own notes come back first in the stream; only new ones are printed.
       const promptKeys = new Set(prompt?.notes.map((n) => `${n.start}:${n.pitch}`) ?? []);
       // A progress bar (on a terminal) for --bars / --seconds, driven by the streamed notes of the first piece.

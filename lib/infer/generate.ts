@@ -25,6 +25,8 @@ import { BOS_ID, EOS_ID } from "../tokenizers/tokenizer.ts";
 import { sampleReference, type SamplerParams } from "./sampling.ts";
 import { NoteStream } from "./_note_stream.ts";
 import { checkGenerateParams, GENERATE_PARAMS } from "./params.ts";
+import { getGpu } from "./_gpu.ts";
+import { type CpuDecoder } from "../cpu/decode.ts";
 
 export { GenerateParamError } from "./params.ts";
 
@@ -60,6 +62,10 @@ export interface LoadedModel {
   readonly lstmLogits?: (windows: number[][]) => Float32Array[];
   /** LSTM only: the training window length (the context the LSTM is run over). */
   readonly seqLen?: number;
+  /** Where the Transformer decodes: `gpu` (the WebGPU engine, on whatever adapter) or `cpu` (lib/cpu, BLAS). */
+  readonly device?: "gpu" | "cpu";
+  /** CPU device only: the decoder (KV caches for at least `batch` sequences; recreated when larger is needed). */
+  readonly cpuDecoder?: (batch: number) => CpuDecoder;
   /** The engine (recreated with a larger batch capacity when needed). */
   engine(batch: number): Promise<Engine>;
   /** Frees the GPU buffers (or tfjs tensors); the model cannot be used afterwards. */
@@ -147,6 +153,55 @@ export interface GenerateResult {
   adapter: string;
 }
 
+/** Where a Transformer decodes: `auto` (a real GPU adapter → the engine; else a BLAS found → CPU; else the engine). */
+export type Device = "auto" | "gpu" | "cpu";
+
+/** Options of {@linkcode loadModel}. */
+export interface LoadModelOptions {
+  /**
+   * `gpu`: the WebGPU engine (on the software adapter where no GPU exists); `cpu`: lib/cpu through a system BLAS (the
+   * TypeScript fallback when none is found); `auto` (default): a real GPU → `gpu`, else a BLAS found → `cpu`, else
+   * `gpu`. LSTM checkpoints always run through tfjs.
+   */
+  device?: Device;
+  /** CPU device: BLAS threads (default: the library's own default, usually all cores). */
+  threads?: number;
+}
+
+/** Adapter names of software rasterisers (as lib/infer/_kernels.ts), for drivers that do not set the flag. */
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|softpipe|swiftshader|warp|software/i;
+
+/** The device `auto` picks here: `gpu` for a real adapter, else `cpu` when a BLAS loads, else `gpu`. */
+export async function resolveDevice(
+  device: Device = "auto",
+): Promise<{ device: "gpu" | "cpu"; why: string }> {
+  if (device === "gpu" || device === "cpu") return { device, why: "requested" };
+  let gpu: { adapter: string; software: boolean } | undefined;
+  try {
+    gpu = await getGpu();
+  } catch (e) {
+    gpu = undefined;
+    if (!(e instanceof Error)) throw e;
+  }
+  if (gpu && !gpu.software && !SOFTWARE_ADAPTER.test(gpu.adapter)) {
+    return { device: "gpu", why: `GPU adapter ${gpu.adapter}` };
+  }
+  const { loadBlas } = await import("../cpu/blas.ts");
+  const { blas, reason } = loadBlas();
+  if (blas) {
+    return { device: "cpu", why: `no real GPU adapter${gpu ? ` (${gpu.adapter})` : ""}; BLAS ${blas.name}` };
+  }
+  return { device: "gpu", why: `no real GPU adapter and no BLAS (${reason})` };
+}
+
+/** A readable BLAS name: `OpenBLAS`, `Accelerate`, `MKL`, or the library loaded. */
+function blasLabel(name: string): string {
+  if (/openblas/i.test(name)) return "OpenBLAS";
+  if (/accelerate/i.test(name)) return "Accelerate";
+  if (/mkl/i.test(name)) return "MKL";
+  return name;
+}
+
 /**
  * Loads a checkpoint onto the GPU (an LSTM onto tfjs): a directory (read with `readCheckpoint`) or a checkpoint
  * already read.
@@ -159,7 +214,10 @@ export interface GenerateResult {
  * model.dispose();
  * ```
  */
-export async function loadModel(source: string | Checkpoint): Promise<LoadedModel> {
+export async function loadModel(
+  source: string | Checkpoint,
+  opts: LoadModelOptions = {},
+): Promise<LoadedModel> {
   const ck = typeof source === "string" ? await readCheckpoint(source) : source;
   const dir = ck.dir, json = ck.tokenizerJson;
   if (!json) {
@@ -170,6 +228,9 @@ export async function loadModel(source: string | Checkpoint): Promise<LoadedMode
   const tokenizer = loadTokenizer(json);
   const grammar = grammarTables(json);
   if (ck.config.arch === "lstm") return await loadLstm(ck, ck.config, tokenizer, json, grammar);
+  if ((await resolveDevice(opts.device)).device === "cpu") {
+    return await loadCpu(ck, opts.threads, tokenizer, json, grammar);
+  }
   const { config, weights } = engineModel(ck);
   let engine = await Engine.create(config, weights, { maxBatch: 1 });
   let w: ModelWeights | undefined = weights;
@@ -182,6 +243,7 @@ export async function loadModel(source: string | Checkpoint): Promise<LoadedMode
     grammar,
     adapter: engine.adapter,
     arch: "transformer",
+    device: "gpu",
     async engine(batch: number) {
       if (batch > engine.maxBatch) {
         if (!w) throw new Error("model was disposed");
@@ -194,6 +256,74 @@ export async function loadModel(source: string | Checkpoint): Promise<LoadedMode
       // After the decode running on it, if any (its buffers are in use until then).
       w = undefined;
       useModel(model, () => Promise.resolve(engine.dispose()));
+    },
+  };
+  return model;
+}
+
+/** A Transformer on the CPU backend (lib/cpu): BLAS when one loads, else its TypeScript fallback (with a warning). */
+async function loadCpu(
+  ck: Checkpoint,
+  threads: number | undefined,
+  tokenizer: Tokenizer,
+  json: TokenizerJson,
+  grammar: GrammarTables,
+): Promise<LoadedModel> {
+  const { loadBlas, getBlas } = await import("../cpu/blas.ts");
+  const { toCpuConfig } = await import("../cpu/layout.ts");
+  const { CpuTransformer } = await import("../cpu/model.ts");
+  const { CpuDecoder } = await import("../cpu/decode.ts");
+  const config = ck.config;
+  if (config.arch !== "transformer") throw new Error("the CPU device runs Transformer checkpoints");
+  const { blas: found, reason } = loadBlas();
+  const blas = found ?? getBlas();
+  let adapter: string;
+  if (found) {
+    if (threads !== undefined) blas.setThreads(threads);
+    const n = threads ?? (Deno.env.get("OPENBLAS_NUM_THREADS") || navigator.hardwareConcurrency);
+    adapter = `cpu (${blasLabel(found.name)}, ${n} thread${Number(n) === 1 ? "" : "s"})`;
+  } else {
+    console.warn(`etude: no BLAS, the CPU device runs its TypeScript fallback (slow): ${reason}`);
+    adapter = "cpu (TypeScript fallback, no BLAS)";
+  }
+  let m: InstanceType<typeof CpuTransformer> | undefined = CpuTransformer.fromWeights(
+    toCpuConfig(config),
+    ck.weights,
+    blas,
+  );
+  let dec: CpuDecoder | undefined;
+  let engine: Engine | undefined;
+  const model: LoadedModel = {
+    dir: ck.dir,
+    config,
+    context: config.maxPositions,
+    tokenizer,
+    tokenizerJson: json,
+    grammar,
+    adapter,
+    arch: "transformer",
+    device: "cpu",
+    cpuDecoder(batch: number) {
+      if (!m) throw new Error("model was disposed");
+      if (!dec || dec.maxBatch < batch) dec = new CpuDecoder(m, { maxBatch: batch });
+      return dec;
+    },
+    // The engine stays reachable (direct Engine users, the server's batcher): created on first use.
+    async engine(batch: number) {
+      if (!m) throw new Error("model was disposed");
+      if (!engine || batch > engine.maxBatch) {
+        const { config, weights } = engineModel(ck);
+        const cap = Math.max(batch, 2 * (engine?.maxBatch ?? 0), 1);
+        engine?.dispose();
+        engine = await Engine.create(config, weights, { maxBatch: cap });
+      }
+      return engine;
+    },
+    dispose() {
+      m = undefined;
+      dec = undefined;
+      const e = engine;
+      if (e) useModel(model, () => Promise.resolve(e.dispose()));
     },
   };
   return model;
@@ -423,8 +553,9 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   return await useModel(model, async () => {
     const t0 = performance.now();
     let steps: number;
-    if (model.arch === "lstm") {
-      steps = await lstmDecode(
+    if (model.arch === "lstm" || model.cpuDecoder) {
+      const L = model.seqLen ?? 100;
+      steps = await sampleLoop(
         model,
         plan.prompt,
         plan.grammarState,
@@ -434,6 +565,9 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
         plan.chunk,
         plan.sampling,
         plan.onTokens,
+        model.cpuDecoder
+          ? cpuRows(model.cpuDecoder(batch), batch, model.context, plan.windowStart)
+          : (hist) => ({ rows: () => model.lstmLogits!(hist.map((h) => h.slice(-L))) }),
         opts.signal,
       );
     } else {
@@ -457,8 +591,20 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   });
 }
 
-/** Token-by-token sampling for LSTM checkpoints (tfjs forward over the last seqLen tokens; CPU sampler). */
-async function lstmDecode(
+/** Where `sampleLoop` gets each draw's logits rows, over the loop's growing histories. */
+interface RowSource {
+  /** Logits of each sequence's next draw (`draw` = draws so far); read before the next call only. */
+  rows(draw: number): Float32Array[];
+  /** Draws possible before the context must slide (sliding first if it is full); unbounded when absent. */
+  room?(): number;
+}
+
+/**
+ * Token-by-token sampling on the CPU (the reference sampler and the grammar mask): the LSTM (tfjs forward over the
+ * last seqLen tokens) and the Transformer on the CPU device (KV-cache decoder). Same Philox streams and counters as
+ * the engine (sequence b = stream b, draw i = counter i), so the same seed gives the same tokens.
+ */
+async function sampleLoop(
   model: LoadedModel,
   prompt: number[],
   gs: GrammarState,
@@ -468,17 +614,19 @@ async function lstmDecode(
   chunk: number,
   sampling: SamplerParams,
   onTokens: (fresh: number[][]) => boolean,
+  source: (hist: number[][]) => RowSource,
   signal?: AbortSignal,
 ): Promise<number> {
-  const g = model.grammar, L = model.seqLen ?? 100;
+  const g = model.grammar;
   const hist = Array.from({ length: batch }, () => [...prompt]);
   const states = Array.from({ length: batch }, () => ({ ...gs }));
+  const src = source(hist);
   let draws = 0;
   while (draws < maxTokens) {
     const fresh: number[][] = Array.from({ length: batch }, () => []);
-    const n = Math.min(chunk, maxTokens - draws);
+    const n = Math.min(chunk, maxTokens - draws, src.room?.() ?? Infinity);
     for (let i = 0; i < n; i++, draws++) {
-      const rows = model.lstmLogits!(hist.map((h) => h.slice(-L)));
+      const rows = src.rows(draws);
       for (let b = 0; b < batch; b++) {
         const mask = useGrammar ? allowedMask(g, states[b]) : undefined;
         const t = sampleReference(rows[b], sampling, b, draws, mask).token;
@@ -491,4 +639,59 @@ async function lstmDecode(
     await new Promise((r) => setTimeout(r, 0));
   }
   return draws;
+}
+
+/**
+ * The Transformer's rows on the CPU decoder, as the engine runs them: the prompt prefilled into every slot (the first
+ * draw from its last row), then one step per draw; when the context is full, every sequence's history is cut at
+ * `windowStart` (clamped as the engine does), all but its newest token re-prefilled, and decoding resumes from it.
+ */
+function cpuRows(
+  dec: CpuDecoder,
+  batch: number,
+  ctx: number,
+  windowStart: (ids: number[]) => number,
+): (hist: number[][]) => RowSource {
+  return (hist) => {
+    const off = new Array(batch).fill(0); // where each sequence's window starts in hist
+    const pos = new Array(batch).fill(0); // the position of the token each next step processes
+    const tokens = new Int32Array(batch);
+    let prefilled = false;
+    const room = () => {
+      if (!prefilled) return ctx - hist[0].length + 1;
+      if (Math.max(...pos) >= ctx) {
+        for (let s = 0; s < batch; s++) {
+          const h = hist[s].slice(off[s]);
+          let start = windowStart(h);
+          start = Math.min(Math.max(start, h.length - ctx + 1, 0), h.length - 1);
+          off[s] += start;
+          const w = h.slice(start);
+          dec.reset(s);
+          if (w.length > 1) dec.prefill(w.slice(0, -1), { seq: s });
+          pos[s] = w.length - 1;
+        }
+      }
+      return ctx - Math.max(...pos);
+    };
+    return {
+      room,
+      rows() {
+        if (!prefilled) {
+          prefilled = true;
+          const rows = [];
+          for (let s = 0; s < batch; s++) {
+            dec.reset(s);
+            rows.push(dec.prefill(hist[s], { seq: s }).slice());
+            pos[s] = hist[s].length;
+          }
+          return rows;
+        }
+        for (let s = 0; s < batch; s++) tokens[s] = hist[s][hist[s].length - 1];
+        const out = dec.step(tokens, pos);
+        for (let s = 0; s < batch; s++) pos[s]++;
+        const V = out.length / batch;
+        return Array.from({ length: batch }, (_, s) => out.subarray(s * V, (s + 1) * V));
+      },
+    };
+  };
 }

@@ -4,13 +4,16 @@
  * @module
  */
 export {
+  type Device,
   generate,
   type GenerateOptions,
   type GenerateResult,
   type GenerationPlan,
   type LoadedModel,
   loadModel,
+  type LoadModelOptions,
   prepareGeneration,
+  resolveDevice,
   useModel,
 } from "./generate.ts";
 export { type BatcherOptions, type BatcherStats, GenerationBatcher } from "./batch.ts";

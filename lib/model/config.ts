@@ -316,6 +316,29 @@ export interface Overrides {
 }
 
 /**
+ * The training-recipe fields a command line may override (`--lr`, `--batch`, …), for a fresh run
+ * (`applyOverrides`) and a fine-tune (`--init-from`) alike.
+ *
+ * @example
+ * ```ts
+ * import { TRAIN_OVERRIDE_KEYS } from "./config.ts";
+ * console.log(TRAIN_OVERRIDE_KEYS.includes("lr")); // true
+ * ```
+ */
+export const TRAIN_OVERRIDE_KEYS = [
+  "lr",
+  "batch",
+  "microBatch",
+  "workers",
+  "epochs",
+  "warmup",
+  "weightDecay",
+  "patience",
+  "stride",
+  "seed",
+] as const;
+
+/**
  * Applies overrides to a preset (returns a new preset) and validates the result.
  *
  * @example
@@ -350,21 +373,7 @@ export function applyOverrides(preset: Preset, o: Overrides): Preset {
     }
   }
   const t = p.train;
-  for (
-    const k of [
-      "lr",
-      "batch",
-      "microBatch",
-      "epochs",
-      "warmup",
-      "weightDecay",
-      "patience",
-      "stride",
-      "seed",
-    ] as const
-  ) {
-    if (o[k] !== undefined) t[k] = o[k]!;
-  }
+  for (const k of TRAIN_OVERRIDE_KEYS) if (o[k] !== undefined) t[k] = o[k]!;
   if (o.seqLen !== undefined && o.stride === undefined) t.stride = Math.min(t.stride, m.seqLen);
   validateModelConfig(m);
   return p;

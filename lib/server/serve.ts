@@ -5,7 +5,7 @@
  * @module
  */
 import { type CommandOutput, commandOutput } from "../util/output.ts";
-import { loadModel } from "../infer/generate.ts";
+import { type Device, generate, type GenerateOptions, loadModel } from "../infer/generate.ts";
 import { GenerationBatcher } from "../infer/batch.ts";
 import { readMidi, writeMidi } from "../midi/mod.ts";
 import { createApp } from "./app.ts";
@@ -26,6 +26,13 @@ export interface ServeOptions extends CommandOutput {
   maxWaiting?: number;
   /** Seconds a request may wait and run (default 120). */
   timeoutSeconds?: number;
+  /**
+   * Where Transformers decode (`loadModel`'s `device`; default `auto`). The batcher is engine-only: on the CPU device
+   * requests run one at a time (each through `generate`, taking turns on the model).
+   */
+  device?: Device;
+  /** CPU device: BLAS threads. */
+  threads?: number;
 }
 
 /**
@@ -51,8 +58,14 @@ export async function serveEtude(o: ServeOptions = {}): Promise<void> {
   const batcher = new GenerationBatcher({ maxBatch });
   const { handler, close } = createApp({
     modelsDir,
-    generate: batcher.generate,
-    loadModel,
+    // The CPU device has no continuous batching (Engine.decodeRows is engine-only): its requests take turns.
+    generate: (opts: GenerateOptions) =>
+      opts.model.device === "cpu" ? generate(opts) : batcher.generate(opts),
+    loadModel: async (dir: string) => {
+      const m = await loadModel(dir, { device: o.device, threads: o.threads });
+      print(`etude: ${dir} on ${m.adapter}${m.device === "cpu" ? " (requests run one at a time)" : ""}`);
+      return m;
+    },
     readMidi,
     writeMidi,
     queue: {

@@ -32,6 +32,7 @@ import {
   type Overrides,
   type Preset,
   PRESETS,
+  TRAIN_OVERRIDE_KEYS,
 } from "../model/config.ts";
 import { resumeConfig, trainModel, type TrainRunResult } from "./loop.ts";
 
@@ -165,22 +166,7 @@ async function fineTunePreset(
   }
   const run = ck.state?.train ?? getPreset(PRESETS[model.preset] ? model.preset : "v8").train;
   const train = { ...structuredClone(run), lr: run.lr * FINE_TUNE_LR_FACTOR };
-  for (
-    const k of [
-      "lr",
-      "batch",
-      "microBatch",
-      "workers",
-      "epochs",
-      "warmup",
-      "weightDecay",
-      "patience",
-      "stride",
-      "seed",
-    ] as const
-  ) {
-    if (ov[k] !== undefined) train[k] = ov[k]!;
-  }
+  for (const k of TRAIN_OVERRIDE_KEYS) if (ov[k] !== undefined) train[k] = ov[k]!;
   if (ov.stride === undefined) train.stride = Math.min(train.stride, model.seqLen);
   return {
     preset: { model, train },

@@ -128,6 +128,10 @@ async function runAll(dir: string, provenance: boolean) {
           [
             "--model",
             MODEL,
+            // Pinned to the engine (auto picks the CPU backend on a machine without a real GPU); the CPU path's
+            // tokens are checked against the engine's in tests/infer/cpu_generate_test.ts.
+            "--device",
+            "gpu",
             ...args,
             "--out",
             join(dir, `${name}.mid`),
