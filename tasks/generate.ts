@@ -8,6 +8,7 @@ import { generateCli } from "../lib/cli/generate.ts";
 
 if (import.meta.main) {
   await runMain(async () => {
-    await generateCli(Deno.args);
+    const r = await generateCli(Deno.args);
+    if (r?.refused.length) Deno.exit(3); // --max-copy refused a piece
   });
 }

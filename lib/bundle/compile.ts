@@ -46,7 +46,8 @@ import { generateCli } from "${url("cli/generate.ts")}";
 
 registerEmbedded(ASSETS);
 await runMain(async () => {
-  await generateCli(Deno.args, undefined, undefined, { embeddedModel: materializeEmbeddedModel });
+  const r = await generateCli(Deno.args, undefined, undefined, { embeddedModel: materializeEmbeddedModel });
+  if (r?.refused.length) Deno.exit(3); // --max-copy refused a piece, as tasks/generate.ts
 });
 `;
   const path = join(buildDir, "entry.ts");

@@ -13,6 +13,11 @@
  * `--replay take.json` (or `take.mid`) generates again with the record's settings, model and prompt, each checked
  * against its sha256 first, and writes the same bytes.
  *
+ * The copy check (lib/data/copy_index.ts): with a `copy_index.json` beside the model, each piece's longest run of
+ * generated ids (prompt excluded) found verbatim in the training data is printed and kept in the sidecar
+ * (`longestCopy`); `--max-copy N` refuses (writes nothing for) a piece sharing more than N tokens, and the task exits
+ * with code 3 (`GenerateCliResult.refused`); it does not resample.
+ *
  * @module
  */
 import { dirname, join } from "node:path";
@@ -36,6 +41,7 @@ import {
   provenanceText,
   readProvenance,
   replayParams,
+  type SidecarCopy,
   sidecarPath,
   sidecarText,
 } from "../infer/provenance.ts";
@@ -44,6 +50,7 @@ import { CHECKPOINT_FILES as MODEL_FILES } from "../model/checkpoint.ts";
 import { existsSync } from "../util/fs.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { ETUDE_VERSION } from "../util/version.ts";
+import { COPY_INDEX_JSON, type CopyIndex, type CopyMatch, readCopyIndex } from "../data/copy_index.ts";
 
 /** Usage text printed by `--help` (the generation parameters' lines come from `GENERATE_PARAMS`). */
 export const GENERATE_USAGE: string = `usage: deno task generate [options]
@@ -58,6 +65,8 @@ ${paramUsage()}
                        (sha256 checked), prompt (sha256 checked) and settings, same bytes (default output:
                        out/etude-<seed>-replay.mid); --model / --prompt use another file (warned if it differs)
   --no-provenance      write no provenance (no etude:{…} text event in the .mid, no .json sidecar)
+  --max-copy N         refuse a piece whose generated tokens share a run of more than N tokens with the
+                       training data (the model's copy_index.json): nothing is written for it, exit code 3
   --device D           auto | gpu | cpu (default auto: a real GPU → the WebGPU engine; else a BLAS found → the
                        CPU backend; else the engine on the software adapter); the same seed gives the same tokens
   --threads N          CPU device: BLAS threads (default: the library's, usually all cores)`;
@@ -71,6 +80,7 @@ const OPTIONS = {
   stream: { type: "boolean" },
   replay: { type: "string" },
   "no-provenance": { type: "boolean" },
+  "max-copy": { type: "string" },
   device: { type: "string" },
   threads: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -128,6 +138,13 @@ export interface GenerateCliResult {
    * would have said).
    */
   provenance: Provenance[];
+  /**
+   * The longest run of each piece's generated ids (prompt excluded) found in the training data, in batch order,
+   * when the model has a copy index (lib/data/copy_index.ts).
+   */
+  longestCopy?: CopyMatch[];
+  /** Batch indices refused by `--max-copy` (nothing written for them; the task exits with code 3). */
+  refused: number[];
 }
 
 /** The default model directory: `./models/default`, else the repository's `models/default`. */
@@ -253,6 +270,15 @@ export async function generateCli(
     if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
       throw new UsageError(
         `--threads: expected an integer in [1, 1024], got ${JSON.stringify(values.threads)}`,
+      );
+    }
+  }
+  let maxCopy: number | undefined;
+  if (values["max-copy"] !== undefined) {
+    maxCopy = Number(values["max-copy"]);
+    if (!/^\d+$/.test(String(values["max-copy"])) || !Number.isSafeInteger(maxCopy)) {
+      throw new UsageError(
+        `--max-copy: expected a token count (an integer ≥ 0), got ${JSON.stringify(values["max-copy"])}`,
       );
     }
   }
@@ -424,6 +450,20 @@ export async function generateCli(
         );
       }
     }
+    // The copy index shipped beside the model (deno task train): a bad one is a warning, unless --max-copy needs it.
+    let copyIndex: CopyIndex | undefined;
+    try {
+      copyIndex = await readCopyIndex(modelDir);
+    } catch (e) {
+      if (maxCopy !== undefined) throw new UsageError(`--max-copy: ${(e as Error).message.split("\n")[0]}`);
+      warn(`warning: no copy check: ${(e as Error).message.split("\n")[0]}`);
+    }
+    if (maxCopy !== undefined && !copyIndex) {
+      throw new UsageError(
+        `--max-copy: ${join(modelDir, COPY_INDEX_JSON)} not found (the model has no copy index; ` +
+          `\`deno task train\` ships it beside the model)`,
+      );
+    }
     const record = (index: number): Provenance =>
       makeProvenance({
         model: { ...modelRef, sha256: modelSha },
@@ -501,9 +541,24 @@ export async function generateCli(
       const wavFiles: string[] = [];
       const sidecarFiles: string[] = [];
       const provenance: Provenance[] = [];
+      const longestCopy = copyIndex ? result.ids.map((ids) => copyIndex.longestCopy(ids)) : undefined;
+      const refused: number[] = [];
       for (const i of takes) {
         const score = result.scores[i];
         const path = midiPath(i);
+        const copy = longestCopy?.[i];
+        if (copy) {
+          const tag = takes.length > 1 ? `[${i + 1}] ` : "";
+          print(`${tag}longest copy from the training data: ${copyText(copy)}`);
+          if (maxCopy !== undefined && copy.length > maxCopy) {
+            refused.push(i);
+            print(
+              `${tag}refused: ${copy.length} tokens copied from the training data exceed --max-copy ${maxCopy}; ` +
+                `nothing written for ${path}`,
+            );
+            continue;
+          }
+        }
         const rec = record(i);
         provenance.push(rec);
         files.push({
@@ -520,7 +575,7 @@ export async function generateCli(
             path: side,
             flag: "--out",
             data: new TextEncoder().encode(
-              sidecarText(rec, `deno task generate --replay ${shellWord(side)}`),
+              sidecarText(rec, `deno task generate --replay ${shellWord(side)}`, copy && sidecarCopy(copy)),
             ),
           });
           sidecarFiles.push(side);
@@ -556,6 +611,8 @@ export async function generateCli(
         scores: result.scores,
         sidecarFiles,
         provenance,
+        longestCopy,
+        refused,
       };
     } finally {
       model.dispose();
@@ -581,6 +638,26 @@ async function readReplay(file: string): Promise<Provenance> {
     }
     throw e;
   }
+}
+
+/** A copy match as printed: `12 tokens (piece chopin/op10-3.mid, shift +2, token 340; 1 occurrence)`. */
+function copyText(m: CopyMatch): string {
+  if (m.length === 0) return "0 tokens";
+  const p = m.piece;
+  const where = p
+    ? `piece ${p.source}${
+      p.shift ? `, shift ${p.shift > 0 ? "+" : ""}${p.shift}` : ""
+    }, token ${p.offsetInPiece}; `
+    : "";
+  return `${m.length} tokens (${where}${m.occurrences} occurrence${m.occurrences === 1 ? "" : "s"})`;
+}
+
+function sidecarCopy(m: CopyMatch): SidecarCopy {
+  const c: SidecarCopy = { tokens: m.length, occurrences: m.occurrences };
+  if (m.piece) {
+    Object.assign(c, { source: m.piece.source, shift: m.piece.shift, offsetInPiece: m.piece.offsetInPiece });
+  }
+  return c;
 }
 
 /** A sha256 as shown in messages: its first 12 hex digits. */

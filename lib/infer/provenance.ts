@@ -273,8 +273,32 @@ export function provenanceText(p: Provenance): string {
  * await Deno.writeTextFile("take.json", sidecarText(p, "deno task generate --replay take.json"));
  * ```
  */
-export function sidecarText(p: Provenance, replay?: string): string {
-  return JSON.stringify(replay === undefined ? p : { ...p, replay }, null, 2) + "\n";
+export function sidecarText(p: Provenance, replay?: string, longestCopy?: SidecarCopy): string {
+  const extra = { ...(replay === undefined ? {} : { replay }), ...(longestCopy ? { longestCopy } : {}) };
+  return JSON.stringify({ ...p, ...extra }, null, 2) + "\n";
+}
+
+/**
+ * A sidecar's `longestCopy` (informational, not part of the record, ignored by a replay): the longest run of the
+ * take's generated ids found verbatim in the training data, by the model's copy index (lib/data/copy_index.ts).
+ *
+ * @example
+ * ```ts
+ * import type { SidecarCopy } from "./provenance.ts";
+ * const c: SidecarCopy = { tokens: 12, occurrences: 1, source: "a.mid", shift: 0, offsetInPiece: 40 };
+ * ```
+ */
+export interface SidecarCopy {
+  /** Tokens in the longest shared run. */
+  tokens: number;
+  /** How many times that run occurs in the training ids. */
+  occurrences: number;
+  /** The training piece holding one occurrence, when the index knows it. */
+  source?: string;
+  /** That piece's pitch shift. */
+  shift?: number;
+  /** Where the run starts in that piece (ids, BOS included). */
+  offsetInPiece?: number;
 }
 
 /**
@@ -298,7 +322,7 @@ const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !
  * Checks a parsed record (a sidecar's JSON, or the JSON of a .mid's `etude:` text) and returns it in canonical
  * form. `name` (the file) starts every error message: `take.json: params.topK: expected an integer in [0, 500], got
  * 9999`. Every field is required (a length unit: exactly one); unknown fields are refused, except a sidecar's
- * `replay` hint. A record of a newer format than {@linkcode PROVENANCE_FORMAT} is refused.
+ * `replay` hint and `longestCopy` ({@linkcode SidecarCopy}). A record of a newer format than {@linkcode PROVENANCE_FORMAT} is refused.
  *
  * @example
  * ```ts
@@ -324,7 +348,7 @@ export function parseProvenance(value: unknown, name: string): Provenance {
     fail("v", `record format ${v} is newer than this etude reads (${PROVENANCE_FORMAT}): update etude`);
   }
   if (v !== PROVENANCE_FORMAT) fail("v", `expected ${PROVENANCE_FORMAT}`, v);
-  known(value, "", ["v", "version", "model", "prompt", "params", "index", "replay"]);
+  known(value, "", ["v", "version", "model", "prompt", "params", "index", "replay", "longestCopy"]);
   if (typeof value.version !== "string" || value.version === "") {
     fail("version", "expected a version", value.version);
   }

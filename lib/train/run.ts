@@ -17,6 +17,9 @@
 import { UsageError } from "../util/errors.ts";
 import { type CommandOutput, commandOutput } from "../util/output.ts";
 import { openShards } from "../data/shards.ts";
+import { COPY_INDEX_JSON, copyIndexInto } from "../data/copy_index.ts";
+import { existsSync } from "../util/fs.ts";
+import { join } from "node:path";
 import { batchesPerEpoch } from "../data/windows.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { readCheckpoint } from "../model/checkpoint.ts";
@@ -300,7 +303,7 @@ export async function runTraining(o: TrainCommandOptions): Promise<TrainRunResul
   else if (backend === "blas") {
     print(`backend: blas (CPU backend: ${choice.details.blas}, ${choice.details.threads} thread(s))`);
   } else print(`backend: ${backend}${m.arch === "transformer" ? "" : ` (${m.arch}: tfjs)`}`);
-  return await trainModel({
+  const result = await trainModel({
     model: m,
     train: preset.train,
     data: {
@@ -324,4 +327,21 @@ export async function runTraining(o: TrainCommandOptions): Promise<TrainRunResul
     handleSignals: o.handleSignals,
     log,
   });
+  await shipCopyIndex(ds.dir, o.out, log);
+  return result;
+}
+
+/**
+ * Ships the training data's copy index (lib/data/copy_index.ts) beside the model in `out` once a run ends, for
+ * `deno task generate`'s "longest copy from the training data" report and `--max-copy`. The index depends only on
+ * the data, not the weights, so one copy serves every best checkpoint. A failure is a warning, never fatal.
+ */
+async function shipCopyIndex(dataDir: string, out: string, log: (msg: string) => void): Promise<void> {
+  if (!existsSync(join(out, "tokenizer.json"))) return; // no best checkpoint written yet
+  try {
+    const h = await copyIndexInto(dataDir, out);
+    log(`copy index: ${h.tokens} training tokens → ${join(out, COPY_INDEX_JSON)}`);
+  } catch (e) {
+    log(`warning: no copy index beside the model: ${(e as Error).message.split("\n")[0]}`);
+  }
 }
