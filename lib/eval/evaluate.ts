@@ -509,8 +509,8 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
   // Samples.
   const n = o.samples ?? 8;
   if (n > 0) {
-    const seed = o.seed ?? 1, tokensEach = o.sampleTokens ?? 512;
     const { GENERATE_PARAMS: D } = await import("../infer/params.ts");
+    const seed = o.seed ?? 1, tokensEach = o.sampleTokens ?? D.maxTokens.default;
     const temperature = o.temperature ?? D.temperature.default, topK = o.topK ?? D.topK.default;
     const topP = o.topP ?? D.topP.default;
     try {

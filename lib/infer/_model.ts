@@ -30,6 +30,7 @@ import type { ModelWeights } from "./model_loader.ts";
 import type { TransformerConfig } from "../model/config.ts";
 import { type GrammarTables, GTAB_STRIDE, N_TYPES } from "./grammar.ts";
 import { seedWords } from "./sampling.ts";
+import { GENERATE_PARAMS } from "./params.ts";
 
 /** Which uniform set a dispatch reads: `p` (prefill) or `d` (decode), so one submit can hold both. */
 export type Mode = "p" | "d";
@@ -68,7 +69,7 @@ export interface LogitRows {
  * The most decode steps one readback covers. The `tokens` buffer holds one row more per sequence (`decodeRows` puts
  * the first draws of sequences that join a batch in row 0).
  */
-export const MAX_CHUNK = 1024;
+export const MAX_CHUNK: number = GENERATE_PARAMS.chunk.max;
 
 /** Uniform buffers: one per dispatch kind and mode. */
 const UNIFORMS = ["embed", "qkv", "o", "swiglu", "down", "logits", "rope", "attn", "sampler"] as const;

@@ -20,6 +20,7 @@
 import { getGpu, type Gpu, readBuffer } from "./_gpu.ts";
 import { chooseKernelPath, type KernelPath } from "./_kernels.ts";
 import { type DecodeSampling, GpuModel, MAX_CHUNK } from "./_model.ts";
+import { GENERATE_PARAMS } from "./params.ts";
 import { ReadbackRing } from "./_readback.ts";
 import { type RowSettings, type SequenceState, STATE_WORDS } from "./_uniforms.ts";
 import type { ModelWeights } from "./model_loader.ts";
@@ -510,7 +511,7 @@ export class Engine {
     return {
       o,
       batch: B,
-      chunk: Math.max(1, Math.min(o.chunk ?? 32, MAX_CHUNK)),
+      chunk: Math.max(1, Math.min(o.chunk ?? GENERATE_PARAMS.chunk.default, MAX_CHUNK)),
       inFlight: Math.max(1, o.inFlight ?? 3),
       prompt,
       ids: Array.from({ length: B }, () => []),
@@ -629,7 +630,7 @@ export class Engine {
       throw new RangeError(`vocab ${c.vocabSize} exceeds the sampler's 8192`);
     }
     const S = Math.max(1, Math.min(o.slots ?? this.maxBatch, this.maxBatch));
-    const chunk = Math.max(1, Math.min(o.chunk ?? 32, MAX_CHUNK));
+    const chunk = Math.max(1, Math.min(o.chunk ?? GENERATE_PARAMS.chunk.default, MAX_CHUNK));
     const inFlight = Math.max(1, o.inFlight ?? 3);
     const nextState = o.nextState ?? ((s: GrammarState) => s);
     const slots: (LiveRow | undefined)[] = new Array(S).fill(undefined);
