@@ -86,6 +86,7 @@ export {
   type LstmConfig,
   type ModelConfig,
   type ModelTokenizerKind,
+  type OptimizerState,
   type Overrides,
   type Preset,
   PRESETS,
@@ -98,7 +99,9 @@ export {
 } from "./lib/model/mod.ts";
 export { type BackendChoice, forwardLogits, selectBackend, TfModel } from "./lib/model/mod.ts";
 export {
+  type LoopTrainer,
   type LossPoint,
+  type StepResult,
   type TrainData,
   trainModel,
   type TrainRunOptions,
@@ -157,6 +160,7 @@ export {
   provenanceText,
   readProvenance,
   replayParams,
+  type SidecarCopy,
   sidecarPath,
   sidecarText,
 } from "./lib/infer/mod.ts";
@@ -211,3 +215,6 @@ export {
   type RopeTables,
   type Trans,
 } from "./lib/cpu/mod.ts";
+
+// etude's own WGSL training backend (deno task train --backend gpu)
+export { type GpuCounters } from "./lib/gpu/mod.ts";

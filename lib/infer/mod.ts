@@ -84,6 +84,7 @@ export {
   provenanceText,
   readProvenance,
   replayParams,
+  type SidecarCopy,
   sidecarPath,
   sidecarText,
 } from "./provenance.ts";

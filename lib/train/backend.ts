@@ -145,8 +145,10 @@ export async function createLoopTrainer(
   model: TfModel,
   train: TrainConfig,
   say: (m: string) => void = () => {},
+  opts: { logEvery?: number } = {},
 ): Promise<LoopTrainer> {
-  if (backend === "gpu") return await createGpuLoopTrainer(model, train);
+  // lib/gpu reads the step losses back every `logEvery` steps (the loop logs then), not every step
+  if (backend === "gpu") return await createGpuLoopTrainer(model, train, { readEvery: opts.logEvery });
   if (backend === "blas") {
     const { blas, reason } = loadBlas();
     if (!blas) throw new Error(`the CPU backend needs a BLAS: ${reason}`);

@@ -14,7 +14,7 @@ import type { OptimizerState } from "../model/checkpoint.ts";
 import type { TrainConfig } from "../model/config.ts";
 import type { TfModel } from "../model/model.ts";
 import { paramLayout, toCpuConfig } from "../cpu/layout.ts";
-import { GpuTrainer } from "../gpu/train.ts";
+import { type GpuCounters, GpuTrainer } from "../gpu/train.ts";
 import type { StepResult } from "./step.ts";
 
 /**
@@ -40,11 +40,20 @@ export interface LoopTrainer {
   readonly optimizer: { state(): Promise<OptimizerState>; setState(s: OptimizerState): void };
   /** Frees the trainer (not the model). */
   dispose(): void;
+  /**
+   * Present on trainers whose steps do not read their numbers back (`--backend gpu`): `step` then returns NaNs and
+   * this gives the (loss, gradNorm) of every updating step since the last call, in step order (at most one readback).
+   * The loop calls it when it logs.
+   */
+  flush?(): Promise<StepResult[]>;
+  /** Dispatch and readback counters (`--backend gpu`), for tests. */
+  counters?(): GpuCounters;
 }
 
 /**
  * A {@link LoopTrainer} on the GPU for a Transformer `model` (its current weights are copied to the GPU) and recipe
- * `train`. Every step reads its loss and gradient norm back (the loop logs each step).
+ * `train`. An updating step does not read its loss and gradient norm back: they land in a ring on the GPU read every
+ * `readEvery` steps (inside the step that fills it) or by `flush()`, which the loop calls when it logs.
  *
  * @example
  * ```ts ignore
@@ -54,10 +63,15 @@ export interface LoopTrainer {
  * const p = applyOverrides(getPreset("v8"), { layers: 1, dim: 16, heads: 2, ffn: 32, vocab: 20, seqLen: 8 });
  * const model = TfModel.init(p.model, 1);
  * const trainer = await createGpuLoopTrainer(model, p.train);
- * const { loss } = await trainer.step(new Int32Array(2 * 9).map((_, i) => 4 + (i % 10)), 2, 1e-3);
+ * await trainer.step(new Int32Array(2 * 9).map((_, i) => 4 + (i % 10)), 2, 1e-3); // loss: NaN (not read back)
+ * const [{ loss }] = await trainer.flush!(); // one readback for the steps since the last flush
  * ```
  */
-export async function createGpuLoopTrainer(model: TfModel, train: TrainConfig): Promise<LoopTrainer> {
+export async function createGpuLoopTrainer(
+  model: TfModel,
+  train: TrainConfig,
+  opts: { readEvery?: number } = {},
+): Promise<LoopTrainer> {
   if (model.config.arch !== "transformer") {
     throw new Error(`--backend gpu trains Transformers only (this model is ${model.config.arch})`);
   }
@@ -65,14 +79,31 @@ export async function createGpuLoopTrainer(model: TfModel, train: TrainConfig): 
   const weights = await model.weights(), layout = paramLayout(config);
   const params = new Float32Array(layout.reduce((n, p) => n + p.size, 0));
   for (const p of layout) params.set(weights[p.name], p.offset);
-  const gpu = await GpuTrainer.create(config, params, train);
+  const gpu = await GpuTrainer.create(config, params, train, { readEvery: opts.readEvery ?? 1 });
   // checkpoints (the loop's saves, model.save) read the weights through model.weights(): the GPU's from now on
   model.weights = () => gpu.weights();
+  // numbers of updating steps read back but not yet handed to the loop
+  const ready: StepResult[] = [];
+  const take = () => ready.push(...gpu.history.splice(0));
   return {
     async step(windows, batch, lr, opts = {}) {
-      const r = await gpu.step(windows, batch, lr, { update: opts.update ?? true, read: true });
-      return { loss: r.loss, gradNorm: r.gradNorm };
+      if (opts.update === false) {
+        // a measurement (the estimate's warm-up): read now, and keep it out of the updating steps' numbers
+        const r = await gpu.step(windows, batch, lr, { update: false, read: true });
+        gpu.history.pop();
+        take();
+        return { loss: r.loss, gradNorm: r.gradNorm };
+      }
+      const r = await gpu.step(windows, batch, lr, { update: true, read: false });
+      if (r.read) take();
+      return { loss: NaN, gradNorm: NaN };
     },
+    async flush() {
+      await gpu.flush();
+      take();
+      return ready.splice(0);
+    },
+    counters: () => gpu.counters,
     evaluate: (windows, batch) => gpu.evaluate(windows, batch),
     optimizer: {
       state: () => gpu.optimizerState(),

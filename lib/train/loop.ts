@@ -123,6 +123,14 @@ export interface TrainRunOptions {
   forceProgress?: boolean;
   /** Where one-line messages go (default console.error). */
   log?: (msg: string) => void;
+  /**
+   * Steps between log writes (progress bar, `train_log.jsonl`) on a backend whose steps do not read their loss back
+   * (`gpu`: default 10, one readback per that many steps, each step still logged once); other backends log every
+   * step. Saves, validation and stops log the steps before them first.
+   */
+  logEvery?: number;
+  /** Called after each step (its logging and saves done), for tests. */
+  onStep?: (step: number, trainer: LoopTrainer) => void;
 }
 
 /**
@@ -359,7 +367,8 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
     }
   }
   // tfjs (webgpu, wasm, cpu), lib/cpu (blas) or lib/gpu (gpu): see ./backend.ts
-  const trainer: LoopTrainer = await createLoopTrainer(opts.backend ?? "wasm", model, tc, say);
+  const logEvery = Math.max(1, Math.floor(opts.logEvery ?? (opts.backend === "gpu" ? 10 : 1)));
+  const trainer: LoopTrainer = await createLoopTrainer(opts.backend ?? "wasm", model, tc, say, { logEvery });
   if (optState) trainer.optimizer.setState(optState);
   const logPath = `${out}/train_log.jsonl`;
   await Deno.mkdir(out, { recursive: true });
@@ -439,6 +448,51 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
   const losses: LossPoint[] = [];
   const bar = new Progress("train", total - state.step, { unit: "steps", force: opts.forceProgress });
   const tokensPerStep = tc.batch * cfg.seqLen;
+  // steps taken but not logged yet (a trainer with `flush` reads their numbers back when they are logged)
+  type Unlogged = {
+    epoch: number;
+    step: number;
+    lr: number;
+    dt: number;
+    stepsHere: number;
+    loss: number;
+    gradNorm: number;
+  };
+  const unlogged: Unlogged[] = [];
+  const logSteps = async () => {
+    if (!unlogged.length) return;
+    const recs = unlogged.splice(0);
+    if (trainer.flush) {
+      const got = await trainer.flush();
+      if (got.length !== recs.length) {
+        throw new Error(`${got.length} step losses read back for ${recs.length} steps`);
+      }
+      recs.forEach((r, i) => Object.assign(r, got[i]));
+    }
+    // throughput over the steps logged together (a step that does not read back only submits its work)
+    const seconds = recs.reduce((s, r) => s + r.dt, 0);
+    for (const r of recs) {
+      losses.push({ step: r.step, loss: r.loss });
+      log.write({
+        type: "step",
+        epoch: r.epoch,
+        step: r.step,
+        loss: r.loss,
+        lr: r.lr,
+        grad_norm: r.gradNorm,
+        tokens_per_s: Math.round(tokensPerStep * recs.length / seconds),
+      });
+    }
+    const last = recs[recs.length - 1];
+    bar.update(
+      last.stepsHere,
+      `ep ${last.epoch}/${tc.epochs} loss ${last.loss.toFixed(3)} ${
+        Math.round(tokensPerStep * stepsHere / secondsHere)
+      } tok/s`,
+    );
+    const bad = recs.find((r) => !Number.isFinite(r.loss));
+    if (bad) throw new Error(`loss became ${bad.loss} at step ${bad.step}`);
+  };
   let stepsHere = 0, secondsHere = 0, epochsHere = 0;
   let stopped: TrainRunResult["stopped"] = "finished";
   try {
@@ -454,31 +508,16 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
         if (i++ < state.stepInEpoch) continue;
         const t0 = performance.now();
         const lr = learningRate(state.step, sched);
-        const { loss, gradNorm } = await trainer.step(b.tokens, b.rows, lr);
+        const r = await trainer.step(b.tokens, b.rows, lr);
         const dt = (performance.now() - t0) / 1000;
         state.step++;
         state.stepInEpoch++;
         stepsHere++;
         secondsHere += dt;
-        losses.push({ step: state.step, loss });
-        const tps = tokensPerStep / dt;
-        log.write({
-          type: "step",
-          epoch: state.epoch + 1,
-          step: state.step,
-          loss,
-          lr,
-          grad_norm: gradNorm,
-          tokens_per_s: Math.round(tps),
-        });
-        bar.update(
-          stepsHere,
-          `ep ${state.epoch + 1}/${tc.epochs} loss ${loss.toFixed(3)} ${
-            Math.round(tokensPerStep * stepsHere / secondsHere)
-          } tok/s`,
-        );
-        if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${state.step}`);
+        unlogged.push({ epoch: state.epoch + 1, step: state.step, lr, dt, stepsHere, ...r });
+        if (!trainer.flush || unlogged.length >= logEvery) await logSteps();
         if (stop || (opts.stopAfterSteps !== undefined && stepsHere >= opts.stopAfterSteps)) {
+          await logSteps();
           await saveLast();
           await writeSvg();
           bar.done();
@@ -495,10 +534,13 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
         const due = (opts.saveEverySteps && state.step % opts.saveEverySteps === 0) ||
           (opts.saveEverySeconds && (performance.now() - lastSave) / 1000 >= opts.saveEverySeconds);
         if (due && state.stepInEpoch < stepsPerEpoch) {
+          await logSteps();
           await saveLast();
           await writeSvg();
         }
+        opts.onStep?.(state.step, trainer);
       }
+      await logSteps();
       // epoch end: validate, keep the best, decide on early stopping
       // in micro-batches: the same mean (weighted by tokens), within the heap the training steps fit in
       const val = await validationLoss(trainer, opts.data.validation, cfg.seqLen, tc.microBatch || tc.batch);
