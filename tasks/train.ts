@@ -14,6 +14,8 @@ const USAGE = `usage: deno task train --preset v2..v8 --data data/prepared/<name
   --resume             continue <out>/last/ (optimizer, schedule and data order restored)
   --save-every N|T     also save <out>/last/ inside epochs: every N steps (500), every T (90s, 10m, 1h),
                        or both (500,10m); 0 = only at epoch ends (default 10m)
+  --log-every N        --backend gpu: log, and read the loss back, every N steps (default 10); the other
+                       backends log every step
   --init-from DIR      fine-tune: start from DIR's weights and architecture (e.g. models/default), with a fresh
                        optimizer and schedule; the data must use DIR's tokenizer (tokenize --tokenizer-from DIR);
                        lr defaults to a third of DIR's run, warmup to at most a tenth of the steps
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
     seed: s,
     "max-steps": s,
     "save-every": s,
+    "log-every": s,
     "init-from": s,
     "dry-run": { type: "boolean" },
     resume: { type: "boolean" },
@@ -115,6 +118,7 @@ async function main(): Promise<void> {
     maxSteps: int("max-steps"),
     saveEvery: values["save-every"] === undefined ? undefined : parseSaveEvery(String(values["save-every"])),
     initFrom: values["init-from"] as string | undefined,
+    logEvery: int("log-every"),
     handleSignals: true,
   });
   if (!r) return;

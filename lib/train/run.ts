@@ -75,6 +75,8 @@ export interface TrainCommandOptions extends CommandOutput {
   saveEvery?: { steps?: number; seconds?: number };
   /** Fine-tune: start a new run from this checkpoint directory's weights (see the module doc). */
   initFrom?: string;
+  /** WGSL backend: log (one GPU readback) every this many steps (default 10); other backends log every step. */
+  logEvery?: number;
   /** Print the expected duration, measured on a warm-up step, before training (default true). */
   estimate?: boolean;
   /** Save and stop on Ctrl-C (the CLI turns it on). */
@@ -324,6 +326,7 @@ export async function runTraining(o: TrainCommandOptions): Promise<TrainRunResul
     initWeights: init?.weights,
     initFrom: init && o.initFrom ? { dir: o.initFrom, step: init.step } : undefined,
     estimate: o.estimate ?? true,
+    logEvery: o.logEvery,
     handleSignals: o.handleSignals,
     log,
   });
