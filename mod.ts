@@ -194,6 +194,9 @@ export { generateCli, type GenerateCliHost, type GenerateCliResult } from "./lib
 // Evaluation
 export * from "./lib/eval/mod.ts";
 
+// Musicians' controls: a static per-token bias applied by both samplers (key, range, note length, density, …)
+export { controlBias, type Controls } from "./lib/infer/mod.ts";
+
 // The CPU backend (BLAS through FFI): decoding and training without a GPU
 export {
   type Blas,

@@ -1,7 +1,8 @@
 // The GPU sampler, one workgroup per sequence (workgroup i: sequence seq0 + i): grammar mask -> temperature -> top-k
 // -> top-p -> draw with Philox 4x32-10 (counter = (draws - origin, stream), key = seed), each sequence with its own
 // settings in `rows` (ROW words each: seed, stream, origin, 1/temperature, top-k, top-p, flags; an idle sequence is
-// skipped). Writes the token where the next step's embedding gather reads it (state), advances the position, the
+// skipped). Flag 4: the row's controls bias (`bias`, V floats per sequence) is added to its logits first; a token
+// whose bias is -inf is masked like a grammar-disallowed one (lib/infer/controls.ts). Writes the token where the next step's embedding gather reads it (state), advances the position, the
 // draw counter and the grammar state, and appends the token to `out` (row draws - chunkStart, column sequence) for
 // the batched readback. rowStride 0: every sequence samples from logits row 0 (after a prefill). lib/infer/sampling.ts
 // reproduces every operation (same chunking, reduction order and exp polynomial). Thresholds are keys of the logits
@@ -29,6 +30,7 @@ struct P {
 @group(0) @binding(5) var<storage, read> allow: array<u32>;
 @group(0) @binding(6) var<storage, read_write> kept: array<u32>;
 @group(0) @binding(7) var<storage, read> rows: array<u32>;
+@group(0) @binding(8) var<storage, read> bias: array<f32>;
 
 var<workgroup> red: array<f32, WG>;
 var<workgroup> cnt: atomic<u32>;
@@ -138,6 +140,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     return;
   }
   let useGrammar = (flags & 1u) != 0u;
+  let useBias = (flags & 4u) != 0u;
   let invT = bitcast<f32>(rows[ro + 4u]);
   let topP = bitcast<f32>(rows[ro + 6u]);
   let st = b * STATE;
@@ -156,9 +159,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
   var ok = 0u;
   var lmaxk = 0u;
   for (var v = lo; v < hi; v++) {
-    if (gtabAllowed(useGrammar, v, gType, gPos, gBar, gPitch)) {
+    if (allowedTok(useGrammar, useBias, ko, v, gType, gPos, gBar, gPitch)) {
       ok |= 1u << (v - lo);
-      lmaxk = max(lmaxk, key(logits[lo0 + v]));
+      lmaxk = max(lmaxk, key(lgt(lo0, ko, useBias, v)));
     }
   }
   if (tid == 0u) {
@@ -186,7 +189,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     atomicStore(&hist[tid], 0u);
     workgroupBarrier();
     for (var v = lo; v < hi; v++) {
-      let kv = key(logits[lo0 + v]);
+      let kv = key(lgt(lo0, ko, useBias, v));
       if ((ok & (1u << (v - lo))) != 0u && (kv & fixed) == prefix) {
         atomicAdd(&hist[(kv >> shift) & 255u], 1u);
       }
@@ -216,7 +219,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     var ls = 0.0;
     var n = 0u;
     for (var v = lo; v < hi; v++) {
-      let lv = logits[lo0 + v];
+      let lv = lgt(lo0, ko, useBias, v);
       if ((ok & (1u << (v - lo))) != 0u && key(lv) >= thr) {
         ls += fexp((lv - lmax) * invT);
         n++;
@@ -237,7 +240,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
       if (kept <= NC) {
         var j = slot;
         for (var v = lo; v < hi; v++) {
-          let kv = key(logits[lo0 + v]);
+          let kv = key(lgt(lo0, ko, useBias, v));
           if ((ok & (1u << (v - lo))) != 0u && kv >= thr) {
             ckeys[j] = kv;
             j++;
@@ -265,7 +268,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
         let c2 = sorted[mid];
         var s = 0.0;
         for (var v = lo; v < hi; v++) {
-          let lv = logits[lo0 + v];
+          let lv = lgt(lo0, ko, useBias, v);
           if ((ok & (1u << (v - lo))) != 0u && key(lv) >= c2) {
             s += fexp((lv - lmax) * invT);
           }
@@ -287,7 +290,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
         let c2 = max(cand, thr);
         var s = 0.0;
         for (var v = lo; v < hi; v++) {
-          let lv = logits[lo0 + v];
+          let lv = lgt(lo0, ko, useBias, v);
           if ((ok & (1u << (v - lo))) != 0u && key(lv) >= c2) {
             s += fexp((lv - lmax) * invT);
           }
@@ -303,7 +306,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
   // Draw: per-chunk sums in index order, then thread 0 walks chunks and tokens.
   var cs = 0.0;
   for (var v = lo; v < hi; v++) {
-    let lv = logits[lo0 + v];
+    let lv = lgt(lo0, ko, useBias, v);
     let kp = (ok & (1u << (v - lo))) != 0u && key(lv) >= thr;
     if (kp) {
       cs += fexp((lv - lmax) * invT);
@@ -337,8 +340,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
       let clo = min(ct * chunk, p.v);
       let chi = min(clo + chunk, p.v);
       for (var v = clo; v < chi; v++) {
-        let lv = logits[lo0 + v];
-        let a = gtabAllowed(useGrammar, v, gType, gPos, gBar, gPitch);
+        let lv = lgt(lo0, ko, useBias, v);
+        let a = allowedTok(useGrammar, useBias, ko, v, gType, gPos, gBar, gPitch);
         if (a && key(lv) >= thr) {
           let e = fexp((lv - lmax) * invT);
           if (e > 0.0) {
@@ -358,7 +361,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     if (chosen == 0xffffffffu) {
       // Nothing with positive mass: the first allowed token at the maximum.
       for (var v = 0u; v < p.v; v++) {
-        if (gtabAllowed(useGrammar, v, gType, gPos, gBar, gPitch) && key(logits[lo0 + v]) >= atomicLoad(&kmax)) {
+        if (allowedTok(useGrammar, useBias, ko, v, gType, gPos, gBar, gPitch) && key(lgt(lo0, ko, useBias, v)) >= atomicLoad(&kmax)) {
           chosen = v;
           break;
         }
@@ -407,4 +410,21 @@ fn gtabAllowed(useGrammar: bool, v: u32, gType: u32, gPos: i32, gBar: u32, gPitc
   let pm = gtab[o + 4u];
   let pre = bitcast<vec4<u32>>(vec4<i32>(gtab[o + 8u], gtab[o + 9u], gtab[o + 10u], gtab[o + 11u]));
   return !(pr >= 0 && pr <= gPos) && !(pm >= 0 && u32(pm) >= gBar) && all((pre & gPitch) == vec4<u32>(0u));
+}
+
+// A token's logit plus its row's controls bias (when the row has one): the f32 sum the reference computes.
+fn lgt(lo0: u32, ko: u32, useBias: bool, v: u32) -> f32 {
+  let x = logits[lo0 + v];
+  if (useBias) {
+    return x + bias[ko + v];
+  }
+  return x;
+}
+
+// The grammar mask and the controls' mask (a bias of -inf).
+fn allowedTok(useGrammar: bool, useBias: bool, ko: u32, v: u32, gType: u32, gPos: i32, gBar: u32, gPitch: vec4<u32>) -> bool {
+  if (useBias && !(bias[ko + v] > -3.4e38)) {
+    return false;
+  }
+  return gtabAllowed(useGrammar, v, gType, gPos, gBar, gPitch);
 }

@@ -171,7 +171,7 @@ export function kernelSpecs(path: KernelPath, maxPos: number): Partial<Record<Ke
     swT: { file: "matmul_swiglu_tile", bindings: "urrrw", consts: { WG: SWIGLU_TILE.WG } },
     rope: { file: "rope_kv", bindings: "urrrwww" },
     attn: { file: attentionKernel(path), bindings: "urrrrw", consts: { MAXPOS: maxPos } },
-    sampler: { file: "sampler", bindings: "urwwrrwr" },
+    sampler: { file: "sampler", bindings: "urwwrrwrr" },
     ...(path === "gpu"
       ? {
         mmS: { file: "gemv_splitk", bindings: "urrw", consts: SPLITK },

@@ -55,6 +55,8 @@ export interface DecodeSampling {
   seed: number;
   /** Grammar tables, or undefined for no mask. */
   grammar?: GrammarTables;
+  /** The controls' per-token bias added to the logits first (-inf = masked; lib/infer/controls.ts); none: off. */
+  bias?: Float32Array;
 }
 
 /** The logits projection of a forward pass: `rows` rows of x from `row0` on (0 rows: none). */
@@ -213,6 +215,7 @@ export class GpuModel {
     b.allow = this.#buf(N_TYPES * N_TYPES * 4, "allow");
     b.tokens = this.#buf((MAX_CHUNK + 1) * B * 4, "tokens");
     b.rows = this.#buf(B * ROW_WORDS * 4, "rows");
+    b.bias = this.#buf(B * V * 4, "bias");
     for (const name of UNIFORMS) {
       for (const mode of ["p", "d"]) {
         const u = uniform(this.device, UNIFORM_WORDS, `${name}.${mode}`);
@@ -298,6 +301,12 @@ export class GpuModel {
   /** Writes the sampling settings of sequences `seq0`, `seq0 + 1`, …. */
   writeRows(rows: readonly RowSettings[], seq0 = 0): void {
     this.device.queue.writeBuffer(this.buffers.rows, seq0 * ROW_WORDS * 4, packRows(rows));
+    const V = this.config.vocabSize;
+    rows.forEach((r, i) => {
+      if (r.bias) {
+        this.device.queue.writeBuffer(this.buffers.bias, (seq0 + i) * V * 4, Float32Array.from(r.bias));
+      }
+    });
   }
 
   /** The settings of `batch` sequences of one `DecodeSampling`: stream = sequence index, counters from 0. */
@@ -310,6 +319,7 @@ export class GpuModel {
       stream,
       origin: 0,
       grammar: !!s.grammar,
+      bias: s.bias,
     }));
   }
 
@@ -420,6 +430,7 @@ export class GpuModel {
         b.allow,
         b.kept,
         b.rows,
+        b.bias,
       ]),
     );
     pass.dispatchWorkgroups(batch);

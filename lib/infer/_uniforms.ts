@@ -315,6 +315,8 @@ export const ROW_FLAGS = {
   GRAMMAR: 1,
   /** The sequence is idle: its sampler leaves its state alone and writes no token (a free slot of a batch). */
   IDLE: 2,
+  /** The row's controls bias (`RowSettings.bias`, in the sampler's `bias` buffer) is added to its logits. */
+  BIAS: 4,
 } as const;
 
 /** One sequence's sampling settings, as {@linkcode packRows} writes them. */
@@ -338,6 +340,8 @@ export interface RowSettings {
   grammar: boolean;
   /** A free slot: nothing is sampled (default false). */
   idle?: boolean;
+  /** The controls' per-token bias (vocab floats, -inf = masked; see lib/infer/controls.ts); none: unbiased. */
+  bias?: Float32Array;
 }
 
 /**
@@ -361,7 +365,8 @@ export function packRows(rows: readonly RowSettings[]): Uint32Array<ArrayBuffer>
     fl[o + f.invT] = 1 / r.temperature;
     w[o + f.topK] = r.topK;
     fl[o + f.topP] = r.topP;
-    w[o + f.flags] = (r.grammar ? ROW_FLAGS.GRAMMAR : 0) | (r.idle ? ROW_FLAGS.IDLE : 0);
+    w[o + f.flags] = (r.grammar ? ROW_FLAGS.GRAMMAR : 0) | (r.idle ? ROW_FLAGS.IDLE : 0) |
+      (r.bias ? ROW_FLAGS.BIAS : 0);
   });
   return w;
 }

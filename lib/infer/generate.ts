@@ -23,6 +23,7 @@ import { type Checkpoint, CheckpointFormatError, readCheckpoint } from "../model
 import type { LstmConfig, ModelConfig } from "../model/config.ts";
 import { BOS_ID, EOS_ID } from "../tokenizers/tokenizer.ts";
 import { sampleReference, type SamplerParams } from "./sampling.ts";
+import { controlBias, type Controls } from "./controls.ts";
 import { NoteStream } from "./_note_stream.ts";
 import { checkGenerateParams, GENERATE_PARAMS } from "./params.ts";
 import { getGpu } from "./_gpu.ts";
@@ -124,6 +125,8 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Tokens per GPU readback (`GENERATE_PARAMS.chunk`). */
   chunk?: number;
+  /** Hard controls (key, range, stuck-note guard, tempo, time signature, density): lib/infer/controls.ts. */
+  controls?: Controls;
 }
 
 /**
@@ -550,6 +553,7 @@ export function useModel<T>(model: LoadedModel, fn: () => Promise<T>): Promise<T
 export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const plan = prepareGeneration(opts);
   const model = opts.model, g = model.grammar, batch = plan.batch;
+  const bias = controlBias(model.tokenizer.vocab, opts.controls);
   return await useModel(model, async () => {
     const t0 = performance.now();
     let steps: number;
@@ -569,6 +573,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
           ? cpuRows(model.cpuDecoder(batch), batch, model.context, plan.windowStart)
           : (hist) => ({ rows: () => model.lstmLogits!(hist.map((h) => h.slice(-L))) }),
         opts.signal,
+        bias,
       );
     } else {
       const engine = await model.engine(batch);
@@ -579,6 +584,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
         batch,
         maxTokens: plan.maxTokens,
         ...plan.sampling,
+        bias,
         chunk: plan.chunk,
         signal: opts.signal,
         nextState: (s, id) => nextState(g, s, id),
@@ -616,6 +622,7 @@ async function sampleLoop(
   onTokens: (fresh: number[][]) => boolean,
   source: (hist: number[][]) => RowSource,
   signal?: AbortSignal,
+  bias?: Float32Array,
 ): Promise<number> {
   const g = model.grammar;
   const hist = Array.from({ length: batch }, () => [...prompt]);
@@ -629,7 +636,7 @@ async function sampleLoop(
       const rows = src.rows(draws);
       for (let b = 0; b < batch; b++) {
         const mask = useGrammar ? allowedMask(g, states[b]) : undefined;
-        const t = sampleReference(rows[b], sampling, b, draws, mask).token;
+        const t = sampleReference(rows[b], sampling, b, draws, mask, bias).token;
         hist[b].push(t);
         fresh[b].push(t);
         states[b] = nextState(g, states[b], t);

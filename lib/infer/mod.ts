@@ -88,3 +88,4 @@ export {
   sidecarPath,
   sidecarText,
 } from "./provenance.ts";
+export { controlBias, type Controls } from "./controls.ts";

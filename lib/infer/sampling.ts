@@ -140,7 +140,8 @@ function treeSum(vals: Float32Array): number {
  * sequence's index in `generate({ batch })`; 0 for every request the server batches, whose draws count from its own
  * first token). `allowed` (optional) is the grammar mask (1 = may be sampled). The GPU finds the same thresholds by
  * other searches (a radix select, a binary search over sorted candidates), which agree with these bitwise ones: each
- * searches a monotone predicate over the same sums.
+ * searches a monotone predicate over the same sums. `bias` (optional, a control's static per-token bias, see
+ * `controlBias`) is added to the logits first (an f32 sum, as the kernel does); a token whose bias is -inf is masked.
  *
  * @example
  * ```ts
@@ -155,11 +156,13 @@ export function sampleReference(
   seq: number,
   draw: number,
   allowed?: Uint8Array,
+  bias?: Float32Array,
 ): SampleResult {
+  if (bias) logits = Float32Array.from(logits, (x, v) => x + bias[v]);
   const V = logits.length;
   const chunk = Math.ceil(V / WG);
   const invT = f(1 / params.temperature);
-  const ok = (v: number) => !allowed || allowed[v] === 1;
+  const ok = (v: number) => (!bias || bias[v] > -3.4e38) && (!allowed || allowed[v] === 1);
   const keys = new Uint32Array(V);
   let kmax = 0;
   for (let v = 0; v < V; v++) {
