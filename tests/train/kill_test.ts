@@ -89,11 +89,13 @@ async function killAndResume(backendFlags: string[], says: string): Promise<void
     const cut = `${root}/cut`;
     const rng = new Rng(11);
     let kills = 0, inSave = 0, finished = false;
-    for (let attempt = 0; attempt < 8 && !finished; attempt++) {
+    for (let attempt = 0; attempt < 10 && !finished; attempt++) {
       // resume once a checkpoint is on disk (a fresh start finds one a kill left between renames and says so)
       let child = spawn(exists(`${cut}/last`) ? [...common(cut), "--resume"] : fresh(cut));
       const duringSave = attempt % 2 === 1 && inSave < 3;
-      const t0 = Date.now(), wait = rng.next() * fullMs * 0.8;
+      // within the first third of an uninterrupted run's time: a resumed run has less left to do, and on a loaded
+      // machine a later kill can miss it (the run finishes first); the loop keeps going until 4 kills have landed
+      const t0 = Date.now(), wait = rng.next() * fullMs * 0.35;
       let status: Deno.CommandStatus | null = null;
       const done = child.status.then((s) => (status = s));
       while (status === null) {
