@@ -24,7 +24,7 @@ import { dirname, join } from "node:path";
 import { REPO_ROOT } from "../util/paths.ts";
 import { cliParamMessage, paramOptions, paramsFromCli, paramUsage, parseCli, UsageError } from "./args.ts";
 import { Progress } from "../util/progress.ts";
-import { readMidiDetailed, writeMidi } from "../midi/mod.ts";
+import { MAX_MIDI_BYTES, readMidiDetailed, writeMidi } from "../midi/mod.ts";
 import { type Note, noteName, type Score, scoreEndTick, ticksToSeconds } from "../score.ts";
 import { renderWav } from "../audio/wav.ts";
 import { RenderLimitError } from "../audio/synth.ts";
@@ -47,7 +47,7 @@ import {
 } from "../infer/provenance.ts";
 import { MidiError } from "../midi/error.ts";
 import { CHECKPOINT_FILES as MODEL_FILES } from "../model/checkpoint.ts";
-import { existsSync } from "../util/fs.ts";
+import { existsSync, readFileCapped } from "../util/fs.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { ETUDE_VERSION } from "../util/version.ts";
 import { COPY_INDEX_JSON, type CopyIndex, type CopyMatch, readCopyIndex } from "../data/copy_index.ts";
@@ -347,8 +347,9 @@ export async function generateCli(
     const flag = fromRecord ? `--replay ${replayFile}: the take's prompt` : "--prompt";
     let bytes: Uint8Array<ArrayBuffer>;
     try {
-      bytes = await Deno.readFile(promptPath);
+      bytes = await readFileCapped(promptPath, MAX_MIDI_BYTES);
     } catch (e) {
+      if (e instanceof RangeError) throw new UsageError(`${flag} ${e.message}`);
       throw new UsageError(`${flag} ${promptPath}: cannot read (${(e as Error).message.split("\n")[0]})`);
     }
     const sha = await sha256Hex(bytes);
@@ -626,8 +627,9 @@ export async function generateCli(
 async function readReplay(file: string): Promise<Provenance> {
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(file);
+    bytes = await readFileCapped(file, MAX_MIDI_BYTES);
   } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(`--replay ${e.message}`);
     throw new UsageError(`--replay ${file}: cannot read (${osReason(e)})`);
   }
   try {

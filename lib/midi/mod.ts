@@ -18,6 +18,7 @@
  * @module
  */
 export { MidiError } from "./error.ts";
+export { MAX_MIDI_BYTES } from "./_smf.ts";
 export {
   DEFAULT_READ_LIMITS,
   MAX_SCORE_TICK,

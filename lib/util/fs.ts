@@ -62,3 +62,21 @@ export function listMidiFiles(dir: string): string[] {
   walk(dir);
   return out.sort();
 }
+
+/**
+ * Reads a whole file after checking its size, so a huge file costs a `stat`, not its bytes: throws a `RangeError`
+ * naming the file and the limit when it is larger than `maxBytes`.
+ *
+ * @example
+ * ```ts ignore
+ * import { readFileCapped } from "./fs.ts";
+ * const bytes = await readFileCapped("take.json", 16 * 1024 * 1024);
+ * ```
+ */
+export async function readFileCapped(path: string, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
+  const { size } = await Deno.stat(path);
+  if (size > maxBytes) {
+    throw new RangeError(`${path}: ${size} bytes, more than the ${maxBytes} this input may have`);
+  }
+  return await Deno.readFile(path);
+}
