@@ -139,3 +139,11 @@ Deno.test("toCpuConfig reads TransformerConfig, LlamaConfig and HF config.json f
   }
   assert(threw, "GQA configs are refused");
 });
+
+Deno.test("CPU layout of the v8 shape holds 34,087,424 parameters (as lib/model counts them)", async () => {
+  const { getPreset } = await import("../../lib/model/config.ts");
+  const v8 = getPreset("v8").model;
+  if (v8.arch !== "transformer") throw new Error("v8 is a Transformer preset");
+  const n = paramLayout(toCpuConfig(v8)).reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
+  assertEquals(n, 34_087_424);
+});
