@@ -173,6 +173,75 @@ const tokenizer: BenchPart = {
   },
 };
 
+const tokenizeMaestro: BenchPart = {
+  id: "tokenize-maestro",
+  section: "tokenizer",
+  requires: ["lib/data/dataset.ts", "bench/tokenizer_bench.ts"],
+  rows: () => [
+    {
+      id: "tokenizer.prepare.maestro",
+      label: "tokenize the MAESTRO subset end to end, 2 workers",
+      unit: "s",
+    },
+    {
+      id: "tokenizer.prepare.maestro.shards",
+      label: "… read, split, augment, BPE, shards (no copy index)",
+      unit: "s",
+    },
+    {
+      id: "tokenizer.prepare.full",
+      label: "… projected to the full MAESTRO (1,276 files, by hours)",
+      unit: "s",
+    },
+    {
+      id: "tokenizer.prepare.full.shards",
+      label: "… projected, no copy index (goal < 30 s on 2 cores)",
+      unit: "s",
+    },
+    {
+      id: "tokenizer.prepare.full.idle",
+      label: "… projected from CPU time on 2 idle cores, no copy index",
+      unit: "s",
+    },
+  ],
+  timeoutS: (ctx) => (ctx.quick ? 120 : 300),
+  async run(ctx) {
+    const specs = this.rows(ctx);
+    const { maestroPrepareNumbers } = await import("./tokenizer_bench.ts");
+    const n = await maestroPrepareNumbers(ctx.quick ? 40 : undefined);
+    if (!n) {
+      const why =
+        "no ../shared/midi-corpus/maestro-asap/maestro-v3.0.0 (or no full MAESTRO CSV in ../shared/midi)";
+      return specs.map((s) => row("tokenizer", s, null, { skipped: why }));
+    }
+    const st = n.r.stages;
+    const f1 = (x: number) => x.toFixed(1);
+    const stages =
+      `parse ${f1(st.parse)}, screen ${f1(st.screen)}, BPE ${f1(st.bpe)}, encode ${f1(st.encode)}, ` +
+      `shards ${f1(st.shards)}, copy index ${f1(st.copyIndex)} s`;
+    const cpu = n.r.cpuSeconds === undefined ? "" : `; ${f1(n.r.cpuSeconds)} CPU-s`;
+    return [
+      row("tokenizer", specs[0], n.r.seconds, {
+        note: `${n.r.files} files, ${n.hours.toFixed(1)} h, ${
+          n.r.notes.toLocaleString("en-US")
+        } notes: ${stages}${cpu}`,
+      }),
+      row("tokenizer", specs[1], n.shardsSeconds),
+      row("tokenizer", specs[2], n.projectedSeconds, { note: `× ${n.scale.toFixed(2)} (hours)` }),
+      row("tokenizer", specs[3], n.projectedShardsSeconds, {
+        note: n.projectedShardsSeconds < 30 ? "goal met" : "above the goal of 30 s",
+      }),
+      n.projectedIdleShardsSeconds === undefined
+        ? row("tokenizer", specs[4], null, { skipped: "no /proc/self/stat" })
+        : row("tokenizer", specs[4], n.projectedIdleShardsSeconds, {
+          note: `parallel stages' CPU ÷ 2 + serial stages'; with the copy index ${
+            f1(n.projectedIdleSeconds!)
+          } s (for a loaded machine, where wall time overstates)`,
+        }),
+    ];
+  },
+};
+
 const logitsCheck: BenchPart = {
   id: "logits",
   section: "check",
@@ -562,6 +631,7 @@ export const BENCH_PARTS: readonly BenchPart[] = [
   bandwidth,
   readBandwidth,
   tokenizer,
+  tokenizeMaestro,
   logitsCheck,
   decodeTorch,
   decodeEngine,

@@ -1,7 +1,8 @@
 /**
- * `deno task tokenize --dataset DIR [--tokenizer pitch|remi|remi-bpe] [--vocab N] [--remi-config default|fradet]
- * [--name NAME] [--shifts N|all] [--seed N] [--workers N] [--limit N] [--out DIR] [--tokenizer-from MODEL]`: turn a
- * MIDI dataset into training shards (with `--tokenizer-from`, in a model's own tokens, to fine-tune it).
+ * `deno task tokenize --dataset DIR[=STYLE] [--dataset …] [--tokenizer pitch|remi|remi-bpe] [--vocab N]
+ * [--remi-config default|fradet] [--conditioning] [--style classical|pop] [--name NAME] [--shifts N|all] [--seed N]
+ * [--workers N] [--limit N] [--out DIR] [--tokenizer-from MODEL]`: turn one or more MIDI sources into training shards
+ * (with `--tokenizer-from`, in a model's own tokens, to fine-tune it).
  *
  * @module
  */
@@ -12,7 +13,13 @@ import type { TokenizerKind } from "../lib/tokenizers/tokenizer.ts";
 
 const HELP = `usage: deno task tokenize [--dataset DIR] [options]
   --dataset DIR      MAESTRO root (with maestro-v3.0.0.csv) or any folder of .mid/.midi files
-                     (default data/maestro-v3.0.0)
+                     (default data/maestro-v3.0.0). Repeat it for several sources in one dataset, each
+                     PATH[=classical|pop]: a MAESTRO root (its split), a CSV with file and split columns
+                     (asap-excerpts.csv, asap-unmapped.csv), a folder (seeded split; pop909 is pop), or the
+                     midi-corpus root (all four of its sources)
+  --conditioning     lead every piece with its style, key, tempo-class and density tokens and add them and
+                     the fill-in-the-middle sentinels to the vocabulary (remi, remi-bpe; adds -cond to the name)
+  --style S          classical | pop: the style of a plain folder's pieces (default: from the source, else none)
   --tokenizer KIND   pitch | remi | remi-bpe (default remi-bpe)
   --vocab N          BPE vocabulary size (default 1024), learned on the training split only
   --tokenizer-from M reuse model M's tokenizer (e.g. models/default; or a prepared dataset, or a tokenizer.json):
@@ -31,7 +38,9 @@ const HELP = `usage: deno task tokenize [--dataset DIR] [options]
 if (import.meta.main) {
   await runMain(async () => {
     const { values, positionals } = parseCli(Deno.args, {
-      dataset: { type: "string" },
+      dataset: { type: "string", multiple: true },
+      conditioning: { type: "boolean" },
+      style: { type: "string" },
       tokenizer: { type: "string" },
       "tokenizer-from": { type: "string" },
       vocab: { type: "string" },
@@ -48,7 +57,9 @@ if (import.meta.main) {
     if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}; see --help`);
     // the tokenizer, --vocab and --remi-config values and combinations are checked by prepareDataset
     const { dir, meta } = await prepareDataset({
-      dataset: (values.dataset as string | undefined) ?? "data/maestro-v3.0.0",
+      dataset: (values.dataset as string[] | undefined) ?? "data/maestro-v3.0.0",
+      conditioning: values.conditioning as boolean | undefined,
+      style: values.style as PrepareOptions["style"],
       tokenizer: values.tokenizer as TokenizerKind | undefined,
       tokenizerFrom: values["tokenizer-from"] as string | undefined,
       vocab: values.vocab === undefined ? undefined : numberOpt(values, "vocab", 1024, 5, 65536, true),

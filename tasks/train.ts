@@ -11,7 +11,8 @@ import { parseSaveEvery, runTraining } from "../lib/train/run.ts";
 
 const USAGE = `usage: deno task train --preset v2..v8 --data data/prepared/<name> --out models/<run> [options]
   --dry-run            print architecture, parameters and memory estimate; no training
-  --resume             continue <out>/last/ (optimizer, schedule and data order restored)
+  --resume             continue <out>/last/ (optimizer, schedule and data order restored); with --steps N,
+                       a new step budget: the cosine goes on over it
   --save-every N|T     also save <out>/last/ inside epochs: every N steps (500), every T (90s, 10m, 1h),
                        or both (500,10m); 0 = only at epoch ends (default 10m)
   --log-every N        --backend gpu: log, and read the loss back, every N steps (default 10); the other
@@ -28,7 +29,7 @@ const USAGE = `usage: deno task train --preset v2..v8 --data data/prepared/<name
   --backend B          name the engine exactly instead of --device (not both): webgpu | wasm | cpu (tfjs),
                        blas (the CPU backend, fails without a BLAS), gpu (etude's own WGSL kernels), auto
   model:  --layers N --dim N --heads N --ffn N --seq-len N --vocab N --hidden 512,512 --embed-dim N
-  train:  --lr X --batch N --micro-batch N --workers N (tfjs threads per batch) --epochs N --warmup N --weight-decay X --patience N --stride N --seed N --max-steps N`;
+  train:  --lr X --batch N --micro-batch N --workers N (tfjs threads per batch) --epochs N --steps N (a step budget the schedule anneals over) --warmup N --weight-decay X --patience N --stride N --seed N --max-steps N`;
 
 async function main(): Promise<void> {
   const s = { type: "string" as const };
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
     "micro-batch": s,
     workers: s,
     epochs: s,
+    steps: s,
     warmup: s,
     "weight-decay": s,
     patience: s,
@@ -98,6 +100,7 @@ async function main(): Promise<void> {
     microBatch: int("micro-batch"),
     workers: int("workers"),
     epochs: int("epochs"),
+    steps: int("steps", 0),
     warmup: int("warmup", 0),
     weightDecay: num("weight-decay"),
     patience: int("patience"),
@@ -122,11 +125,17 @@ async function main(): Promise<void> {
     handleSignals: true,
   });
   if (!r) return;
+  const best = r.state.bestValLoss !== null
+    ? `best val loss ${
+      r.state.bestValLoss.toFixed(4)
+    } (epoch ${r.state.bestEpoch}); best checkpoint in ${out}/`
+    : r.state.valLosses.length
+    ? `no validation data; last epoch's checkpoint in ${out}/`
+    : `not validated yet (validation runs at epoch ends and at the end of a --steps budget)`;
   console.log(
-    `${r.stopped}: epoch ${r.state.epoch}, step ${r.state.step}, best val loss ${
-      r.state.bestValLoss?.toFixed(4) ?? "none (no validation data)"
-    }` +
-      ` (epoch ${r.state.bestEpoch}), ${Math.round(r.tokensPerSecond)} tokens/s; best checkpoint in ${out}/`,
+    `${r.stopped}: epoch ${r.state.epoch}, step ${r.state.step}, ${best}, ${
+      Math.round(r.tokensPerSecond)
+    } tokens/s`,
   );
 }
 

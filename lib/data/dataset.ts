@@ -41,7 +41,16 @@ import type { Score } from "../score.ts";
 import { WorkerPool } from "./_pool.ts";
 import { mixSeed, mulberry32, shuffleInPlace } from "../util/rng.ts";
 import { sha256Hex } from "../util/hash.ts";
-import { listSources, type SourceFile } from "./_sources.ts";
+import { listDatasetSources, type StyledSource } from "./sources.ts";
+import {
+  CONDITIONING_TOKENS,
+  conditioningIds,
+  type ConditioningMeta,
+  conditionTokens,
+  type PieceFeatures,
+  planConditions,
+  STYLES,
+} from "./conditioning.ts";
 import { type Split, SPLITS } from "./maestro.ts";
 import { removeStale } from "./_fs.ts";
 import {
@@ -65,8 +74,20 @@ import { buildCopyIndex, COPY_INDEX_BIN, COPY_INDEX_JSON, copyIndexFiles } from 
  * ```
  */
 export interface PrepareOptions {
-  /** MAESTRO root (with its CSV/JSON) or any folder of .mid/.midi files (searched recursively). */
-  dataset: string;
+  /**
+   * MAESTRO root (with its CSV/JSON) or any folder of .mid/.midi files (searched recursively); or several sources,
+   * each `PATH[=STYLE]` (a MAESTRO root, a folder, a CSV with file and split columns, the `midi-corpus` root:
+   * `./sources.ts`), prepared into one dataset.
+   */
+  dataset: string | readonly string[];
+  /**
+   * Lead every piece with its condition tokens (style, key, tempo class, density: `./conditioning.ts`) and add them
+   * and the fill-in-the-middle sentinels to the vocabulary (`remi`, `remi-bpe`; default false: vocabulary and shards
+   * exactly as without it).
+   */
+  conditioning?: boolean;
+  /** Style of a plain folder's pieces (`classical` or `pop`; default: from the source, else none). */
+  style?: "classical" | "pop";
   /** Parent of the prepared directory (default `data/prepared`). */
   out?: string;
   /** Name of the prepared directory (default `<dataset folder>-<tokenizer>[-<vocab>]`). */
@@ -143,10 +164,12 @@ export interface PrepareResult {
 }
 
 interface Piece {
-  src: SourceFile;
+  src: StyledSource;
   score: PackedScore;
   notes: number;
   shifts: number[];
+  /** What its condition tokens are measured from (`conditioning` only). */
+  features?: PieceFeatures;
 }
 
 /**
@@ -265,7 +288,20 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
   const range = opts.shiftRange ?? 6;
   const workers = opts.workers ?? 2;
   const log = opts.log ?? (() => {});
-  const root = opts.dataset.replace(/\/+$/, "");
+  const entries = typeof opts.dataset === "string" ? [opts.dataset] : [...opts.dataset];
+  const root = entries.map((e) => e.replace(/=[^=/]*$/, "").replace(/\/+$/, "")).join(" ");
+  const conditioning = opts.conditioning ?? false;
+  if (conditioning && kind === "pitch") {
+    throw new UsageError("--conditioning applies to remi and remi-bpe only");
+  }
+  if (conditioning && reused && !conditioningIds(reused.tokenizer.vocab)) {
+    throw new UsageError(
+      `--conditioning: ${reused.file} has no conditioning tokens (made without --conditioning)`,
+    );
+  }
+  if (opts.style !== undefined && !(STYLES as readonly string[]).includes(opts.style)) {
+    throw new UsageError(`--style: expected ${STYLES.join(" or ")}, got ${JSON.stringify(opts.style)}`);
+  }
   const preset = opts.remiPreset ?? "default";
   if (!Object.hasOwn(REMI_PRESETS, preset)) {
     throw new UsageError(
@@ -276,22 +312,24 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
     throw new UsageError("--remi-config applies to remi and remi-bpe only");
   }
   // the REMI every piece is screened with (and, for BPE, the base its merges apply to)
-  const remiBase = reused
-    ? reused.remi
-    : kind === "pitch"
-    ? undefined
-    : new RemiTokenizer(REMI_PRESETS[preset]);
+  const remiBase = reused ? reused.remi : kind === "pitch" ? undefined : new RemiTokenizer(
+    conditioning ? { ...REMI_PRESETS[preset], extraTokens: [...CONDITIONING_TOKENS] } : REMI_PRESETS[preset],
+  );
+  const base = entries.length === 1 ? root.split("/").pop() || "dataset" : "mixed";
   const name = opts.name ??
-    (reused
-      ? `${root.split("/").pop() || "dataset"}-from-${reused.label}`
-      : `${root.split("/").pop() || "dataset"}-${kind}${kind === "remi-bpe" ? `-${vocab}` : ""}` +
-        (preset === "default" ? "" : `-${preset}`));
+    (reused ? `${base}-from-${reused.label}` : `${base}-${kind}${kind === "remi-bpe" ? `-${vocab}` : ""}` +
+      (preset === "default" ? "" : `-${preset}`) + (conditioning ? "-cond" : ""));
   if (!/^[\w.+-]+$/.test(name)) {
     throw new Error(`--name: expected letters, digits, . _ + -, got ${JSON.stringify(name)}`);
   }
   const outRoot = opts.out ?? join("data", "prepared");
 
-  const listing = await listSources(root, { seed, fractions: opts.fractions, limit: opts.limit });
+  const listing = await listDatasetSources(entries, {
+    seed,
+    fractions: opts.fractions,
+    limit: opts.limit,
+    style: opts.style,
+  });
   const skipped = [...listing.skipped];
   log(
     `${root}: ${listing.kind}, ${listing.files.length} files (${listing.skipped.length} skipped before parsing)`,
@@ -379,6 +417,11 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
       p.shifts = c.kept;
       dropped += c.dropped;
     });
+    // 2b. Condition tokens (--conditioning): each piece measured, classes cut at the training split's tertiles.
+    const plan = conditioning
+      ? planConditions(pieces.map((p) => ({ score: unpackScore(p.score), train: p.src.split === "train" })))
+      : undefined;
+    if (plan) pieces.forEach((p, i) => p.features = plan.features[i]);
 
     // 3. The tokenizer.
     let tokenizer: Tokenizer;
@@ -439,7 +482,9 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
     ebar.done();
     const encodeSeconds = (performance.now() - te) / 1000;
 
-    // 5. Shards and metadata.
+    // 5. Shards and metadata (with --conditioning, every piece is BOS, its four condition tokens, its music, EOS).
+    const condIds = plan ? conditioningIds(tokenizer.vocab)! : undefined;
+    const condCounts: Record<string, number> = {};
     const splits = {} as Record<Split, SplitMeta>;
     const bins = {} as Record<Split, Uint8Array>;
     for (const split of SPLITS) {
@@ -449,7 +494,15 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
       const sources = new Set<string>();
       jobs.forEach((j, k) => {
         if (j.p.src.split !== split) return;
-        const ids = encoded[k];
+        let ids: ArrayLike<number> = encoded[k];
+        if (plan && condIds) {
+          const names = conditionTokens(j.p.features!, { ...plan, style: j.p.src.style }, j.shift);
+          for (const n of names) condCounts[n] = (condCounts[n] ?? 0) + 1;
+          const withCond = new (encoded[k].constructor as Uint16ArrayConstructor)(ids.length + names.length);
+          withCond.set(names.map((n) => condIds.byName.get(n)!));
+          withCond.set(encoded[k], names.length);
+          ids = withCond;
+        }
         items.push({
           source: j.p.src.file,
           shift: j.shift,
@@ -496,9 +549,14 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
         filesFound: listing.found,
         filesUsed: pieces.length,
         limit: opts.limit,
+        ...(listing.kind === "sources" || entries.length > 1 || opts.style !== undefined || conditioning
+          ? { sources: listing.sources }
+          : {}),
       },
       split: listing.kind === "maestro"
         ? { method: "maestro-metadata", seed }
+        : listing.kind === "sources"
+        ? { method: "per-source", seed, fractions: opts.fractions ?? [0.9, 0.05, 0.05] }
         : { method: "seeded-by-file", seed, fractions: opts.fractions ?? [0.9, 0.05, 0.05] },
       augmentation: {
         kind: "pitch-shift",
@@ -511,6 +569,16 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
         applied: jobs.filter((j) => j.shift !== 0).length,
         skippedOutOfRange: dropped,
       },
+      ...(plan
+        ? {
+          conditioning: {
+            tokens: CONDITIONING_TOKENS,
+            tempoBpm: plan.tempoBpm,
+            notesPerBar: plan.notesPerBar,
+            counts: condCounts,
+          } satisfies ConditioningMeta,
+        }
+        : {}),
       splits,
       skipped,
       stats: {

@@ -1,7 +1,8 @@
 /**
- * Data: MAESTRO download/verify/extract and metadata, dataset preparation (split → augment → tokenise → shards),
- * shard files, sliding-window batches for training, and the copy index of the training split (longest run a
- * generation shares with it).
+ * Data: MAESTRO download/verify/extract and metadata, dataset preparation (split → augment → tokenise → shards, from
+ * one or several sources), shard files, sliding-window batches for training, conditioning tokens and
+ * fill-in-the-middle windows (with the Krumhansl–Schmuckler key estimate of `lib/score/key.ts` they use), and the
+ * copy index of the training split (longest run a generation shares with it).
  *
  * @example
  * ```ts ignore
@@ -74,6 +75,52 @@ export {
   suffixArray,
   writeCopyIndex,
 } from "./copy_index.ts";
+export {
+  CATEGORIES,
+  CLASSES,
+  classOf,
+  conditionIds,
+  CONDITIONING_TOKENS,
+  type ConditioningIds,
+  conditioningIds,
+  type ConditioningMeta,
+  type ConditionRequest,
+  conditionTokens,
+  dropConditions,
+  FIM_TOKENS,
+  keyToken,
+  type PieceFeatures,
+  pieceFeatures,
+  planConditions,
+  type Style,
+  STYLES,
+  TEMPO_CLASSES,
+  tertiles,
+} from "./conditioning.ts";
+export {
+  barStartTable,
+  DEFAULT_WINDOW_TRANSFORM,
+  type FimIds,
+  fimWindow,
+  fromPsm,
+  toPsm,
+  type WindowTransform,
+  windowTransform,
+  type WindowTransformOptions,
+} from "./fim.ts";
+export { type DatasetListing, listDatasetSources, type StyledSource } from "./sources.ts";
+export {
+  estimateKey,
+  type Key,
+  type KeyEstimate,
+  keyFromIndex,
+  keyIndex,
+  keyName,
+  KK_MAJOR,
+  KK_MINOR,
+  parseKey,
+  pitchClassProfile,
+} from "../score/key.ts";
 export {
   batchesPerEpoch,
   type BatchOptions,

@@ -123,7 +123,8 @@ export interface ShardMeta {
   /** Where the MIDI files came from and how many were used. */
   dataset: {
     root: string;
-    kind: "maestro" | "folder";
+    /** `sources`: several sources (or a CSV), each with its own split and style (`./sources.ts`). */
+    kind: "maestro" | "folder" | "sources";
     /** The metadata file that gave the split (MAESTRO only). */
     metadata?: string;
     /** MIDI files found (folder) or listed (MAESTRO). */
@@ -132,10 +133,13 @@ export interface ShardMeta {
     filesUsed: number;
     /** `--limit` when given. */
     limit?: number;
+    /** Per source: label, path, split method, style and files (several sources, a style or `--conditioning`). */
+    sources?: { label: string; path: string; split: string; style?: string; files: number }[];
   };
   /** How files were split: MAESTRO's own split, or seeded by file with train/validation/test `fractions`. */
   split: {
-    method: "maestro-metadata" | "seeded-by-file";
+    /** `per-source`: each source's own (MAESTRO metadata, a CSV's split column, seeded by file for a folder). */
+    method: "maestro-metadata" | "seeded-by-file" | "per-source";
     seed: number;
     fractions?: [number, number, number];
   };
@@ -159,6 +163,16 @@ export interface ShardMeta {
     applied: number;
     /** Shifts dropped because they pushed notes out of the pitch range. */
     skippedOutOfRange: number;
+  };
+  /**
+   * `tokenize --conditioning`: the tokens added, the class thresholds (tempo in bpm, density in notes per bar) and
+   * how many pieces carry each token (`./conditioning.ts`).
+   */
+  conditioning?: {
+    tokens: readonly string[];
+    tempoBpm: [number, number];
+    notesPerBar: [number, number];
+    counts: Record<string, number>;
   };
   /** Per split: its file and counts, and every piece in file order. */
   splits: Record<Split, SplitMeta>;

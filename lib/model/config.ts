@@ -120,6 +120,12 @@ export interface TrainConfig {
   workers: number;
   /** Maximum epochs. */
   epochs: number;
+  /**
+   * A fixed budget of optimizer steps (nanoGPT's `max_iters`): the cosine anneals over it and the run ends there
+   * with a validation, even inside an epoch (for a corpus whose one epoch is more than the time allows). 0 or
+   * absent: `epochs` decides.
+   */
+  steps?: number;
   /** Linear warmup steps (0 = plain cosine annealing). */
   warmup: number;
   /** Decoupled weight decay λ (matrices only). */
@@ -303,6 +309,8 @@ export interface Overrides {
   workers?: number;
   /** Maximum epochs. */
   epochs?: number;
+  /** Total optimizer steps (the schedule anneals over them; 0 = by epochs). */
+  steps?: number;
   /** Linear warmup steps. */
   warmup?: number;
   /** Decoupled weight decay λ (matrices only). */
@@ -331,6 +339,7 @@ export const TRAIN_OVERRIDE_KEYS = [
   "microBatch",
   "workers",
   "epochs",
+  "steps",
   "warmup",
   "weightDecay",
   "patience",

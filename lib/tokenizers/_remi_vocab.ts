@@ -73,6 +73,12 @@ export interface RemiConfig {
   timeSignatures: string[];
   /** Ticks per beat of decoded scores. */
   decodeTicksPerBeat: number;
+  /**
+   * Extra special tokens appended after the REMI vocabulary (before any BPE merges), e.g. conditioning and
+   * fill-in-the-middle sentinels (`lib/data/conditioning.ts`). `encode` never produces them and `decode` skips them.
+   * Absent (the default) leaves the vocabulary and `tokenizer.json` exactly as without it.
+   */
+  extraTokens?: string[];
 }
 
 /** MidiTok v3 default time signatures (`{8: [3, 12, 6], 4: [5, 6, 3, 2, 1, 4]}`). */
@@ -337,6 +343,17 @@ export function buildTables(c: RemiConfig): RemiTables {
   if (c.useTempos) { for (const t of tempos) vocab.push(`Tempo_${pyFloat(t)}`); }
   const timeSig = vocab.length;
   if (c.useTimeSignatures) { for (const t of timeSigs) vocab.push(`TimeSig_${t.name}`); }
+  if (c.extraTokens !== undefined) {
+    if (!Array.isArray(c.extraTokens)) bad("extraTokens", "a list of token names");
+    const names = new Set(vocab);
+    for (const x of c.extraTokens) {
+      if (typeof x !== "string" || !/^[A-Za-z][\w:#+.-]*$/.test(x) || x.includes("+") || names.has(x)) {
+        bad("extraTokens", "distinct new token names (letters, digits, _ : # . -)");
+      }
+      names.add(x);
+      vocab.push(x);
+    }
+  }
   return {
     grid,
     velocities,

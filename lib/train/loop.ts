@@ -17,6 +17,7 @@
 import { writeFileAtomic } from "../util/atomic.ts";
 import { exists } from "../util/fs.ts";
 import { batchesPerEpoch, windowBatches } from "../data/windows.ts";
+import { windowTransform } from "../data/fim.ts";
 import { formatDuration, JsonlLog, Progress } from "../util/progress.ts";
 import {
   readCheckpointInfo,
@@ -131,6 +132,12 @@ export interface TrainRunOptions {
   logEvery?: number;
   /** Called after each step (its logging and saves done), for tests. */
   onStep?: (step: number, trainer: LoopTrainer) => void;
+  /**
+   * Training windows' fill-in-the-middle share and condition dropout (`lib/data/fim.ts`; defaults
+   * `DEFAULT_WINDOW_TRANSFORM`), applied only when the data's tokenizer has the conditioning and FIM tokens
+   * (`tokenize --conditioning`); `false` turns it off. Seeded by (`train.seed`, epoch, batch): `--resume` exact.
+   */
+  windowTransform?: { fimRate?: number; conditionDropout?: number; conditionDropAll?: number } | false;
 }
 
 /**
@@ -182,7 +189,7 @@ const WASM_BUDGET = 3.25 * 1024 ** 3;
  */
 export async function resumeConfig(
   out: string,
-  exec: { microBatch?: number; workers?: number } = {},
+  exec: { microBatch?: number; workers?: number; steps?: number } = {},
 ): Promise<{ model: ModelConfig; train: TrainConfig }> {
   let saved: Awaited<ReturnType<typeof readCheckpointInfo>>;
   await recoverCheckpoint(`${out}/last`);
@@ -197,6 +204,7 @@ export async function resumeConfig(
   const train = saved.state.train;
   if (exec.microBatch !== undefined) train.microBatch = exec.microBatch;
   if (exec.workers !== undefined) train.workers = exec.workers;
+  if (exec.steps !== undefined) train.steps = exec.steps;
   return { model: saved.config, train };
 }
 
@@ -315,6 +323,19 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
     // a batch of 32 × 256 that fit a GPU overflows tfjs-wasm's 4 GB heap: execution follows this invocation
     state.train.microBatch = opts.train.microBatch;
     state.train.workers = opts.train.workers;
+    // a new step budget (`--steps` with --resume) extends or shortens the run: the cosine goes on over the new total
+    if ((opts.train.steps ?? 0) !== (state.train.steps ?? 0)) {
+      if (opts.train.steps && opts.train.steps <= state.step) {
+        throw new Error(`--steps: ${opts.train.steps} is not past the run's step ${state.step}`);
+      }
+      say(
+        `step budget ${state.train.steps || "by epochs"} → ${
+          opts.train.steps || "by epochs"
+        } from step ${state.step}`,
+      );
+      state.train.steps = opts.train.steps;
+      state.finished = false;
+    }
     tokenizerJson ??= await Deno.readTextFile(`${lastDir}/tokenizer.json`).catch(() => undefined);
     optState = ck.optimizer;
     await trimLog(`${out}/train_log.jsonl`, state);
@@ -344,6 +365,10 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
   const cfg = model.config;
   const tc = state.train;
   const winOpts = { seqLen: cfg.seqLen, stride: tc.stride, dropLast: true };
+  // FIM reordering and condition dropout of the drawn windows (none for a tokenizer without those tokens)
+  const transform = opts.windowTransform === false
+    ? undefined
+    : windowTransform(tokenizerJson, { ...opts.windowTransform, seed: tc.seed });
   const windows = batchesPerEpoch(opts.data.train, { ...winOpts, batchSize: 1 });
   if (windows === 0) throw new Error("training split: no windows (no pieces?)");
   if (tc.batch > windows) tc.batch = windows;
@@ -354,7 +379,8 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
     );
   }
   state.stepsPerEpoch = stepsPerEpoch;
-  const total = tc.epochs * stepsPerEpoch;
+  // a step budget ends the run inside an epoch (validated and saved there as at an epoch end)
+  const total = tc.steps ? Math.min(tc.steps, tc.epochs * stepsPerEpoch) : tc.epochs * stepsPerEpoch;
   const sched = { lr: tc.lr, warmup: tc.warmup, total, minLrFrac: tc.minLrFrac };
 
   if (!tc.microBatch && opts.backend === "wasm") {
@@ -505,7 +531,9 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       });
       let i = 0;
       for (const b of batches) {
+        if (state.step >= total) break;
         if (i++ < state.stepInEpoch) continue;
+        transform?.(b.tokens, b.rows, state.epoch, i - 1);
         const t0 = performance.now();
         const lr = learningRate(state.step, sched);
         const r = await trainer.step(b.tokens, b.rows, lr);
@@ -539,6 +567,8 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
           await writeSvg();
         }
         opts.onStep?.(state.step, trainer);
+        // a synchronous trainer (the CPU backend's FFI calls) never yields otherwise: let Ctrl-C (SIGINT) in
+        await new Promise((r) => setTimeout(r, 0));
       }
       await logSteps();
       // epoch end: validate, keep the best, decide on early stopping
@@ -561,7 +591,7 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
         state.finished = true;
         stopped = "early-stop";
       }
-      if (state.epoch >= tc.epochs) state.finished = true;
+      if (state.epoch >= tc.epochs || state.step >= total) state.finished = true;
       log.write({
         type: "epoch",
         epoch: state.epoch,

@@ -43,7 +43,10 @@ import { resumeConfig, trainModel, type TrainRunResult } from "./loop.ts";
 export interface TrainCommandOptions extends CommandOutput {
   /** Preset name (default `v8`). */
   preset?: string;
-  /** Model and recipe overrides (`--layers`, `--lr`, …); with `resume` only `microBatch` and `workers` apply. */
+  /**
+   * Model and recipe overrides (`--layers`, `--lr`, …); with `resume` only `microBatch`, `workers` and `steps` (a
+   * new step budget: the cosine continues over it) apply.
+   */
   overrides?: Overrides;
   /** A prepared dataset directory (`data/prepared/<name>`); required unless `dryRun`. */
   data?: string;
@@ -214,7 +217,7 @@ export async function runTraining(o: TrainCommandOptions): Promise<TrainRunResul
   }
   if (o.resume) {
     if (!o.out) throw new UsageError("--out: required with --resume");
-    preset = await resumeConfig(o.out, { microBatch: ov.microBatch, workers: ov.workers });
+    preset = await resumeConfig(o.out, { microBatch: ov.microBatch, workers: ov.workers, steps: ov.steps });
   }
   const init = o.initFrom ? await fineTunePreset(o.initFrom, ov) : undefined;
   if (init) preset = init.preset;

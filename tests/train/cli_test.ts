@@ -200,3 +200,54 @@ Deno.test("--save-every takes steps, a duration or both; anything else is one li
   assertEquals(r.code, 2, r.out);
   assert(/^error: --save-every: expected/m.test(r.out), r.out);
 });
+
+for (const be of BACKENDS) {
+  Deno.test({
+    name:
+      `${be.name}: Ctrl-C (SIGINT) mid-run saves last/ after the step and exits; --resume continues from there`,
+    ignore: be.ignore,
+    fn: async () => {
+      const root = await Deno.makeTempDir({ prefix: "etude_sigint_" });
+      try {
+        const V = 24;
+        await writePrepared(`${root}/data`, {
+          train: syntheticPieces(1500, V, 1), // an epoch far longer than the wait: no epoch end yields for us
+          validation: syntheticPieces(4, V, 2),
+          test: syntheticPieces(2, V, 3),
+        }, V);
+        const out = `${root}/run`;
+        const child = new Deno.Command(Deno.execPath(), {
+          args: [
+            ...["run", "-A", TASK, "--preset", "v7", "--layers", "1", "--dim", "16", "--heads", "2"],
+            ...["--ffn", "32", "--seq-len", "16", "--batch", "2", "--epochs", "200", "--save-every", "0"],
+            ...["--data", `${root}/data`, "--out", out, ...be.flags],
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        // once a few steps are logged, interrupt as a terminal's Ctrl-C does
+        const deadline = Date.now() + 60_000;
+        let steps = 0;
+        while (Date.now() < deadline && steps < 3) {
+          try {
+            steps = (await Deno.readTextFile(`${out}/train_log.jsonl`)).split("\n")
+              .filter((l) => l.includes('"type":"step"')).length;
+          } catch { /* not yet */ }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        child.kill("SIGINT");
+        const r = await child.output();
+        const text = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+        assertEquals(r.code, 0, text);
+        const m = /saved .*last at step (\d+); continue with --resume/.exec(text);
+        assert(m, text);
+        const st = JSON.parse(await Deno.readTextFile(`${out}/last/config.json`)).etude.state;
+        assertEquals(st.step, Number(m[1]));
+        // stopped inside the first epoch: the signal was seen between steps, not at an epoch end
+        assert(st.step >= 3 && st.epoch === 0 && st.stepInEpoch === st.step, JSON.stringify(st));
+      } finally {
+        await Deno.remove(root, { recursive: true });
+      }
+    },
+  });
+}

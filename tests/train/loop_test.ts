@@ -164,3 +164,51 @@ Deno.test("early stopping after `patience` epochs without improvement", async ()
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a step budget (--steps) anneals over its steps and ends inside the epoch with a validation and a checkpoint", async () => {
+  const root = await Deno.makeTempDir({ prefix: "etude_train_" });
+  try {
+    const p = tinyTransformer(5);
+    p.train.steps = 4; // an epoch of this data is 6 steps
+    p.train.warmup = 1;
+    const r = await trainModel({ ...p, data, out: root, backend, log: () => {} });
+    assertEquals([r.stopped, r.state.step, r.state.finished], ["finished", 4, true]);
+    assertEquals(r.state.valLosses.length, 1);
+    const recs = (await Deno.readTextFile(`${root}/train_log.jsonl`)).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    const lrs = recs.filter((x) => x.type === "step").map((x) => x.lr);
+    assertEquals(lrs.length, 4);
+    // warmup 1 step, then a cosine over the 3 left that reaches minLrFrac·lr only at the budget's end
+    assert(lrs[1] > lrs[2] && lrs[2] > lrs[3] && lrs[3] > p.train.lr * p.train.minLrFrac, `lrs ${lrs}`);
+    assertEquals(recs.filter((x) => x.type === "epoch").length, 1);
+    assertEquals((await readCheckpoint(root)).state?.step, 4);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("--resume with a new --steps budget continues the cosine over it and ends at the new total", async () => {
+  const root = await Deno.makeTempDir({ prefix: "etude_train_" });
+  try {
+    const p = tinyTransformer(5);
+    p.train.steps = 8;
+    p.train.warmup = 1;
+    const a = await trainModel({ ...p, data, out: root, backend, log: () => {}, stopAfterSteps: 3 });
+    assertEquals([a.stopped, a.state.step], ["interrupted", 3]);
+    const q = structuredClone(p);
+    q.train.steps = 4;
+    const said: string[] = [];
+    const b = await trainModel({ ...q, data, out: root, backend, log: (m) => said.push(m), resume: true });
+    assertEquals([b.stopped, b.state.step, b.state.train.steps], ["finished", 4, 4]);
+    assert(said.some((m) => m.includes("step budget 8 → 4 from step 3")), said.join("\n"));
+    q.train.steps = 2;
+    await assertRejects(
+      () => trainModel({ ...q, data, out: `${root}`, backend, log: () => {}, resume: true }),
+      Error,
+      "--steps: 2 is not past the run's step 4",
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
