@@ -7,11 +7,12 @@
  */
 import { type Blas, profileBlas } from "../lib/cpu/blas.ts";
 import { CpuDecoder } from "../lib/cpu/decode.ts";
+import type { WeightFormat } from "../lib/cpu/qgemv.ts";
 import { gradNorm } from "../lib/cpu/loss.ts";
 import { CpuTransformer } from "../lib/cpu/model.ts";
 import type { CpuModelConfig } from "../lib/cpu/layout.ts";
 import { CpuTrainer } from "../lib/cpu/train.ts";
-import { sampleReference } from "../lib/infer/sampling.ts";
+import { sampleFast } from "../lib/infer/sample_fast.ts";
 
 /** A read-bandwidth measurement. */
 export interface ReadBandwidth {
@@ -116,7 +117,7 @@ export interface DecodeBreakdown {
   norms: number;
   /** Embedding and SwiGLU. */
   elementwise: number;
-  /** Sampling each row's token from its logits (the reference sampler: temperature, top-k, top-p). */
+  /** Sampling each row's token from its logits (the fast sampler, `sampleFast`: temperature, top-k, top-p). */
   sampling: number;
   /** The rest: JS between the parts, the loop, the profiler. */
   js: number;
@@ -146,13 +147,20 @@ export interface CpuDecodeResult {
  */
 export function cpuDecodeThroughput(
   m: CpuTransformer,
-  o: { batch: number; steps: number; prompt?: number; reps?: number },
+  o: {
+    batch: number;
+    steps: number;
+    prompt?: number;
+    reps?: number;
+    weights?: WeightFormat;
+    threads?: number;
+  },
 ): CpuDecodeResult {
   const prompt = o.prompt ?? 16, V = m.config.vocabSize;
   const params = { temperature: 1, topK: 0, topP: 0.95, seed: 1 };
   let best: CpuDecodeResult | undefined;
   for (let rep = 0; rep < (o.reps ?? 2); rep++) {
-    const dec = new CpuDecoder(m, { maxBatch: o.batch });
+    const dec = new CpuDecoder(m, { maxBatch: o.batch, weights: o.weights, threads: o.threads });
     const ids = Array.from({ length: prompt }, (_, i) => 4 + ((i * 37) % (V - 4)));
     for (let s = 0; s < o.batch; s++) dec.prefill(ids, { seq: s });
     const toks = new Int32Array(o.batch).fill(7);
@@ -164,7 +172,7 @@ export function cpuDecodeThroughput(
       const logits = dec.step(toks);
       const ts = performance.now();
       for (let b = 0; b < o.batch; b++) {
-        toks[b] = sampleReference(logits.subarray(b * V, (b + 1) * V), params, b, i).token;
+        toks[b] = sampleFast(logits.subarray(b * V, (b + 1) * V), params, b, i).token;
       }
       sampling += performance.now() - ts;
     }
@@ -184,9 +192,65 @@ export function cpuDecodeThroughput(
         js: ms - sampling / o.steps - (part.gemv + part.attention + part.norms + part.elementwise),
       },
     };
+    dec.dispose();
     if (!best || r.tokensPerSecond > best.tokensPerSecond) best = r;
   }
   return best!;
+}
+
+/** Logit error of reduced-precision weights against f32. */
+export interface WeightError {
+  /** max |logit − f32 logit| over the positions. */
+  maxAbs: number;
+  /** The largest max − min of an f32 logit row. */
+  range: number;
+  /** ‖Δ‖ ÷ ‖f32 logits‖ over all positions. */
+  rms: number;
+  /** Positions whose argmax equals f32's. */
+  agree: number;
+  /** Positions compared. */
+  positions: number;
+}
+
+/**
+ * Logits of `weights` against f32 over the f32 model's greedy continuation of BOS (`positions` tokens, one prefill
+ * each).
+ *
+ * @example
+ * ```ts ignore
+ * import { CpuTransformer } from "../lib/cpu/model.ts";
+ * import { weightError } from "./cpu_bench.ts";
+ * const e = weightError(await CpuTransformer.load("models/default"), "int8", 64); // e.maxAbs / e.range ≈ 5e-3
+ * ```
+ */
+export function weightError(m: CpuTransformer, weights: WeightFormat, positions: number): WeightError {
+  const V = m.config.vocabSize, f32 = new CpuDecoder(m), ids = [1];
+  let lg = f32.prefill(ids);
+  while (ids.length < positions) {
+    let am = 0;
+    for (let v = 1; v < V; v++) if (lg[v] > lg[am]) am = v;
+    ids.push(am);
+    lg = f32.step([am]);
+  }
+  const ref = f32.prefill(ids, { allRows: true }).slice();
+  const dec = new CpuDecoder(m, { weights });
+  const got = dec.prefill(ids, { allRows: true });
+  let maxAbs = 0, range = 0, se = 0, sr = 0, agree = 0;
+  for (let t = 0; t < positions; t++) {
+    let am = 0, bm = 0, lo = Infinity, hi = -Infinity;
+    for (let v = 0; v < V; v++) {
+      const a = ref[t * V + v], b = got[t * V + v];
+      maxAbs = Math.max(maxAbs, Math.abs(a - b));
+      se += (a - b) ** 2, sr += a * a;
+      lo = Math.min(lo, a), hi = Math.max(hi, a);
+      if (a > ref[t * V + am]) am = v;
+      if (b > got[t * V + bm]) bm = v;
+    }
+    range = Math.max(range, hi - lo);
+    if (am === bm) agree++;
+  }
+  dec.dispose();
+  return { maxAbs, range, rms: Math.sqrt(se / sr), agree, positions };
 }
 
 /** Milliseconds per training step, by part. */

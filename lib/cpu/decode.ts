@@ -1,7 +1,9 @@
 /**
  * Decoding on the CPU with a KV cache: the prefill runs the block as GEMMs over the prompt rows, each decode step as
- * GEMVs (batch 1) or one GEMM per weight (batch > 1), with attention over the cache as two small BLAS products per
- * head. Nothing is allocated per step; residual adds are fused into the output projections (β = 1).
+ * GEMVs (batch 1) or one GEMM per weight (batch > 1), with each row's attention over the cache one call of a
+ * WebAssembly SIMD kernel (`kv_cache.ts`; two small BLAS products per head where that kernel is unavailable). With
+ * `weights: "bf16" | "int8"` the weight products run on reduced-precision copies (`qgemv.ts`). Residual adds are
+ * fused into the output projections (β = 1).
  *
  * Sequences live in slots `0 … maxBatch − 1`, each with its own cache of `maxPositions` positions. Sliding the
  * window as the WebGPU engine does (`lib/infer/engine.ts`) is a fresh {@link CpuDecoder.prefill} of the kept ids but
@@ -15,6 +17,8 @@ import type { CpuTransformer } from "./model.ts";
 import { causalSoftmax } from "./attention.ts";
 import { embeddingForward, fastExp, rmsnormForward, swigluForward } from "./ops.ts";
 import { ropeForward } from "./rope.ts";
+import { KvCache } from "./kv_cache.ts";
+import { type QuantMatrix, QuantWeights, type WeightFormat } from "./qgemv.ts";
 
 /** Options for {@link CpuDecoder}. */
 export interface CpuDecoderOptions {
@@ -29,14 +33,24 @@ export interface CpuDecoderOptions {
    * 8.2–9.3 ms vs 11.4–12.2 ms per token, measured side by side). `"out-in"` reads the model's own matrices.
    */
   layout?: "out-in" | "in-out";
+  /**
+   * Weight format of the products: `"f32"` (default: the model's own weights through BLAS), or `"bf16"` / `"int8"`
+   * (per-row scales): a reduced-precision copy multiplied by WebAssembly SIMD kernels on `threads` threads (see
+   * `qgemv.ts`) — fewer bytes per weight, so batch-1 steps run past the f32 read-bandwidth limit, with a small logit
+   * error (the bench's `decode.cpu.bf16.error` and `decode.cpu.int8.error` rows). `layout` does not apply.
+   */
+  weights?: WeightFormat;
+  /** Threads of the bf16/int8 products (default 1, see `QuantWeights.create`); BLAS threads are set on the BLAS. */
+  threads?: number;
 }
 
-/** A weight matrix as the decoder reads it: HF layout [out, in], or transposed [in, out] when `t`. */
+/** A weight matrix as the decoder reads it: HF layout [out, in], or transposed [in, out] when `t`; or quantized `q`. */
 interface Mat {
   w: Float32Array;
   out: number;
   in: number;
   t: boolean;
+  q?: QuantMatrix;
 }
 
 function mat(w: Float32Array, out: number, inn: number, transpose: boolean): Mat {
@@ -48,7 +62,8 @@ function mat(w: Float32Array, out: number, inn: number, transpose: boolean): Mat
 
 /** y ← x·Wᵀ + β·y for `rows` rows of x: a GEMV at one row, a GEMM above. */
 function linear(blas: Blas, rows: number, x: Float32Array, m: Mat, beta: number, y: Float32Array): void {
-  if (m.t) {
+  if (m.q) m.q.apply(rows, x, beta, y);
+  else if (m.t) {
     if (rows === 1) blas.sgemv(true, m.in, m.out, 1, m.w, m.out, x, beta, y);
     else blas.sgemm(false, false, rows, m.out, m.in, 1, x, m.in, m.w, m.out, beta, y, m.out);
   } else {
@@ -93,13 +108,17 @@ export class CpuDecoder {
   readonly maxPositions: number;
   /** Positions held in each slot's cache (the next token's position). */
   readonly lengths: Int32Array;
+  /** The weight format the products read. */
+  readonly weights: WeightFormat;
   /** Collects a time breakdown of steps when set (see {@link CpuDecoder.resetProfile}). */
   profile: DecodeProfile | null = null;
+  readonly #quant?: QuantWeights;
   readonly #m: CpuTransformer;
   readonly #blas: Blas;
   readonly #w: ModelViews;
   readonly #mats: { qkv: Mat; o: Mat; gu: Mat; down: Mat }[];
   readonly #head: Mat;
+  readonly #cache: KvCache;
   readonly #kc: Float32Array[][][]; // [layer][slot][head] → [maxPos, hd]
   readonly #vc: Float32Array[][][];
   // step buffers, [maxBatch, …]
@@ -134,7 +153,11 @@ export class CpuDecoder {
     this.#m = model;
     this.#blas = model.blas;
     this.#w = model.w;
-    const tr = (opts.layout ?? "in-out") === "in-out";
+    this.weights = opts.weights ?? "f32";
+    if (!["f32", "bf16", "int8"].includes(this.weights)) {
+      throw new RangeError(`weights: ${JSON.stringify(this.weights)}, expected "f32", "bf16" or "int8"`);
+    }
+    const tr = this.weights === "f32" && (opts.layout ?? "in-out") === "in-out";
     this.#mats = model.w.layers.map((L) => ({
       qkv: mat(L.qkv, 3 * d, d, tr),
       o: mat(L.o, d, d, tr),
@@ -142,19 +165,18 @@ export class CpuDecoder {
       down: mat(L.down, d, f, tr),
     }));
     this.#head = mat(model.w.embed, V, d, tr);
+    if (this.weights !== "f32") {
+      const all = [...this.#mats.flatMap((m) => [m.qkv, m.o, m.gu, m.down]), this.#head];
+      this.#quant = QuantWeights.create(this.weights, all, { threads: opts.threads });
+      all.forEach((m, i) => m.q = this.#quant!.matrices[i]);
+    }
     this.maxBatch = Math.max(1, opts.maxBatch ?? 1);
     this.maxPositions = Math.min(opts.maxPositions ?? c.maxPositions, c.maxPositions);
     const B = this.maxBatch, P = this.maxPositions;
     this.lengths = new Int32Array(B);
-    const cache = () =>
-      Array.from({ length: c.layers }, () => {
-        const buf = new Float32Array(B * H * P * hd);
-        return Array.from({ length: B }, (_, b) =>
-          Array.from({ length: H }, (_, h) =>
-            buf.subarray((b * H + h) * P * hd, (b * H + h + 1) * P * hd)));
-      });
-    this.#kc = cache();
-    this.#vc = cache();
+    this.#cache = new KvCache(c.layers, B, H, P, hd, f);
+    this.#kc = this.#cache.k;
+    this.#vc = this.#cache.v;
     this.#x = new Float32Array(B * d);
     this.#h = new Float32Array(B * d);
     this.#rstd = new Float32Array(B);
@@ -174,6 +196,11 @@ export class CpuDecoder {
       (_, b) => Array.from({ length: H }, (_, h) => this.#att.subarray(b * d + h * hd, b * d + (h + 1) * hd)),
     );
     this.#pos = new Int32Array(B);
+  }
+
+  /** Stops the bf16/int8 product threads (nothing to do for f32); the decoder cannot be used after. */
+  dispose(): void {
+    this.#quant?.dispose();
   }
 
   /** Forgets slot `seq` (all slots when omitted). */
@@ -270,7 +297,7 @@ export class CpuDecoder {
     this.#t = t0;
     const lap = this.#lap;
     const x = this.#x, h = this.#h, qkv = this.#qkv, att = this.#att, gu = this.#gu, act = this.#act;
-    const sc = this.#sc, scale = 1 / Math.sqrt(hd), rope = this.#m.rope;
+    const sc = this.#sc, scale = 1 / Math.sqrt(hd), rope = this.#m.rope, wasmAttn = this.#cache.wasm;
     embeddingForward(x, tokens, W.embed, B, d);
     if (prof) lap("elementwise");
     for (let l = 0; l < c.layers; l++) {
@@ -294,6 +321,13 @@ export class CpuDecoder {
             Kh[dst + e] = qkv[src + d + e];
             Vh[dst + e] = qkv[src + 2 * d + e];
           }
+        }
+        if (wasmAttn) {
+          this.#cache.attend(l, b, n, qkv.subarray(row, row + d), att.subarray(b * d, (b + 1) * d), scale);
+          continue;
+        }
+        for (let hh = 0; hh < H; hh++) {
+          const Kh = K[hh], Vh = Vc[hh];
           blas.sgemv(false, n, hd, scale, Kh, hd, qv[hh], 0, sc);
           let m = -Infinity;
           for (let j = 0; j < n; j++) if (sc[j] > m) m = sc[j];
@@ -309,7 +343,7 @@ export class CpuDecoder {
       if (prof) lap("norms");
       linear(blas, B, h, M.gu, 0, gu);
       if (prof) lap("gemv");
-      swigluForward(act, gu, B, f);
+      if (!this.#cache.swiglu(act, gu, B)) swigluForward(act, gu, B, f);
       if (prof) lap("elementwise");
       linear(blas, B, act, M.down, 1, x);
       if (prof) lap("gemv");

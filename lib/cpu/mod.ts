@@ -22,5 +22,6 @@ export * from "./attention.ts";
 export * from "./layout.ts";
 export { CpuTransformer } from "./model.ts";
 export * from "./decode.ts";
+export { type QuantMatrix, type QuantSource, QuantWeights, type WeightFormat } from "./qgemv.ts";
 export * from "./adamw.ts";
 export * from "./train.ts";

@@ -3,7 +3,7 @@
  * and the plain-TS reference's to ≤ 1e-4 relative; batched steps equal single ones; chunked prefill equals one
  * prefill; a slid window equals a fresh decoder over it.
  */
-import { assert, assertThrows } from "../_assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
 import { CpuDecoder } from "../../lib/cpu/decode.ts";
 import { CpuTransformer } from "../../lib/cpu/model.ts";
 import { referenceLogits } from "../../lib/infer/reference.ts";
@@ -129,4 +129,93 @@ Deno.test("the default model over its whole 512-token context: forward and KV-ca
     })`,
   );
   assert(st.diff <= 1e-4 * st.scale, `steps ${st.diff}`);
+});
+
+Deno.test("bf16 and int8 weights on the default model: logits within their error bounds of f32, the same argmax almost everywhere; steps = prefill", async () => {
+  const m = await CpuTransformer.load(new URL("../../models/default/", import.meta.url).pathname);
+  const V = m.config.vocabSize, T = 128;
+  // a real continuation: the f32 model's greedy tokens after BOS
+  const f32 = new CpuDecoder(m), ids = [1];
+  let lg = f32.prefill(ids);
+  while (ids.length < T) {
+    let am = 0;
+    for (let v = 1; v < V; v++) if (lg[v] > lg[am]) am = v;
+    ids.push(am);
+    lg = f32.step([am]);
+  }
+  const ref = f32.prefill(ids, { allRows: true }).slice();
+  // measured 2026-12-01: bf16 max |Δ| ÷ logit range 9.5e-4, rms 1.6e-3, argmax 128/128; int8 4.9e-3, 5.8e-3, 127/128
+  const bounds = {
+    bf16: { range: 3e-3, rms: 5e-3, agree: 125 },
+    int8: { range: 1.5e-2, rms: 2e-2, agree: 120 },
+  };
+  for (const weights of ["bf16", "int8"] as const) {
+    const dec = new CpuDecoder(m, { weights, threads: 2 });
+    try {
+      const got = dec.prefill(ids, { allRows: true }).slice();
+      let err = 0, range = 0, se = 0, sr = 0, agree = 0;
+      for (let t = 0; t < T; t++) {
+        let am = 0, bm = 0, lo = Infinity, hi = -Infinity;
+        for (let v = 0; v < V; v++) {
+          const a = ref[t * V + v], b = got[t * V + v];
+          err = Math.max(err, Math.abs(a - b));
+          se += (a - b) ** 2, sr += a * a;
+          lo = Math.min(lo, a), hi = Math.max(hi, a);
+          if (a > ref[t * V + am]) am = v;
+          if (b > got[t * V + bm]) bm = v;
+        }
+        range = Math.max(range, hi - lo);
+        if (am === bm) agree++;
+      }
+      const rms = Math.sqrt(se / sr);
+      console.log(
+        `  ${weights}: max |Δ| ${err.toFixed(4)} = ${
+          (err / range).toExponential(2)
+        } of the logit range, rms ${rms.toExponential(2)}, argmax ${agree}/${T}`,
+      );
+      const b = bounds[weights];
+      assert(
+        err <= b.range * range && rms <= b.rms && agree >= b.agree,
+        `${weights} logit error over its bound`,
+      );
+      assert(err > 0, `${weights}: logits identical to f32 (the reduced weights were not used)`);
+      // the KV-cache steps (1-row kernels, BLAS attention GEMVs) = the prefill (4-row kernels, GEMMs)
+      dec.reset();
+      const rows = new Float32Array(T * V);
+      rows.set(dec.prefill(ids.slice(0, 1)));
+      for (let t = 1; t < T; t++) rows.set(dec.step([ids[t]]), t * V);
+      const s = maxDiff(rows, got);
+      assert(s.diff <= 1e-4 * s.scale, `${weights} steps vs prefill ${s.diff}`);
+    } finally {
+      dec.dispose();
+    }
+  }
+  assertThrows(() => new CpuDecoder(m, { weights: "fp8" as "int8" }), RangeError, "weights");
+});
+
+Deno.test("loadModel({ device: 'cpu', weights }): int8 and bf16 generate grammatical pieces (the tokens shared with f32 printed); other devices refuse", async () => {
+  const { generate, loadModel } = await import("../../lib/infer/generate.ts");
+  const { grammarErrors } = await import("../../lib/infer/grammar.ts");
+  const f32 = await loadModel("models/default", { device: "cpu" });
+  const want = (await generate({ model: f32, seed: 7, maxTokens: 64 })).ids[0];
+  f32.dispose();
+  for (const weights of ["bf16", "int8"] as const) {
+    const m = await loadModel("models/default", { device: "cpu", weights });
+    try {
+      assert(m.adapter.endsWith(`, ${weights} weights)`), m.adapter);
+      const got = (await generate({ model: m, seed: 7, maxTokens: 64 })).ids[0];
+      let same = 0;
+      while (same < got.length && got[same] === want[same]) same++;
+      console.log(`  ${weights}: the first ${same} of ${got.length} tokens are f32's`);
+      assertEquals(got.length, 64);
+      assertEquals(grammarErrors(got, m.tokenizerJson).type, 0);
+    } finally {
+      m.dispose();
+    }
+  }
+  await assertRejects(
+    () => loadModel("models/default", { device: "gpu", weights: "int8" }),
+    Error,
+    "CPU device",
+  );
 });
