@@ -89,6 +89,11 @@ export interface Score {
   tempos: TempoChange[];
   /** Time signatures sorted by tick; the first entry is at tick 0 (4/4 when the file has none). */
   timeSignatures: TimeSignature[];
+  /**
+   * Where the piece ends, in ticks, when it is set (e.g. the end of its last bar): `writeMidi` puts the piano track's
+   * end-of-track there unless an event lies later. Unset: at the last event.
+   */
+  endTick?: number;
 }
 
 /**

@@ -1,20 +1,35 @@
 /**
- * Hard controls as a static per-token bias: the same for every step of a sequence, added to the logits before
- * temperature by both samplers (`kernels/sampler.wgsl`, `sampleReference`). A bias of -Infinity masks a token; a
- * finite one is a log-weight. A BPE token (`+`-joined base tokens) is masked if any of its base tokens is, and
- * otherwise gets the sum of their biases.
+ * Hard controls: the one place that documents every control. Most are a static per-token bias, the same for every
+ * step of a sequence, added to the logits before temperature by both samplers (`kernels/sampler.wgsl`,
+ * `sampleReference`); a bias of -Infinity masks a token, a finite one is a log-weight. A BPE token (`+`-joined base
+ * tokens) is masked if any of its base tokens is, and otherwise gets the sum of their biases.
  *
  * - `key` ("C major", "E minor", "F# minor", "Bb major"; minor is natural minor): a Pitch outside the scale gets
  *   bias ln(1 − keyStrength), i.e. its weight is multiplied by 1 − keyStrength (keyStrength 1, the default: masked;
  *   0: no effect).
- * - `pitchRange` [lo, hi] (MIDI numbers, inclusive): Pitch tokens outside are masked.
- * - `maxNoteBeats` (stuck-note guard): Duration tokens longer than it (`Duration_a.b.c` = a + b/c beats) are masked.
- * - `tempo` (BPM): every Tempo token but the nearest bin is masked.
+ * - `pitchRange` [lo, hi] (MIDI numbers 0–127, inclusive): Pitch tokens outside are masked.
+ * - `maxNoteBeats` (stuck-note guard, > 0): Duration tokens longer than it (`Duration_a.b.c` = a + b/c beats) are
+ *   masked.
+ * - `tempo` (BPM, 1–1000): every Tempo token but the nearest bin is masked, and the written piece's tempo map is that
+ *   one tempo, exactly as asked (`generate` sets it; the prompt's own tempo changes are replaced).
  * - `timeSignature` ("3/4"): every other TimeSig token is masked.
- * - `density` ("low" −1.5, "medium" 0, "high" +1.5, or a number): added to every Pitch token (negative: sparser).
+ * - `density` ("low" −1.5, "medium" 0, "high" +1.5, or a number in [−10, 10]): added to every Pitch token (negative:
+ *   sparser).
+ *
+ * Controls that need state while decoding (lib/infer/constraints.ts; per-step masks on both decoders):
+ *
+ * - `maxPolyphony` (an integer 1–16): no Pitch at an onset where that many notes already sound (ticks as the
+ *   tokenizer decodes them; a note sounds from its start to start + duration), and no Position where they do.
+ * - `noRepeatNgram` (an integer 2–256; off by default, and off changes nothing): Hugging Face's
+ *   `no_repeat_ngram_size` over token ids: a token that would complete an n-gram already present in the piece
+ *   (prompt included) is masked; on a step where that would leave no token, the block is lifted for that step.
+ * - The length in `bars` (not a control field: `generate({ bars })`) is exact: no End before bar N, a Bar past bar N
+ *   ends the piece, no note sounds past bar N's end (Durations that would cross it are masked, not clipped), and the
+ *   written file's end-of-track is at bar N's end. A reader counts bars as the end-of-track tick in measures (e.g.
+ *   @tonejs/midi's `header.ticksToMeasures(track.endOfTrackTicks)`); every note ends at or before it.
  *
  * A control that would leave no token of a type the vocabulary has (e.g. key + range leaving no Pitch) throws a
- * one-line RangeError naming it.
+ * one-line RangeError naming it; so does a value outside its range (`checkControls`).
  *
  * @module
  */
@@ -35,11 +50,93 @@ export interface Controls {
   timeSignature?: string;
   /** Note density: "low" | "medium" | "high" or a bias on Pitch tokens. */
   density?: "low" | "medium" | "high" | number;
+  /** Most notes sounding at once, 1–16 (a Pitch is masked at an onset where that many sound). */
+  maxPolyphony?: number;
+  /** Block repeated n-grams of token ids, n = 2–256 (off by default). */
+  noRepeatNgram?: number;
 }
 
 const NOTE: Record<string, number> = { C: 0, D: 2, E: 4, F: 5, G: 7, A: 9, B: 11 };
 const SCALES: Record<string, number[]> = { major: [0, 2, 4, 5, 7, 9, 11], minor: [0, 2, 3, 5, 7, 8, 10] };
 const DENSITY: Record<string, number> = { low: -1.5, medium: 0, high: 1.5 };
+
+/**
+ * The numeric ranges `checkControls` enforces (inclusive), for the faces' parameter table.
+ *
+ * @example
+ * ```ts
+ * import { CONTROL_RANGES } from "./controls.ts";
+ * CONTROL_RANGES.maxPolyphony; // { min: 1, max: 16, integer: true }
+ * ```
+ */
+export const CONTROL_RANGES: Readonly<
+  Record<"keyStrength" | "maxNoteBeats" | "tempo" | "density" | "maxPolyphony" | "noRepeatNgram" | "pitch", {
+    min: number;
+    max: number;
+    integer: boolean;
+  }>
+> = Object.freeze({
+  keyStrength: { min: 0, max: 1, integer: false },
+  maxNoteBeats: { min: 1 / 64, max: 64, integer: false },
+  tempo: { min: 1, max: 1000, integer: false },
+  density: { min: -10, max: 10, integer: false },
+  maxPolyphony: { min: 1, max: 16, integer: true },
+  noRepeatNgram: { min: 2, max: 256, integer: true },
+  pitch: { min: 0, max: 127, integer: true },
+});
+
+/**
+ * Checks every field of `c` against its range and form (vocabulary-independent; `controlBias` also checks what the
+ * vocabulary can do). Throws a one-line RangeError naming the field.
+ *
+ * @example
+ * ```ts
+ * import { checkControls } from "./controls.ts";
+ * checkControls({ maxPolyphony: 4, key: "D minor" }); // fine
+ * try {
+ *   checkControls({ maxPolyphony: 0 });
+ * } catch (e) {
+ *   (e as Error).message; // "maxPolyphony: expected an integer in 1–16, got 0"
+ * }
+ * ```
+ */
+export function checkControls(c: Controls | undefined): void {
+  if (!c) return;
+  const num = (field: keyof typeof CONTROL_RANGES, v: unknown, name: string = field) => {
+    const r = CONTROL_RANGES[field];
+    if (
+      typeof v !== "number" || !Number.isFinite(v) || v < r.min || v > r.max ||
+      (r.integer && !Number.isInteger(v))
+    ) {
+      throw new RangeError(
+        `${name}: expected ${r.integer ? "an integer" : "a number"} in ${r.min}–${r.max}, got ${String(v)}`,
+      );
+    }
+  };
+  if (c.key !== undefined) keyPitchClasses(c.key);
+  if (c.keyStrength !== undefined) num("keyStrength", c.keyStrength);
+  if (c.pitchRange !== undefined) {
+    if (!Array.isArray(c.pitchRange) || c.pitchRange.length !== 2) {
+      throw new RangeError(`pitchRange: expected [lo, hi], got ${JSON.stringify(c.pitchRange)}`);
+    }
+    num("pitch", c.pitchRange[0], "pitchRange");
+    num("pitch", c.pitchRange[1], "pitchRange");
+    if (!(c.pitchRange[0] <= c.pitchRange[1])) {
+      throw new RangeError(`pitchRange: expected lo <= hi, got ${c.pitchRange[0]}-${c.pitchRange[1]}`);
+    }
+  }
+  if (c.maxNoteBeats !== undefined) num("maxNoteBeats", c.maxNoteBeats);
+  if (c.tempo !== undefined) num("tempo", c.tempo);
+  if (c.timeSignature !== undefined && !/^\s*\d+\/\d+\s*$/.test(String(c.timeSignature))) {
+    throw new RangeError(`timeSignature: expected like "3/4", got "${c.timeSignature}"`);
+  }
+  if (c.density !== undefined && typeof c.density !== "number" && !(c.density in DENSITY)) {
+    throw new RangeError(`density: expected low, medium, high or a number, got ${c.density}`);
+  }
+  if (typeof c.density === "number") num("density", c.density);
+  if (c.maxPolyphony !== undefined) num("maxPolyphony", c.maxPolyphony);
+  if (c.noRepeatNgram !== undefined) num("noRepeatNgram", c.noRepeatNgram);
+}
 
 /**
  * The pitch classes of a key name.
@@ -58,12 +155,39 @@ export function keyPitchClasses(key: string): number[] {
   return SCALES[mode].map((i) => (root + i) % 12);
 }
 
-/** Whether any control is set. */
+/** The controls a static bias carries (`keyStrength` only refines `key`; the dynamic ones are per step). */
+const STATIC: readonly (keyof Controls)[] = [
+  "key",
+  "pitchRange",
+  "maxNoteBeats",
+  "tempo",
+  "timeSignature",
+  "density",
+];
+
+/**
+ * Whether any control of the static bias is set (`maxPolyphony` and `noRepeatNgram` alone: no bias).
+ *
+ * @example
+ * ```ts
+ * import { hasControls } from "./controls.ts";
+ * hasControls({ key: "C major" }); // true
+ * hasControls({ maxPolyphony: 2 }); // false
+ * ```
+ */
 export function hasControls(c: Controls | undefined): boolean {
-  return !!c && Object.entries(c).some(([k, v]) => v !== undefined && k !== "keyStrength");
+  return !!c && STATIC.some((k) => c[k] !== undefined);
 }
 
-/** Beats of a `Duration_a.b.c` token value. */
+/**
+ * Beats of a `Duration_a.b.c` token value.
+ *
+ * @example
+ * ```ts
+ * import { durationBeats } from "./controls.ts";
+ * durationBeats("1.4.8"); // 1.5
+ * ```
+ */
 export function durationBeats(value: string): number {
   const [a, b, c] = value.split(".").map(Number);
   return a + b / c;
@@ -83,6 +207,7 @@ export function controlBias(
   vocab: readonly string[],
   controls: Controls | undefined,
 ): Float32Array | undefined {
+  checkControls(controls);
   if (!hasControls(controls)) return undefined;
   const c = controls!;
   const base = new Map<string, number>();

@@ -108,6 +108,13 @@ export interface DecodeOptions extends DecodeSampling {
   nextState?: (s: GrammarState, id: number) => GrammarState;
   /** Cancels between readbacks. */
   signal?: AbortSignal;
+  /**
+   * Per-step host masks (the dynamic controls, lib/infer/constraints.ts): sequence `seq`'s bias for its next draw,
+   * given its ids drawn so far. When set, every step is its own submit and readback (chunk 1, one in flight): the bias
+   * rows are uploaded before each step and its tokens read back after it, replacing `bias`. Correct, slower: one
+   * GPU round trip per token instead of one per `chunk`.
+   */
+  stepBias?: (seq: number, ids: readonly number[]) => Float32Array;
 }
 
 /**
@@ -198,6 +205,8 @@ export interface DecodeRow extends RowSampling {
   windowStart?: (ids: number[]) => number;
   /** Ends the sequence (`aborted`) at the next readback boundary; the others go on undisturbed. */
   signal?: AbortSignal;
+  /** Its controls' static per-token bias (`controlBias`), added to its logits before every draw; none: unbiased. */
+  bias?: Float32Array;
 }
 
 /**
@@ -481,6 +490,10 @@ export class Engine {
           if (run.stopped) break;
           this.#slideWindow(run);
         }
+        if (o.stepBias) {
+          const rows = GpuModel.rowsOf(o, run.batch);
+          this.#m.writeRows(rows.map((r, s) => ({ ...r, bias: o.stepBias!(s, run.ids[s]) })));
+        }
         const n = this.#chunkSteps(run);
         const enc = this.#dev.createCommandEncoder();
         const first = run.prefilled ? 0 : this.#prefill(enc, run);
@@ -511,8 +524,8 @@ export class Engine {
     return {
       o,
       batch: B,
-      chunk: Math.max(1, Math.min(o.chunk ?? GENERATE_PARAMS.chunk.default, MAX_CHUNK)),
-      inFlight: Math.max(1, o.inFlight ?? 3),
+      chunk: o.stepBias ? 1 : Math.max(1, Math.min(o.chunk ?? GENERATE_PARAMS.chunk.default, MAX_CHUNK)),
+      inFlight: o.stepBias ? 1 : Math.max(1, o.inFlight ?? 3),
       prompt,
       ids: Array.from({ length: B }, () => []),
       history: Array.from({ length: B }, () => [...prompt]),
@@ -811,6 +824,7 @@ export class Engine {
       stream: 0,
       origin: G - 1,
       grammar: r.grammar,
+      bias: r.bias,
     }], s);
     m.writeStates([this.#rowState(L.grammar, 0, T - 1, G - 1)], s);
     m.writePrompt(prompt);

@@ -60,7 +60,7 @@ export const MAX_WRITE_TICK = 2 ** 40;
 
 type Timed = { tick: number; order: number; data: number[] | Uint8Array };
 
-function writeTrack(out: ByteWriter, events: Timed[]) {
+function writeTrack(out: ByteWriter, events: Timed[], endTick = 0) {
   events.sort((a, b) => a.tick - b.tick || a.order - b.order);
   const body = new ByteWriter();
   let last = 0;
@@ -76,7 +76,13 @@ function writeTrack(out: ByteWriter, events: Timed[]) {
     else body.bytes(...e.data);
     last = e.tick;
   }
-  body.bytes(0x00, 0xff, 0x2f, 0x00);
+  while (endTick - last > MAX_DELTA) {
+    body.vlq(MAX_DELTA);
+    body.bytes(0xff, 0x01, 0x00);
+    last += MAX_DELTA;
+  }
+  body.vlq(Math.max(0, endTick - last));
+  body.bytes(0xff, 0x2f, 0x00);
   out.ascii("MTrk");
   out.u32(body.length);
   out.append(body.view());
@@ -189,8 +195,9 @@ export function encodeSmf(score: Score, opts: WriteMidiOptions = {}): Uint8Array
   out.ascii("MThd");
   out.u32(6);
   out.bytes(0, 1, 0, 2, (tpb >> 8) & 0xff, tpb & 0xff);
+  const end = score.endTick === undefined ? 0 : checkTick(score.endTick, "endTick");
   writeTrack(out, meta);
-  writeTrack(out, notes);
+  writeTrack(out, notes, end);
   return out.view().slice();
 }
 
@@ -200,7 +207,8 @@ export function encodeSmf(score: Score, opts: WriteMidiOptions = {}): Uint8Array
  * produced (or any with integer ticks, sorted tempo/time-signature lists starting at tick 0, no two notes of one key
  * overlapping, durations ≥ 1 and tempos of 60,000,000 / integer bpm), `readMidi(writeMidi(s))` equals `s`.
  * Any tick up to `MAX_WRITE_TICK` is written (gaps over 2²⁸ − 1 ticks are bridged), so every score `readMidi`
- * returns can be written. `opts.text` adds text meta events at tick 0 of track 1 (see `WriteMidiOptions`); they do
+ * returns can be written. With `score.endTick`, the piano track's end-of-track sits there (or at its last event,
+ * if later; the tempo track ends at its last event), so the file lasts until `endTick`. `opts.text` adds text meta events at tick 0 of track 1 (see `WriteMidiOptions`); they do
  * not change the score read back. Throws `MidiError` for values a MIDI file cannot hold.
  *
  * @example
