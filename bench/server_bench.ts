@@ -4,12 +4,16 @@
  * latency, for `/healthz` (the HTTP layer alone) and `/api/generate` (through the queue and the continuous batcher,
  * wired as `deno task serve` wires them) with one client and with many, so the gain of batching shows as the ratio.
  *
+ * Run alone (`deno run -A bench/server_bench.ts [--quick] [--models models] [--model default] [--out file.json]`),
+ * it measures the server on the CPU device (lib/cpu, the batcher's `CpuRowDecoder`) and on the WebGPU engine (the
+ * software adapter here) side by side in one run, and writes the figures as JSON.
+ *
  * @module
  */
 import { createApp } from "../lib/server/app.ts";
 import { QUEUE_DEFAULTS } from "../lib/server/queue.ts";
 import { GenerationBatcher } from "../lib/infer/batch.ts";
-import { loadModel } from "../lib/infer/generate.ts";
+import { type Device, loadModel } from "../lib/infer/generate.ts";
 import { readMidi, writeMidi } from "../lib/midi/mod.ts";
 
 /**
@@ -97,8 +101,13 @@ export interface ServerThroughput {
   single: LoadTestResult;
   /** `POST /api/generate` from `concurrency` clients (batched). */
   concurrent: LoadTestResult;
-  /** The most rows one decode step ran over, and the decode loops run, during the concurrent part. */
-  batching: { peakRows: number; loops: number };
+  /**
+   * During the concurrent part: the most rows one decode step ran over, the mean rows per step, and the decode
+   * loops run.
+   */
+  batching: { peakRows: number; meanRows: number; loops: number };
+  /** Where the model ran (`LoadedModel.adapter`). */
+  adapter: string;
 }
 
 /**
@@ -124,13 +133,20 @@ export async function serverThroughput(
     singleRequests: number;
     generateRequests: number;
     tokens: number;
+    /** Where the Transformer decodes (`loadModel`'s `device`; default `auto`). */
+    device?: Device;
   },
 ): Promise<ServerThroughput> {
   const batcher = new GenerationBatcher({ maxBatch: QUEUE_DEFAULTS.maxBatch });
+  let adapter = "";
   const { app, close } = createApp({
     modelsDir,
     generate: batcher.generate,
-    loadModel,
+    loadModel: async (dir: string) => {
+      const m = await loadModel(dir, { device: o.device });
+      adapter = m.adapter;
+      return m;
+    },
     readMidi,
     writeMidi,
     queue: { timeoutMs: 600_000 },
@@ -163,11 +179,17 @@ export async function serverThroughput(
     const concurrent = await loadTest(gen, o.concurrency, o.generateRequests);
     await batcher.idle();
     const after = batcher.stats();
+    const steps = after.steps - before.steps;
     return {
       health,
       single,
       concurrent,
-      batching: { peakRows: after.peakRows, loops: after.loops - before.loops },
+      batching: {
+        peakRows: after.peakRows,
+        meanRows: steps ? (after.rowSteps - before.rowSteps) / steps : 0,
+        loops: after.loops - before.loops,
+      },
+      adapter,
     };
   } finally {
     ac.abort();
@@ -221,5 +243,107 @@ export async function coldStartGenerate(
     return { seconds, midiBytes };
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** One device's part of {@link batchingByDevice}. */
+export interface DeviceBatching {
+  /** The device asked for. */
+  device: Device;
+  /** Where the model ran (`LoadedModel.adapter`). */
+  adapter: string;
+  /** Each round's measurement, in run order. */
+  rounds: (ServerThroughput & { speedup: number })[];
+  /** The median over rounds of 16 clients' throughput ÷ 1 client's (each round's two measured back to back). */
+  medianSpeedup: number;
+}
+
+/**
+ * The server's batching on each device, side by side in one run: `rounds` rounds, each measuring every device in
+ * turn (1 client, then `concurrency` clients), so that a noisy stretch of a shared machine falls on both devices and
+ * each ratio compares two measurements taken back to back; the median ratio per device.
+ *
+ * @example
+ * ```ts ignore
+ * import { batchingByDevice } from "./server_bench.ts";
+ * const r = await batchingByDevice("models", "default", ["cpu", "gpu"], { quick: true });
+ * for (const d of r) console.log(d.device, d.adapter, d.medianSpeedup.toFixed(2));
+ * ```
+ */
+export async function batchingByDevice(
+  modelsDir: string,
+  modelName: string,
+  devices: readonly Device[],
+  o: { quick?: boolean; rounds?: number; tokens?: number; concurrency?: number } = {},
+): Promise<DeviceBatching[]> {
+  const out: DeviceBatching[] = devices.map((device) => ({
+    device,
+    adapter: "",
+    rounds: [],
+    medianSpeedup: NaN,
+  }));
+  const rounds = o.rounds ?? (o.quick ? 1 : 3);
+  for (let k = 0; k < rounds; k++) {
+    for (const d of out) {
+      const r = await serverThroughput(modelsDir, modelName, {
+        concurrency: o.concurrency ?? 16,
+        healthRequests: o.quick ? 400 : 1000,
+        singleRequests: o.quick ? 8 : 16,
+        generateRequests: o.quick ? 64 : 96,
+        tokens: o.tokens ?? 64,
+        device: d.device,
+      });
+      d.adapter = r.adapter;
+      d.rounds.push({ ...r, speedup: r.concurrent.requestsPerSecond / r.single.requestsPerSecond });
+    }
+  }
+  for (const d of out) d.medianSpeedup = quantile(d.rounds.map((r) => r.speedup), 0.5);
+  return out;
+}
+
+if (import.meta.main) {
+  const { parseArgs } = await import("node:util");
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      quick: { type: "boolean" },
+      rounds: { type: "string" },
+      models: { type: "string", default: "models" },
+      model: { type: "string", default: "default" },
+      out: { type: "string" },
+    },
+  });
+  const t0 = new Date(), load0 = Deno.loadavg();
+  const devices = await batchingByDevice(values.models, values.model, ["cpu", "gpu"], {
+    quick: values.quick,
+    rounds: values.rounds === undefined ? undefined : Number(values.rounds),
+  });
+  const f = (x: number) => x.toFixed(x >= 100 ? 0 : x >= 10 ? 1 : 2);
+  for (const d of devices) {
+    for (const r of d.rounds) {
+      const one = `1 client ${f(r.single.requestsPerSecond)} req/s (p50/p99 ${f(r.single.p50Ms)}/${
+        f(r.single.p99Ms)
+      } ms)`;
+      const c = r.concurrent;
+      const many = `16 clients ${f(c.requestsPerSecond)} req/s (p50/p99 ${f(c.p50Ms)}/${f(c.p99Ms)} ms, ` +
+        `${c.ok}/${c.requests} ok, ${f(r.batching.meanRows)} rows per step, peak ${r.batching.peakRows})`;
+      console.log(
+        `${d.device} (${d.adapter}): ${one}; ${many}; ratio ${f(r.speedup)}×; /healthz p99 ${
+          f(r.health.p99Ms)
+        } ms`,
+      );
+    }
+    console.log(`${d.device}: median ratio ${f(d.medianSpeedup)}× over ${d.rounds.length} rounds`);
+  }
+  if (values.out) {
+    const machine = {
+      arch: Deno.build.arch,
+      cores: navigator.hardwareConcurrency,
+      loadBefore: load0,
+      loadAfter: Deno.loadavg(),
+      deno: Deno.version.deno,
+    };
+    const report = { date: t0.toISOString(), model: `${values.models}/${values.model}`, machine, devices };
+    await Deno.writeTextFile(values.out, JSON.stringify(report, null, 2) + "\n");
   }
 }

@@ -15,8 +15,8 @@ const USAGE =
   --max-batch N     requests generated at once, as one batch (1…256)
   --max-waiting N   requests waiting for a place in the batch before a 503 (0…10000)
   --timeout S       seconds a request may wait and run (1…3600)
-  --device D        auto | gpu | cpu (auto: a real GPU → the engine; else a BLAS → the CPU backend, where requests
-                    run one at a time, no batching; else the engine on the software adapter)
+  --device D        auto | gpu | cpu (auto: a real GPU → the engine; else a BLAS → the CPU backend, batched
+                    as well; else the engine on the software adapter)
   --threads N       CPU device: BLAS threads`;
 
 function deviceOpt(v: unknown): "auto" | "gpu" | "cpu" {

@@ -1,24 +1,31 @@
 /**
- * Continuous batching for the server: concurrent `generate` calls become rows of one running decode
- * (`Engine.decodeRows`), so one engine pass serves many users. A request that arrives while a batch runs joins it
- * at the next readback (every `chunk` tokens) in a free slot; a finished or cancelled request leaves its slot to the
- * next one; the others go on undisturbed.
+ * Continuous batching for the server: concurrent `generate` calls become rows of one running decode, so one pass
+ * serves many users — on the WebGPU engine (`Engine.decodeRows`) or, for a model loaded on the CPU device, on its
+ * KV-cache decoder (`CpuRowDecoder`, lib/infer/cpu_rows.ts; one contract, `RowDecoder`). A request that arrives
+ * while a batch runs joins it at the next readback (every `chunk` tokens; on the CPU at the next step) in a free
+ * slot; a finished or cancelled request leaves its slot to the next one; the others go on undisturbed. A request's
+ * static controls (`controls`: key, range, …) become its row's bias; its dynamic controls (exact `bars`,
+ * `maxPolyphony`, `noRepeatNgram`: masks that follow what was drawn, lib/infer/constraints.ts) its row's constraint
+ * on the CPU decoder.
  *
  * Requests of one model share a batch; requests are served in arrival order, so a request for another model waits
- * until the running batch empties (the one GPU serves one model's loop at a time). LSTM checkpoints and requests
- * with `batch` > 1 run through `generate`, taking turns with the batches.
+ * until the running batch empties (one model's loop runs at a time). LSTM checkpoints, requests with `batch` > 1
+ * and, on the engine, requests with dynamic controls run through `generate`, taking turns with the batches.
  *
- * Reproducibility: a request's tokens depend only on its own options — the same ids, bit for bit, as `generate` with
- * the same options and `batch: 1` (`deno task generate --seed …`), alone or in any batch. Each row draws from Philox
- * stream 0 with its counter starting at 0 wherever it joins, its first token comes from a prefill identical to
- * `generate`'s, and its decode steps run kernels whose rows do not depend on the batch (see `Engine.decodeRows`).
- * The tests check it on the software adapter on both kernel paths; on a real GPU it rests on the same kernels,
- * not yet measured there.
+ * Reproducibility: a request's tokens depend only on its own options — the same ids as `generate` with the same
+ * options and `batch: 1` (`deno task generate --seed …`), alone or in any batch. Each row draws from Philox stream 0
+ * with its counter starting at 0 wherever it joins, its first token comes from a prefill identical to `generate`'s,
+ * and, on the engine, its decode steps run kernels whose rows do not depend on the batch, so the ids are equal bit
+ * for bit (see `Engine.decodeRows`; tested on the software adapter on both kernel paths; on a real GPU it rests on
+ * the same kernels, not yet measured there). On the CPU device a step over several rows runs BLAS GEMMs where
+ * `generate` alone runs GEMVs: on a native BLAS the logits agree to rounding (~4e-6), and a draw that lands within
+ * that rounding of a token boundary can differ (lib/infer/cpu_rows.ts; none in 24,000 draws of the default model on
+ * OpenBLAS). The tests compare whole pieces with `generate` on the TypeScript BLAS (exact) and on OpenBLAS.
  *
  * @module
  */
-import type { DecodeRow } from "./engine.ts";
 import { nextState } from "./grammar.ts";
+import { type CpuDecodeRow, CpuRowDecoder, type RowDecoder } from "./cpu_rows.ts";
 import {
   generate,
   type GenerateOptions,
@@ -50,8 +57,13 @@ export interface BatcherStats {
   waiting: number;
   /** Decode loops run (a loop lasts while it has rows). */
   loops: number;
-  /** Requests served so far. */
+  /** Requests served so far as rows. */
   served: number;
+  /**
+   * Requests passed to `generate` to run alone (taking turns with the batches): `batch` > 1, LSTM models, and on the
+   * engine, dynamic controls (exact `bars`, `maxPolyphony`, `noRepeatNgram`).
+   */
+  alone: number;
   /** The most rows one decode step ran over. */
   peakRows: number;
   /** Decode steps run. */
@@ -98,6 +110,7 @@ export class GenerationBatcher {
   #rows = 0;
   #loops = 0;
   #served = 0;
+  #alone = 0;
   #peak = 0;
   #steps = 0;
   #rowSteps = 0;
@@ -116,6 +129,7 @@ export class GenerationBatcher {
       waiting: this.#waiting.length,
       loops: this.#loops,
       served: this.#served,
+      alone: this.#alone,
       peakRows: this.#peak,
       steps: this.#steps,
       rowSteps: this.#rowSteps,
@@ -124,18 +138,21 @@ export class GenerationBatcher {
 
   /**
    * Generates one piece as a row of the running batch (or of the next one). Parameter errors reject at once with a
-   * `GenerateParamError`; requests with `batch` > 1 and LSTM models run through plain `generate`. A bound function:
+   * `GenerateParamError` (a control the model cannot honour, with a `RangeError` naming it); requests with `batch` > 1,
+   * LSTM models and, on the engine, requests with dynamic controls run through plain `generate`. A bound function:
    * pass `batcher.generate` where a generation entry goes.
    */
   readonly generate = (opts: GenerateOptions): Promise<GenerateResult> => {
     const model = opts.model;
-    if ((opts.batch ?? 1) !== 1 || model.arch !== "transformer") return generate(opts);
+    if ((opts.batch ?? 1) !== 1 || model.arch !== "transformer") return this.#generateAlone(opts);
     let plan: GenerationPlan;
     try {
       plan = prepareGeneration({ ...opts, batch: 1 });
     } catch (e) {
       return Promise.reject(e);
     }
+    // Dynamic controls mask each draw by what was drawn: the CPU decoder's rows take them, the engine's do not (yet).
+    if (plan.constraint && !model.cpuDecoder) return this.#generateAlone(opts);
     return new Promise<GenerateResult>((resolve, reject) => {
       const job: Job = { model, opts, plan, resolve, reject };
       const signal = opts.signal;
@@ -154,6 +171,12 @@ export class GenerationBatcher {
       this.#kick();
     });
   };
+
+  /** `generate` for a request that cannot be a row. */
+  #generateAlone(opts: GenerateOptions): Promise<GenerateResult> {
+    this.#alone++;
+    return generate(opts);
+  }
 
   /**
    * Resolves once no decode loop runs (every request answered and the engine's last readbacks taken in), e.g.
@@ -189,12 +212,17 @@ export class GenerationBatcher {
     return jobs;
   }
 
-  /** One decode loop of `model`: rows join from the line while they are for this model; ends when none is left. */
+  /**
+   * One decode loop of `model` (on its CPU decoder when it was loaded on the CPU device, else on its engine): rows
+   * join from the line while they are for this model; ends when none is left.
+   */
   #loop(model: LoadedModel): Promise<unknown> {
     return useModel(model, async () => {
-      const engine = await model.engine(this.maxBatch);
+      const rows: RowDecoder = model.cpuDecoder
+        ? new CpuRowDecoder(model.cpuDecoder(this.maxBatch))
+        : await model.engine(this.maxBatch);
       const g = model.grammar;
-      const stats = await engine.decodeRows({
+      const stats = await rows.decodeRows({
         grammar: g,
         nextState: (s, id) => nextState(g, s, id),
         slots: this.maxBatch,
@@ -208,12 +236,14 @@ export class GenerationBatcher {
     });
   }
 
-  /** A job as a row of `decodeRows`. */
-  #row(job: Job): DecodeRow {
+  /** A job as a row of `decodeRows`: its static bias, and (CPU decoder only) its dynamic controls' constraint. */
+  #row(job: Job): CpuDecodeRow {
     const plan = job.plan, t0 = performance.now();
     this.#rows++;
     let drawn = 0;
     return {
+      ...(plan.bias ? { bias: plan.bias } : {}),
+      ...(plan.constraint ? { constraint: plan.constraint() } : {}),
       prompt: plan.prompt,
       grammarState: plan.grammarState,
       maxTokens: plan.maxTokens,

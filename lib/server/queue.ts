@@ -1,7 +1,7 @@
 /**
- * The bounded generation queue in front of the GPU: up to `maxBatch` jobs run at once (the rows of one continuous
- * batch, lib/infer/batch.ts), at most `maxWaiting` wait behind them in arrival order, each waiting job hears its
- * place in line as it moves up, and every job gets an `AbortSignal` that fires on the caller's cancel or the per-job
+ * The bounded generation queue in front of the decoder (the GPU engine or the CPU device): up to `maxBatch` jobs
+ * run at once (the rows of one continuous batch, lib/infer/batch.ts), at most `maxWaiting` wait behind them in
+ * arrival order, each waiting job hears its place in line as it moves up, and every job gets an `AbortSignal` that fires on the caller's cancel or the per-job
  * timeout — whether it is still waiting (then it never starts) or already running (then only its row stops).
  *
  * @module

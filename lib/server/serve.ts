@@ -5,7 +5,7 @@
  * @module
  */
 import { type CommandOutput, commandOutput } from "../util/output.ts";
-import { type Device, generate, type GenerateOptions, loadModel } from "../infer/generate.ts";
+import { type Device, loadModel } from "../infer/generate.ts";
 import { GenerationBatcher } from "../infer/batch.ts";
 import { readMidi, writeMidi } from "../midi/mod.ts";
 import { createApp } from "./app.ts";
@@ -20,15 +20,15 @@ export interface ServeOptions extends CommandOutput {
   port?: number;
   /** Directory whose subdirectories are models (default `models`). */
   modelsDir?: string;
-  /** Requests generated at once, as the rows of one engine batch (default 16). */
+  /** Requests generated at once, as the rows of one batch (default 16). */
   maxBatch?: number;
   /** Requests waiting for a row before a 503 (default 64). */
   maxWaiting?: number;
   /** Seconds a request may wait and run (default 120). */
   timeoutSeconds?: number;
   /**
-   * Where Transformers decode (`loadModel`'s `device`; default `auto`). The batcher is engine-only: on the CPU device
-   * requests run one at a time (each through `generate`, taking turns on the model).
+   * Where Transformers decode (`loadModel`'s `device`; default `auto`). Either way concurrent requests are the rows
+   * of one batch (on the CPU device, of its KV-cache decoder: lib/infer/cpu_rows.ts).
    */
   device?: Device;
   /** CPU device: BLAS threads. */
@@ -58,12 +58,10 @@ export async function serveEtude(o: ServeOptions = {}): Promise<void> {
   const batcher = new GenerationBatcher({ maxBatch });
   const { handler, close } = createApp({
     modelsDir,
-    // The CPU device has no continuous batching (Engine.decodeRows is engine-only): its requests take turns.
-    generate: (opts: GenerateOptions) =>
-      opts.model.device === "cpu" ? generate(opts) : batcher.generate(opts),
+    generate: batcher.generate,
     loadModel: async (dir: string) => {
       const m = await loadModel(dir, { device: o.device, threads: o.threads });
-      print(`etude: ${dir} on ${m.adapter}${m.device === "cpu" ? " (requests run one at a time)" : ""}`);
+      print(`etude: ${dir} on ${m.adapter}`);
       return m;
     },
     readMidi,
