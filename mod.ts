@@ -114,6 +114,7 @@ export {
   type BatcherStats,
   type BoolParam,
   checkGenerateParams,
+  CONDITION_TEMPO_BPM,
   type DecodeOptions,
   type DecodeRow,
   type DecodeRowsOptions,
@@ -123,6 +124,7 @@ export {
   Engine,
   generate,
   GENERATE_PARAMS,
+  type GenerateConditions,
   type GenerateOptions,
   GenerateParamError,
   type GenerateParamInput,
@@ -133,19 +135,23 @@ export {
   grammarErrors,
   type GrammarState,
   type GrammarTables,
+  type InfillRange,
   type KernelPath,
   type LoadedModel,
   loadModel,
   type LoadModelOptions,
+  modelSupports,
   narrowParams,
   type NumberParam,
   type ParamName,
   type ParamNarrowing,
   type ParamSpec,
   type ParamTable,
+  type RangeParam,
   resolveDevice,
   type RowEnd,
   type RowSampling,
+  type TextParam,
 } from "./lib/infer/mod.ts";
 export {
   makeProvenance,
@@ -217,6 +223,7 @@ export {
   type ParamInfo,
   type RopeTables,
   type Trans,
+  type WeightFormat,
 } from "./lib/cpu/mod.ts";
 
 // etude's own WGSL training backend (deno task train --backend gpu)

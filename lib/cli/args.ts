@@ -184,6 +184,16 @@ export function paramUsage(o: CliParamOptions = {}): string {
     if (spec.kind === "bool") {
       head = `--${spec.cli.flag}`;
       text = spec.cli.doc ?? spec.doc;
+    } else if (spec.kind === "text" || spec.kind === "range") {
+      // Controls: off unless given.
+      const cli = spec.cli as NonNullable<typeof spec.cli>;
+      head = `--${cli.flag} ${cli.metavar}`;
+      const what = spec.kind === "range"
+        ? `, ${spec.min}–${spec.max}`
+        : spec.exhaustive
+        ? `: ${spec.choices.join(" | ")}`
+        : "";
+      text = `${cli.doc ?? spec.doc}${what} (default: off)`;
     } else {
       const cli = spec.cli as NonNullable<typeof spec.cli>;
       head = `--${cli.flag} ${cli.metavar}`;
@@ -193,6 +203,10 @@ export function paramUsage(o: CliParamOptions = {}): string {
         ? " (default: random, printed)"
         : isLength && name !== LENGTH_PARAMS[0]
         ? ""
+        : spec.requires
+        ? ` (default ${spec.default}, with --${(o.table ?? GENERATE_PARAMS)[spec.requires].cli?.flag})`
+        : spec.control
+        ? " (default: off)"
         : ` (default ${spec.default})`;
       text = `${cli.doc ?? spec.doc}, ${spec.min}–${spec.max}${def}`;
     }
@@ -224,7 +238,9 @@ export function paramsFromCli(values: Record<string, unknown>, o: CliParamOption
     const v = values[spec.cli.flag];
     // A boolean flag sets the opposite of the default (`--no-grammar`).
     raw[name] = spec.kind === "bool" ? (v ? !spec.default : undefined) : v;
-    if (o.draw !== false && spec.kind !== "bool" && spec.random && isAbsent(raw[name])) {
+    if (
+      o.draw !== false && (spec.kind === "int" || spec.kind === "float") && spec.random && isAbsent(raw[name])
+    ) {
       raw[name] = randomSeed(spec);
     }
   }

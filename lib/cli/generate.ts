@@ -13,6 +13,11 @@
  * `--replay take.json` (or `take.mid`) generates again with the record's settings, model and prompt, each checked
  * against its sha256 first, and writes the same bytes.
  *
+ * Infilling and learned conditions (a model trained with `tokenize --conditioning`): `--prompt take.mid --infill 5:8`
+ * writes the whole piece with bars 5–8 regenerated (every other note as it was); `--style pop` (and, on such a model,
+ * `--key`, `--tempo`, `--density`) sets the leading condition tokens. Both are in the provenance record, so
+ * `--replay` reproduces an infilled take.
+ *
  * The copy check (lib/data/copy_index.ts): with a `copy_index.json` beside the model, each piece's longest run of
  * generated ids (prompt excluded) found verbatim in the training data is printed and kept in the sidecar
  * (`longestCopy`); `--max-copy N` refuses (writes nothing for) a piece sharing more than N tokens, and the task exits
@@ -30,7 +35,7 @@ import { renderWav } from "../audio/wav.ts";
 import { RenderLimitError } from "../audio/synth.ts";
 import { TokenLimitError } from "../tokenizers/remi.ts";
 import { generate, loadModel } from "../infer/generate.ts";
-import { GenerateParamError, type GenerateParamValues } from "../infer/params.ts";
+import { controlError, GenerateParamError, type GenerateParamValues } from "../infer/params.ts";
 import {
   fileSha256,
   makeProvenance,
@@ -69,7 +74,9 @@ ${paramUsage()}
                        training data (the model's copy_index.json): nothing is written for it, exit code 3
   --device D           auto | gpu | cpu (default auto: a real GPU → the WebGPU engine; else a BLAS found → the
                        CPU backend; else the engine on the software adapter); the same seed gives the same tokens
-  --threads N          CPU device: BLAS threads (default: the library's, usually all cores)`;
+  --threads N          CPU device: BLAS threads (default: the library's, usually all cores)
+  --weights W          CPU device: f32 (default) | bf16 | int8: reduced-precision weights, faster decode with a
+                       small logit error (so other tokens than f32 for the same seed)`;
 
 const OPTIONS = {
   model: { type: "string" },
@@ -83,6 +90,7 @@ const OPTIONS = {
   "max-copy": { type: "string" },
   device: { type: "string" },
   threads: { type: "string" },
+  weights: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -273,6 +281,12 @@ export async function generateCli(
       );
     }
   }
+  const w = values.weights ?? "f32";
+  if (w !== "f32" && w !== "bf16" && w !== "int8") {
+    throw new UsageError(`--weights: expected f32, bf16 or int8, got ${JSON.stringify(w)}`);
+  }
+  let weights: "f32" | "bf16" | "int8" = w;
+  if (weights !== "f32" && device === "gpu") throw new UsageError(`--weights ${weights} needs --device cpu`);
   let maxCopy: number | undefined;
   if (values["max-copy"] !== undefined) {
     maxCopy = Number(values["max-copy"]);
@@ -298,6 +312,20 @@ export async function generateCli(
     }
     replay = await readReplay(replayFile);
     params = replayParams(replay);
+    // the weights a take decoded with are part of its record (int8 and bf16 change the tokens)
+    if (values.weights !== undefined) {
+      throw new UsageError(
+        "--weights cannot be combined with --replay (a replay takes every setting from its record)",
+      );
+    }
+    if (replay.model.weights) {
+      if (device === "gpu") {
+        throw new UsageError(
+          `--replay ${replayFile}: the take decoded with ${replay.model.weights} weights: needs --device cpu`,
+        );
+      }
+      weights = replay.model.weights;
+    }
     if (replay.version !== ETUDE_VERSION) {
       warn(
         `warning: --replay ${replayFile}: made by etude ${replay.version}, this is ${ETUDE_VERSION}: ` +
@@ -341,6 +369,9 @@ export async function generateCli(
     throw new UsageError(`--prompt cannot be combined with --replay ${replayFile}: the take has no prompt`);
   }
   const promptPath = typeof values.prompt === "string" ? values.prompt : replay?.prompt?.path;
+  if (params.infill && promptPath === undefined) {
+    throw new UsageError("--infill: needs --prompt FILE.mid (the piece whose bars are regenerated)");
+  }
   if (promptPath !== undefined) {
     // A replay's own prompt is named by the record; one given with --prompt by its option.
     const fromRecord = values.prompt === undefined;
@@ -411,6 +442,7 @@ export async function generateCli(
     modelDir ??= defaultModelDir();
     modelLabel ||= modelDir;
     if (!modelRef.embedded) modelRef = { path: modelDir };
+    if (weights !== "f32") modelRef = { ...modelRef, weights };
     const missing = MODEL_FILES.filter((f) => !existsSync(join(modelDir!, f)));
     if (missing.length) {
       const what = existsSync(modelDir)
@@ -473,11 +505,16 @@ export async function generateCli(
         index,
       });
 
-    const model = await loadModel(modelDir, { device, threads });
+    const model = await loadModel(modelDir, { device: weights === "f32" ? device : "cpu", threads, weights });
     try {
       const blank = model.tokenizer.decode([]); // the tokenizer's resolution and default tempo
       const tpb = blank.ticksPerBeat || 480;
-      const length = bars !== undefined
+      const inf = params.infill;
+      const length = inf
+        ? `bars ${inf.from}–${inf.to} of the prompt (infilling${
+          maxTokens !== undefined ? `, at most ${maxTokens} tokens` : ""
+        })`
+        : bars !== undefined
         ? `${bars} bars`
         : seconds !== undefined
         ? `${seconds} s`
@@ -495,6 +532,13 @@ export async function generateCli(
             prompt ? ` after ${prompt.notes.length} prompt notes` : ""
           }`,
       );
+      if (params.controls) {
+        const list = Object.entries(params.controls).map(([k, v]) =>
+          `${k} ${Array.isArray(v) ? v.join("-") : v}`
+        );
+        print(`controls: ${list.join(", ")}`);
+      }
+      if (params.conditions?.style) print(`conditions: style ${params.conditions.style}`);
       print(`device: ${model.adapter}${device === "auto" ? " (--device auto)" : ""}`);
       // The prompt's own notes come back first in the stream; only new ones are printed.
       const promptKeys = new Set(prompt?.notes.map((n) => `${n.start}:${n.pitch}`) ?? []);
@@ -530,6 +574,8 @@ export async function generateCli(
         bar?.done();
       } catch (e) {
         if (e instanceof GenerateParamError) throw new UsageError(cliParamMessage(e));
+        const ce = controlError(e, params.controls as Record<string, unknown> | undefined);
+        if (ce) throw new UsageError(cliParamMessage(ce));
         if (e instanceof TokenLimitError && promptPath !== undefined) {
           throw new UsageError(`--prompt ${promptPath}: ${(e as Error).message.split("\n")[0]}`);
         }

@@ -22,12 +22,31 @@ import { engineModel, type ModelWeights } from "./model_loader.ts";
 import { type Checkpoint, CheckpointFormatError, readCheckpoint } from "../model/checkpoint.ts";
 import type { LstmConfig, ModelConfig } from "../model/config.ts";
 import { BOS_ID, EOS_ID } from "../tokenizers/tokenizer.ts";
-import { sampleReference, type SamplerParams } from "./sampling.ts";
+import type { SamplerParams } from "./sampling.ts";
+import { sampleFast } from "./sample_fast.ts";
 import { controlBias, type Controls } from "./controls.ts";
+import { type DecodeConstraint, decodeConstraints } from "./constraints.ts";
 import { NoteStream } from "./_note_stream.ts";
-import { checkGenerateParams, GENERATE_PARAMS } from "./params.ts";
+import { checkGenerateParams, GENERATE_PARAMS, GenerateParamError } from "./params.ts";
+import {
+  CATEGORIES,
+  classOf,
+  conditionIds,
+  type ConditioningIds,
+  conditioningIds,
+  TEMPO_CLASSES,
+} from "../data/conditioning.ts";
+import {
+  barStarts,
+  buildInfillPrompt,
+  type InfillRange,
+  spliceInfill,
+  spliceScore,
+  splitAtBars,
+} from "./infill.ts";
 import { getGpu } from "./_gpu.ts";
 import { type CpuDecoder } from "../cpu/decode.ts";
+import type { WeightFormat } from "../cpu/qgemv.ts";
 
 export { GenerateParamError } from "./params.ts";
 
@@ -127,6 +146,45 @@ export interface GenerateOptions {
   chunk?: number;
   /** Hard controls (key, range, stuck-note guard, tempo, time signature, density): lib/infer/controls.ts. */
   controls?: Controls;
+  /**
+   * Learned conditions (a model trained on `tokenize --conditioning` data; any other model refuses them with a
+   * one-line `GenerateParamError` naming the field): `style` (`classical` | `pop`), `key` (`"E minor"`), `tempo`
+   * (`slow` | `medium` | `fast`), `density` (`low` | `medium` | `high`), written as the four tokens after `BOS`
+   * the model was trained with (a condition not asked: its `_none` token, as training's condition dropout wrote it).
+   * On such a model the `key`, `tempo` (its class by {@linkcode CONDITION_TEMPO_BPM}) and `density` (a word)
+   * controls also set their condition when it is not given here: one option, both mechanisms (the token steers, the
+   * control's mask enforces).
+   */
+  conditions?: GenerateConditions;
+  /**
+   * Infilling: regenerate bars `from..to` (1-based, inclusive; or `"5:8"`) of `prompt`, the whole piece, so they fit
+   * what comes before and after (a model trained with FIM; any other refuses it). The result is the whole piece
+   * with every note outside those bars as it was (lib/infer/infill.ts); its `ids` are the middle's. The length is
+   * those bars (`bars` and `seconds` conflict); `maxTokens` caps the middle's tokens (default: twice the original
+   * bars' tokens + 64, at most half the context).
+   */
+  infill?: InfillRange | string;
+}
+
+/**
+ * The learned conditions a generation asks for (`GenerateOptions.conditions`); a condition left out is its `_none`
+ * token.
+ *
+ * @example
+ * ```ts
+ * import type { GenerateConditions } from "./generate.ts";
+ * const c: GenerateConditions = { style: "pop", key: "E minor", density: "high" };
+ * ```
+ */
+export interface GenerateConditions {
+  /** `classical` (performance) or `pop`. */
+  style?: "classical" | "pop";
+  /** A key, like `"E minor"` or `"Bb major"`, or `{ tonic: 4, mode: "minor" }` (pitch class 0–11). */
+  key?: string | { tonic: number; mode: "major" | "minor" };
+  /** The tempo class: `slow`, `medium` or `fast`. */
+  tempo?: "slow" | "medium" | "fast";
+  /** The note density class: `low`, `medium` or `high`. */
+  density?: "low" | "medium" | "high";
 }
 
 /**
@@ -156,6 +214,129 @@ export interface GenerateResult {
   adapter: string;
 }
 
+/**
+ * The tempo classes' bpm thresholds a `tempo` control is read with on a conditioning model (below the first: `slow`,
+ * from the second: `fast`): the tertiles of the tempo maps of `data/prepared/corpus-cond` (POP909's; its MAESTRO
+ * performances carry no tempo map), the data this project's conditioning models are trained on. A model trained on
+ * other data: pass `conditions.tempo` instead.
+ *
+ * @example
+ * ```ts
+ * import { CONDITION_TEMPO_BPM } from "./generate.ts";
+ * CONDITION_TEMPO_BPM; // [72, 117]: --tempo 96 → TempoClass_medium
+ * ```
+ */
+export const CONDITION_TEMPO_BPM: readonly [number, number] = Object.freeze([72, 117] as [number, number]);
+
+/** Per tokenizer: its conditioning ids (undefined: no conditioning tokens). */
+const CONDITIONING = new WeakMap<Tokenizer, { c?: ConditioningIds }>();
+
+/** The conditioning and FIM ids of a model's vocabulary, or undefined (trained without `--conditioning`). */
+function conditioningOf(model: LoadedModel): ConditioningIds | undefined {
+  let e = CONDITIONING.get(model.tokenizer);
+  if (!e) CONDITIONING.set(model.tokenizer, e = { c: conditioningIds(model.tokenizer.vocab) });
+  return e.c;
+}
+
+/**
+ * Whether a model was trained with learned conditions and infilling (its vocabulary has the condition tokens and
+ * the FIM sentinels of `tokenize --conditioning`): what the faces ask before offering `style` and `infill`.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadModel, modelSupports } from "./generate.ts";
+ * const model = await loadModel("models/default");
+ * modelSupports(model); // { conditioning: false, infill: false } for a model trained without them
+ * ```
+ */
+export function modelSupports(model: LoadedModel): { conditioning: boolean; infill: boolean } {
+  const yes = conditioningOf(model) !== undefined;
+  return { conditioning: yes, infill: yes };
+}
+
+/** Why a model refuses a condition or infilling. */
+function untrained(what: "conditioning" | "infilling", tokens: string): string {
+  return `this model was not trained with ${what} (its vocabulary has no ${tokens} tokens; train one on data ` +
+    "made with `deno task tokenize --conditioning`)";
+}
+
+/**
+ * The condition ids after `BOS` (none for a model without them: explicit conditions are then refused). A condition
+ * not asked is its `_none` token: training drops each condition to `_none` (`dropConditions`), and every training
+ * piece starts `BOS` + four condition tokens, so `BOS` + four `_none` is the unconditional prompt the model knows.
+ */
+function conditionLead(c: ConditioningIds | undefined, opts: GenerateOptions): number[] {
+  const req = opts.conditions ?? {};
+  const fields = ["style", "key", "tempo", "density"] as const;
+  if (!c) {
+    fields.forEach((f, i) => {
+      if (req[f] !== undefined) {
+        throw new GenerateParamError(
+          f,
+          "a value, on a model trained with conditioning",
+          req[f],
+          undefined,
+          undefined,
+          undefined,
+          untrained("conditioning", `${CATEGORIES[i]}_*`),
+        );
+      }
+    });
+    return [];
+  }
+  const ctl = opts.controls;
+  const tempo = req.tempo ??
+    (ctl?.tempo !== undefined ? TEMPO_CLASSES[classOf(ctl.tempo, CONDITION_TEMPO_BPM)] : undefined);
+  const density = req.density ?? (typeof ctl?.density === "string" ? ctl.density : undefined);
+  try {
+    return conditionIds(c, { style: req.style, key: req.key ?? ctl?.key, tempo, density });
+  } catch (e) {
+    const m = /^(\w+): (.*)$/.exec((e as Error).message.split("\n")[0]);
+    if (!m) throw e;
+    const f = m[1] as typeof fields[number];
+    throw new GenerateParamError(f, m[2], req[f], undefined, undefined, undefined, m[2]);
+  }
+}
+
+/** The static bias with the condition tokens and FIM sentinels (and any BPE token holding one) at -inf. */
+function conditionBias(g: GrammarTables, c: ConditioningIds | undefined, bias?: Float32Array) {
+  if (!c) return bias;
+  const out = bias ? Float32Array.from(bias) : new Float32Array(g.base.length);
+  const fim = [c.fim.pre, c.fim.suf, c.fim.mid];
+  g.base.forEach((seq, v) => {
+    if (seq.some((b) => (b < c.category.length && c.category[b] >= 0) || fim.includes(b))) out[v] = -Infinity;
+  });
+  return out;
+}
+
+/**
+ * The shortest bar length (grid positions) among the middle's bars, as the grammar reads the meters, with a Bar
+ * and a TimeSig base id of that length; undefined when the vocabulary has no TimeSig.
+ */
+function middleMeter(
+  g: GrammarTables,
+  prefix: readonly number[],
+  middle: readonly number[],
+): { barLen: number; bar: number; timeSig: number } | undefined {
+  const timeSig = g.baseBar.findIndex((len) => len > 0);
+  const bar = g.baseType.indexOf(TokenType.Bar);
+  if (timeSig < 0 || bar < 0) return undefined;
+  let s = initialState(g);
+  for (const id of prefix) s = nextState(g, s, id);
+  // each bar's length: the state's at the end of the bar (REMI writes a TimeSig right after its Bar)
+  let shortest = Infinity;
+  middle.forEach((id, i) => {
+    s = nextState(g, s, id);
+    const next = middle[i + 1];
+    if (next === undefined || g.baseType[g.base[next]?.[0] ?? -1] === TokenType.Bar) {
+      shortest = Math.min(shortest, s.barLen);
+    }
+  });
+  if (!Number.isFinite(shortest) || shortest >= 0x7fffffff) return undefined;
+  const exact = g.baseBar.indexOf(shortest);
+  return { barLen: shortest, bar, timeSig: exact >= 0 ? exact : timeSig };
+}
+
 /** Where a Transformer decodes: `auto` (a real GPU adapter → the engine; else a BLAS found → CPU; else the engine). */
 export type Device = "auto" | "gpu" | "cpu";
 
@@ -169,6 +350,12 @@ export interface LoadModelOptions {
   device?: Device;
   /** CPU device: BLAS threads (default: the library's own default, usually all cores). */
   threads?: number;
+  /**
+   * CPU device: the decoder's weight format: `f32` (default), or `bf16` / `int8` (per-row scales) — reduced-precision
+   * copies multiplied by WebAssembly SIMD kernels on `threads` threads: faster, with a small logit error (see
+   * lib/cpu/qgemv.ts). Other devices accept only `f32`.
+   */
+  weights?: WeightFormat;
 }
 
 /** Adapter names of software rasterisers (as lib/infer/_kernels.ts), for drivers that do not set the flag. */
@@ -232,7 +419,10 @@ export async function loadModel(
   const grammar = grammarTables(json);
   if (ck.config.arch === "lstm") return await loadLstm(ck, ck.config, tokenizer, json, grammar);
   if ((await resolveDevice(opts.device)).device === "cpu") {
-    return await loadCpu(ck, opts.threads, tokenizer, json, grammar);
+    return await loadCpu(ck, opts.threads, tokenizer, json, grammar, opts.weights);
+  }
+  if ((opts.weights ?? "f32") !== "f32") {
+    throw new Error(`weights: ${opts.weights} needs the CPU device (--device cpu)`);
   }
   const { config, weights } = engineModel(ck);
   let engine = await Engine.create(config, weights, { maxBatch: 1 });
@@ -271,6 +461,7 @@ async function loadCpu(
   tokenizer: Tokenizer,
   json: TokenizerJson,
   grammar: GrammarTables,
+  weights: WeightFormat = "f32",
 ): Promise<LoadedModel> {
   const { loadBlas, getBlas } = await import("../cpu/blas.ts");
   const { toCpuConfig } = await import("../cpu/layout.ts");
@@ -289,6 +480,7 @@ async function loadCpu(
     console.warn(`etude: no BLAS, the CPU device runs its TypeScript fallback (slow): ${reason}`);
     adapter = "cpu (TypeScript fallback, no BLAS)";
   }
+  if (weights !== "f32") adapter = adapter.replace(/\)$/, `, ${weights} weights)`);
   let m: InstanceType<typeof CpuTransformer> | undefined = CpuTransformer.fromWeights(
     toCpuConfig(config),
     ck.weights,
@@ -308,7 +500,10 @@ async function loadCpu(
     device: "cpu",
     cpuDecoder(batch: number) {
       if (!m) throw new Error("model was disposed");
-      if (!dec || dec.maxBatch < batch) dec = new CpuDecoder(m, { maxBatch: batch });
+      if (!dec || dec.maxBatch < batch) {
+        dec?.dispose();
+        dec = new CpuDecoder(m, { maxBatch: batch, weights, threads });
+      }
       return dec;
     },
     // The engine stays reachable (direct Engine users, the server's batcher): created on first use.
@@ -324,6 +519,7 @@ async function loadCpu(
     },
     dispose() {
       m = undefined;
+      dec?.dispose();
       dec = undefined;
       const e = engine;
       if (e) useModel(model, () => Promise.resolve(e.dispose()));
@@ -386,7 +582,10 @@ async function loadLstm(
  * ```
  */
 export interface GenerationPlan {
-  /** BOS and the prompt's ids the model sees (its tail, cut at a bar to fit half the context). */
+  /**
+   * What the model sees first: BOS, a conditioning model's four condition tokens, the prompt's ids (its tail, cut at
+   * a bar to fit half the context); for infilling, the FIM prompt (lib/infer/infill.ts `buildInfillPrompt`).
+   */
   readonly prompt: number[];
   /** The grammar state after the prompt. */
   readonly grammarState: GrammarState;
@@ -400,6 +599,14 @@ export interface GenerationPlan {
   readonly batch: number;
   /** Tokens per readback. */
   readonly chunk: number;
+  /** The static controls' bias (`controlBias`), or undefined. */
+  readonly bias?: Float32Array;
+  /**
+   * Per-sequence state of the dynamic controls (exact bars, `maxPolyphony`, `noRepeatNgram`; lib/infer/constraints.ts),
+   * or undefined when there is none: a decoder calls it once per sequence, `advance`s it with every token drawn and
+   * masks each draw with its `allowed()`.
+   */
+  readonly constraint?: () => DecodeConstraint;
   /** Takes each sequence's new tokens (one list per sequence); true once every sequence is done. */
   onTokens(fresh: number[][]): boolean;
   /** Where a full context's re-prefilled window starts in `ids` (a bar near the last half context). */
@@ -421,28 +628,99 @@ export interface GenerationPlan {
  */
 export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
   const model = opts.model;
-  const { temperature, topK, topP, seed, batch, bars, seconds, chunk, grammar: useGrammar, ...p } =
-    checkGenerateParams(opts);
+  const {
+    temperature,
+    topK,
+    topP,
+    seed,
+    batch,
+    bars,
+    seconds,
+    chunk,
+    grammar: useGrammar,
+    infill: range,
+    ...p
+  } = checkGenerateParams(opts);
   // With bars or seconds, the token range's top is the safety cap.
-  const maxTokens = p.maxTokens ?? GENERATE_PARAMS.maxTokens.max;
+  let maxTokens = p.maxTokens ?? GENERATE_PARAMS.maxTokens.max;
   const g = model.grammar, ctx = model.context, tok = model.tokenizer;
+  const cids = conditioningOf(model);
+  // BOS, then (a conditioning model) the four condition tokens.
+  const lead = [BOS_ID, ...conditionLead(cids, opts)];
 
-  // Prompt: BOS + tokens, cut at a bar boundary to fit half the context. The model sees only that tail, but the
-  // result is the whole prompt (as the tokenizer renders it) followed by the continuation.
-  const bos = BOS_ID;
+  // Prompt: the lead + tokens, cut at a bar boundary to fit half the context. The model sees only that tail, but
+  // the result is the whole prompt (as the tokenizer renders it) followed by the continuation.
   const fullPromptIds = opts.prompt ? tok.encode(opts.prompt) : [];
   let promptIds = fullPromptIds;
   const isBar = (id: number) => g.baseType[g.base[id]?.[0] ?? -1] === TokenType.Bar;
   const limit = Math.floor(ctx / 2);
-  if (promptIds.length + 1 > limit) {
-    let start = promptIds.length - (limit - 1);
+  if (promptIds.length + lead.length > limit) {
+    let start = promptIds.length - (limit - lead.length);
     const bar = promptIds.findIndex((id, i) => i >= start && isBar(id));
     if (bar >= 0) start = bar;
     promptIds = promptIds.slice(start);
   }
-  const prompt = [bos, ...promptIds];
+  let prompt = [...lead, ...promptIds];
   let gs: GrammarState = initialState(g);
   for (const id of promptIds) gs = nextState(g, gs, id);
+  // Infilling: the FIM prompt, the grammar at the start of bar `from`, exactly `to − from + 1` bars.
+  let stopBars = bars, constraintPrompt = fullPromptIds, streamPrompt = fullPromptIds;
+  let meterMask: number | undefined;
+  if (range) {
+    const refuse = (reason: string) =>
+      new GenerateParamError(
+        "infill",
+        GENERATE_PARAMS.infill.allowed,
+        `${range.from}:${range.to}`,
+        undefined,
+        undefined,
+        undefined,
+        reason,
+      );
+    if (!cids) throw refuse(untrained("infilling", "FIM_PRE/FIM_SUF/FIM_MID"));
+    if (!opts.prompt) throw refuse("needs a prompt: the piece whose bars are regenerated");
+    const nBars = barStarts(tok, fullPromptIds).length;
+    if (range.to > nBars) {
+      throw refuse(`bars ${range.from}:${range.to}: the prompt has ${nBars} bar${nBars === 1 ? "" : "s"}`);
+    }
+    const parts = splitAtBars(tok, fullPromptIds, range);
+    maxTokens = Math.min(p.maxTokens ?? 2 * parts.middle.length + 64, Math.floor(ctx / 2));
+    prompt = buildInfillPrompt(tok, fullPromptIds, range, {
+      conditions: lead.slice(1),
+      maxTokens: Math.min(ctx - maxTokens, Number.MAX_SAFE_INTEGER),
+    }).prompt;
+    // The middle is written in its shortest meter (the original's meters are put back by the splice): the grammar
+    // starts at a bar line of that length (only a Bar may come first), the constraint's bars have it, and every
+    // other bar length's TimeSig is masked, so no note lands past its bar.
+    const meter = middleMeter(g, parts.prefix, parts.middle);
+    gs = { ...initialState(g), barLen: meter?.barLen ?? initialState(g).barLen };
+    stopBars = range.to - range.from + 1;
+    streamPrompt = parts.prefix;
+    // prompt tokens open no counted bar: [Bar, TimeSig] only sets the constraint's bar length
+    constraintPrompt = meter ? [...parts.prefix, meter.bar, meter.timeSig] : parts.prefix;
+    meterMask = meter?.barLen;
+  }
+  let bias = conditionBias(g, cids, controlBias(tok.vocab, opts.controls));
+  if (meterMask !== undefined) {
+    const out = bias ? Float32Array.from(bias) : new Float32Array(g.base.length);
+    g.base.forEach((seq, v) => {
+      if (seq.some((b) => g.baseBar[b] > 0 && g.baseBar[b] !== meterMask)) out[v] = -Infinity;
+    });
+    bias = out;
+  }
+  const constraint = decodeConstraints({
+    tokenizer: model.tokenizerJson,
+    grammar: g,
+    controls: opts.controls,
+    bars: stopBars,
+    maxTokens,
+    prompt: constraintPrompt,
+    grammarState: useGrammar ? gs : undefined,
+    bias,
+  });
+  // Exact bars (a constraint with `bars`): every Bar inside a token counts (the mask keeps the one past bar N first).
+  const barsIn = (id: number) =>
+    constraint ? (g.base[id] ?? []).filter((b) => g.baseType[b] === TokenType.Bar).length : isBar(id) ? 1 : 0;
 
   // Stop criteria per sequence.
   const ids: number[][] = Array.from({ length: batch }, () => []);
@@ -458,7 +736,7 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
   const until = seconds === undefined ? undefined : promptSeconds + seconds;
   // Streaming and the seconds stop decode each readback's new ids only (the prompt's notes are not streamed).
   const streams = seconds !== undefined || opts.onNotes
-    ? Array.from({ length: batch }, () => new NoteStream(tok, fullPromptIds, until))
+    ? Array.from({ length: batch }, () => new NoteStream(tok, streamPrompt, until))
     : undefined;
   const onTokens = (fresh: number[][]): boolean => {
     for (let s = 0; s < batch; s++) {
@@ -469,7 +747,7 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
           done[s] = true;
           break;
         }
-        if (bars !== undefined && isBar(id) && ++barsSeen[s] > bars) {
+        if (stopBars !== undefined && (barsSeen[s] += barsIn(id)) > stopBars) {
           done[s] = true;
           break;
         }
@@ -494,9 +772,23 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
   };
   const result = (tokens: number, seconds: number): GenerateResult => {
     const scores = ids.map((_, s) => {
+      // Infilling: the user's piece, every note outside the bars kept, its tempo map and meters.
+      if (range) {
+        const spliced = spliceInfill(tok, fullPromptIds, range, ids[s]).ids;
+        return spliceScore(tok, opts.prompt!, fullPromptIds, range, spliced);
+      }
       const score = decodeAll(s);
+      // A fixed tempo is the piece's one tempo, exactly as asked (the Tempo tokens hold only its nearest bin).
+      if (opts.controls?.tempo !== undefined) score.tempos = [{ tick: 0, bpm: opts.controls.tempo }];
       if (until !== undefined) {
         score.notes = score.notes.filter((n) => ticksToSeconds(score, n.start) < until);
+      }
+      // Exact bars: the piece ends at the end of its last bar (bar N), where the written end-of-track goes.
+      if (constraint && bars !== undefined) {
+        const c = constraint();
+        for (const id of ids[s]) c.advance(id);
+        const end = c.endTick();
+        if (end !== undefined) score.endTick = end;
       }
       return score;
     });
@@ -510,6 +802,8 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
     grammar: useGrammar,
     batch,
     chunk,
+    bias,
+    constraint,
     onTokens,
     windowStart,
     result,
@@ -553,7 +847,7 @@ export function useModel<T>(model: LoadedModel, fn: () => Promise<T>): Promise<T
 export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const plan = prepareGeneration(opts);
   const model = opts.model, g = model.grammar, batch = plan.batch;
-  const bias = controlBias(model.tokenizer.vocab, opts.controls);
+  const bias = plan.bias;
   return await useModel(model, async () => {
     const t0 = performance.now();
     let steps: number;
@@ -574,6 +868,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
           : (hist) => ({ rows: () => model.lstmLogits!(hist.map((h) => h.slice(-L))) }),
         opts.signal,
         bias,
+        plan.constraint,
       );
     } else {
       const engine = await model.engine(batch);
@@ -590,11 +885,28 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
         nextState: (s, id) => nextState(g, s, id),
         windowStart: plan.windowStart,
         onTokens: plan.onTokens,
+        stepBias: stepBias(plan.constraint, batch),
       });
       steps = res.steps;
     }
     return plan.result(steps * batch, (performance.now() - t0) / 1000);
   });
+}
+
+/**
+ * The engine's per-step bias of the dynamic controls (none: undefined): each sequence's constraint, advanced through
+ * its ids so far, gives the static bias with -inf where its mask says no.
+ */
+function stepBias(
+  make: (() => DecodeConstraint) | undefined,
+  batch: number,
+): ((seq: number, ids: readonly number[]) => Float32Array) | undefined {
+  if (!make) return undefined;
+  const cs = Array.from({ length: batch }, make), seen = new Array(batch).fill(0);
+  return (s, ids) => {
+    while (seen[s] < ids.length) cs[s].advance(ids[seen[s]++]);
+    return cs[s].bias();
+  };
 }
 
 /** Where `sampleLoop` gets each draw's logits rows, over the loop's growing histories. */
@@ -623,8 +935,11 @@ async function sampleLoop(
   source: (hist: number[][]) => RowSource,
   signal?: AbortSignal,
   bias?: Float32Array,
+  constraint?: () => DecodeConstraint,
 ): Promise<number> {
   const g = model.grammar;
+  // Dynamic controls: each draw masked by its sequence's constraint (the grammar mask included in it).
+  const cs = constraint ? Array.from({ length: batch }, constraint) : undefined;
   const hist = Array.from({ length: batch }, () => [...prompt]);
   const states = Array.from({ length: batch }, () => ({ ...gs }));
   const src = source(hist);
@@ -635,11 +950,12 @@ async function sampleLoop(
     for (let i = 0; i < n; i++, draws++) {
       const rows = src.rows(draws);
       for (let b = 0; b < batch; b++) {
-        const mask = useGrammar ? allowedMask(g, states[b]) : undefined;
-        const t = sampleReference(rows[b], sampling, b, draws, mask, bias).token;
+        const mask = cs ? cs[b].allowed() : useGrammar ? allowedMask(g, states[b]) : undefined;
+        const t = sampleFast(rows[b], sampling, b, draws, mask, bias).token;
         hist[b].push(t);
         fresh[b].push(t);
         states[b] = nextState(g, states[b], t);
+        cs?.[b].advance(t);
       }
     }
     if (onTokens(fresh) || signal?.aborted) break;

@@ -7,7 +7,8 @@
  * Tempo → Chord/Pitch (or Position/Bar/Rest: a tempo change on a step without notes); Chord → Pitch; Pitch → Velocity → Duration → Pitch/Position/Bar/Rest; Rest → Rest/Position/Bar.
  * Positions strictly increase within a bar. A type absent from the vocabulary is skipped (Pitch → Duration when
  * there are no velocities). A BPE token enters with its first base token's type and leaves with its last one's; one
- * whose inside breaks the grammar is never sampled.
+ * whose inside breaks the grammar is never sampled. Like PAD and MASK, the condition tokens and FIM sentinels of a
+ * model trained with conditioning (`Style_*`, `Key_*`, `TempoClass_*`, `Density_*`, `FIM_*`) are never sampled.
  *
  * @module
  */
@@ -143,6 +144,12 @@ function typeOfName(name: string): { type: number; pos: number; sig?: string; pi
       return { type: T.Start, pos: -1 };
     case "PAD":
     case "MASK":
+    // The learned conditions and FIM sentinels (lib/data/conditioning.ts): prompt tokens only, never sampled.
+    case "Style":
+    case "Key":
+    case "TempoClass":
+    case "Density":
+    case "FIM":
       return { type: -1, pos: -1 };
     default:
       return { type: T.Other, pos: -1 };

@@ -4,23 +4,41 @@
  * @module
  */
 export {
+  CONDITION_TEMPO_BPM,
   type Device,
   generate,
+  type GenerateConditions,
   type GenerateOptions,
   type GenerateResult,
   type GenerationPlan,
   type LoadedModel,
   loadModel,
   type LoadModelOptions,
+  modelSupports,
   prepareGeneration,
   resolveDevice,
   useModel,
 } from "./generate.ts";
 export { type BatcherOptions, type BatcherStats, GenerationBatcher } from "./batch.ts";
 export {
+  barStarts,
+  buildInfillPrompt,
+  infillPositions,
+  type InfillPromptOptions,
+  type InfillRange,
+  middleComplete,
+  parseInfillRange,
+  spliceInfill,
+  spliceScore,
+  splitAtBars,
+} from "./infill.ts";
+export { type CpuDecodeRow, CpuRowDecoder, type RowDecoder } from "./cpu_rows.ts";
+export {
   allowedText,
   type BoolParam,
   checkGenerateParams,
+  CONTROL_PARAMS,
+  controlError,
   GENERATE_PARAMS,
   GenerateParamError,
   type GenerateParamInput,
@@ -34,6 +52,8 @@ export {
   type ParamSpec,
   type ParamTable,
   randomSeed,
+  type RangeParam,
+  type TextParam,
 } from "./params.ts";
 export {
   type DecodeOptions,
@@ -88,4 +108,10 @@ export {
   sidecarPath,
   sidecarText,
 } from "./provenance.ts";
-export { controlBias, type Controls } from "./controls.ts";
+export { checkControls, CONTROL_RANGES, controlBias, type Controls, hasControls } from "./controls.ts";
+export {
+  type ConstraintSetup,
+  DecodeConstraint,
+  decodeConstraints,
+  hasDynamicControls,
+} from "./constraints.ts";

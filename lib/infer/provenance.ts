@@ -11,15 +11,21 @@
  *
  * ```json
  * {"v":1,"version":"0.1.0","model":{"path":"models/default","sha256":"…"},"prompt":{"path":"a.mid","sha256":"…"},
- *  "params":{"seed":7,"temperature":0.8,"topK":50,"topP":0.95,"bars":8,"batch":1,"grammar":true},"index":0}
+ *  "params":{"seed":7,"temperature":0.8,"topK":50,"topP":0.95,"bars":8,"batch":1,"grammar":true,
+ *  "key":"E minor","keyStrength":1,"pitchRange":[48,84]},"index":0}
  * ```
  *
  * - `v`: the record format (1). A reader refuses a newer one.
  * - `model`: `path` (as it was given to the generator; relative paths are relative to where it ran) or, for a
- *   model carried inside the bundle or binary, `embedded` (its name); `sha256` of its `model.safetensors`.
+ *   model carried inside the bundle or binary, `embedded` (its name); `sha256` of its `model.safetensors`;
+ *   `weights` (`bf16` | `int8`) when the CPU decoder ran on reduced-precision copies (absent: f32).
  * - `prompt` (only with a prompt): its path (as given) and the sha256 of its bytes.
  * - `params`: seed, temperature, topK, topP, exactly one length unit (`maxTokens`, `bars` or `seconds`), batch and
- *   grammar. `chunk` is not recorded: it changes speed only, never the result.
+ *   grammar, then the controls given (`key`, `keyStrength`, `pitchRange` as `[lo, hi]`, `maxNoteBeats`, `tempo`,
+ *   `timeSignature`, `density`, `maxPolyphony`, `noRepeatNgram`; normalised, in `GENERATE_PARAMS` order; none: no
+ *   field, so a take without controls has the record it had before controls existed), then `style` (the learned
+ *   condition) and `infill` (`"5:8"`: bars 5–8 of the prompt regenerated; then the length unit is `maxTokens` only
+ *   when it was given), each only when given. `chunk` is not recorded: it changes speed only, never the result.
  * - `index`: which piece of the batch (0-based); a replay generates the whole batch and keeps this one.
  *
  * @module
@@ -28,7 +34,9 @@ import { readMidiDetailed } from "../midi/read.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { ETUDE_VERSION } from "../util/version.ts";
 import {
+  allowedText,
   checkGenerateParams,
+  CONTROL_PARAMS,
   GENERATE_PARAMS,
   GenerateParamError,
   type GenerateParamInput,
@@ -76,6 +84,8 @@ export interface ProvenanceModel {
   embedded?: string;
   /** SHA-256 of the checkpoint's `model.safetensors`, 64 lowercase hex digits. */
   sha256: string;
+  /** Reduced-precision weights the CPU decoder ran on (`--weights`; absent: f32). They change the tokens. */
+  weights?: "bf16" | "int8";
 }
 
 /**
@@ -122,6 +132,28 @@ export interface ProvenanceParams {
   batch: number;
   /** Grammar mask on. */
   grammar: boolean;
+  /** Control: the key (with `keyStrength`). */
+  key?: string;
+  /** Control: the key's strength. */
+  keyStrength?: number;
+  /** Control: lowest and highest pitch. */
+  pitchRange?: [number, number];
+  /** Control: the longest note, in beats. */
+  maxNoteBeats?: number;
+  /** Control: the tempo, BPM. */
+  tempo?: number;
+  /** Control: the time signature. */
+  timeSignature?: string;
+  /** Control: note density. */
+  density?: string;
+  /** Control: most notes at once. */
+  maxPolyphony?: number;
+  /** Control: the n-gram repetition guard. */
+  noRepeatNgram?: number;
+  /** Learned condition: the style. */
+  style?: string;
+  /** Infilling: the bars of the prompt regenerated, `"FROM:TO"`. */
+  infill?: string;
 }
 
 /**
@@ -167,12 +199,15 @@ export class ProvenanceError extends Error {
   override name = "ProvenanceError";
 }
 
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
 const SHA256_RE = /^[0-9a-f]{64}$/;
 const NUMERIC = ["seed", "temperature", "topK", "topP", "maxTokens", "bars", "seconds", "batch"] as const;
 
 /** The parameters in record order, normalised by `checkGenerateParams` (`chunk` dropped). */
 function recordParams(v: GenerateParamValues): ProvenanceParams {
-  const out: Record<string, number | boolean> = {
+  const out: Record<string, unknown> = {
     seed: v.seed,
     temperature: v.temperature,
     topK: v.topK,
@@ -181,6 +216,10 @@ function recordParams(v: GenerateParamValues): ProvenanceParams {
   for (const k of LENGTH_PARAMS) if (v[k] !== undefined) out[k] = v[k]!;
   out.batch = v.batch;
   out.grammar = v.grammar;
+  const controls = (v.controls ?? {}) as Record<string, unknown>;
+  for (const k of CONTROL_PARAMS) if (controls[k] !== undefined) out[k] = controls[k];
+  if (v.conditions?.style !== undefined) out.style = v.conditions.style;
+  if (v.infill) out.infill = `${v.infill.from}:${v.infill.to}`;
   return out as unknown as ProvenanceParams;
 }
 
@@ -208,7 +247,18 @@ export function makeProvenance(input: {
   index?: number;
   version?: string;
 }): Provenance {
-  const params = recordParams(checkGenerateParams(input.params));
+  // `checkGenerateParams`' own output nests the controls in `controls` (and `style` in `conditions`): read them
+  // flat, as a record holds them.
+  const given = input.params as Record<string, unknown>;
+  const params = recordParams(
+    checkGenerateParams({
+      ...given,
+      ...(isObj(given.controls) ? given.controls : {}),
+      ...(isObj(given.conditions) && given.conditions.style !== undefined
+        ? { style: given.conditions.style }
+        : {}),
+    }),
+  );
   const index = input.index ?? 0;
   if (!Number.isInteger(index) || index < 0 || index >= params.batch) {
     throw new ProvenanceError(
@@ -227,9 +277,11 @@ export function makeProvenance(input: {
   return {
     v: PROVENANCE_FORMAT,
     version: input.version ?? ETUDE_VERSION,
-    model: m.path !== undefined
-      ? { path: m.path, sha256: m.sha256 }
-      : { embedded: m.embedded, sha256: m.sha256 },
+    model: {
+      ...(m.path !== undefined ? { path: m.path } : { embedded: m.embedded }),
+      sha256: m.sha256,
+      ...(m.weights ? { weights: m.weights } : {}),
+    },
     ...(input.prompt ? { prompt: { path: input.prompt.path, sha256: input.prompt.sha256 } } : {}),
     params,
     index,
@@ -315,9 +367,6 @@ export function sidecarPath(midiPath: string): string {
   return midiPath.replace(/\.midi?$/i, "") + ".json";
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-
 /**
  * Checks a parsed record (a sidecar's JSON, or the JSON of a .mid's `etude:` text) and returns it in canonical
  * form. `name` (the file) starts every error message: `take.json: params.topK: expected an integer in [0, 500], got
@@ -365,11 +414,18 @@ export function parseProvenance(value: unknown, name: string): Provenance {
   const m = value.model;
   if (!isObj(m)) fail("model", "expected an object with path (or embedded) and sha256", m);
   const mo = m as Obj;
-  known(mo, "model.", ["path", "embedded", "sha256"]);
+  known(mo, "model.", ["path", "embedded", "sha256", "weights"]);
   if (("path" in mo) === ("embedded" in mo)) fail("model", "expected exactly one of path, embedded");
-  const model: ProvenanceModel = "path" in mo
-    ? { path: str(mo, "model.path", "path"), sha256: sha(mo, "model.sha256") }
-    : { embedded: str(mo, "model.embedded", "embedded"), sha256: sha(mo, "model.sha256") };
+  if ("weights" in mo && mo.weights !== "bf16" && mo.weights !== "int8") {
+    fail("model.weights", "expected bf16 or int8 (absent: f32)", mo.weights);
+  }
+  const model: ProvenanceModel = {
+    ...("path" in mo
+      ? { path: str(mo, "model.path", "path") }
+      : { embedded: str(mo, "model.embedded", "embedded") }),
+    sha256: sha(mo, "model.sha256"),
+    ...("weights" in mo ? { weights: mo.weights as "bf16" | "int8" } : {}),
+  };
   let prompt: ProvenancePrompt | undefined;
   if (value.prompt !== undefined) {
     const po = value.prompt;
@@ -380,11 +436,11 @@ export function parseProvenance(value: unknown, name: string): Provenance {
   const pr = value.params;
   if (!isObj(pr)) fail("params", "expected an object of generation settings", pr);
   const po = pr as Obj;
-  known(po, "params.", [...NUMERIC, "grammar"]);
+  known(po, "params.", [...NUMERIC, "grammar", ...CONTROL_PARAMS, "style", "infill"]);
   for (const k of ["seed", "temperature", "topK", "topP", "batch", "grammar"] as const) {
     if (!(k in po)) fail(`params.${k}`, "missing");
   }
-  if (!LENGTH_PARAMS.some((k) => k in po)) {
+  if (!LENGTH_PARAMS.some((k) => k in po) && !("infill" in po)) {
     fail("params", `missing a length (one of ${LENGTH_PARAMS.join(", ")})`);
   }
   for (const k of NUMERIC) {
@@ -393,6 +449,15 @@ export function parseProvenance(value: unknown, name: string): Provenance {
     }
   }
   if (typeof po.grammar !== "boolean") fail("params.grammar", "expected true or false", po.grammar);
+  // Controls as a record writes them: numbers as numbers, words as strings, the pitch range as [lo, hi].
+  for (const k of [...CONTROL_PARAMS, "style", "infill"] as const) {
+    if (!(k in po)) continue;
+    const spec = GENERATE_PARAMS[k];
+    const type = spec.kind === "text" ? "string" : spec.kind === "range" ? "array" : "number";
+    if ((type === "array" ? Array.isArray(po[k]) ? "array" : "" : typeof po[k]) !== type) {
+      fail(`params.${k}`, `expected ${spec.kind === "range" ? "[lo, hi], " : ""}${allowedText(spec)}`, po[k]);
+    }
+  }
   const index = value.index;
   if (typeof index !== "number") fail("index", "expected the take's index in its batch", index);
   try {

@@ -2,7 +2,7 @@
  * The etude web app as a value: a Hono app over one generation entry. `createApp(opts)` returns it; serve it with
  * `Deno.serve(app.fetch)` or test it with `app.request()`.
  *
- * Routes: `GET /` (the page), `GET /page.js`, `GET /api/params`, `GET /api/models`, `GET /healthz`,
+ * Routes: `GET /` (the page), `GET /page.js` (and its modules `/page_*.js`), `GET /api/params`, `GET /api/models`, `GET /healthz`,
  * `POST /api/generate` (→ `audio/midi`, JSON with `Accept: application/json`, WAV with `?format=wav`),
  * `GET|POST /api/generate/stream` (Server-Sent Events: `queued`, `started`, `notes`, `done`, `error`), `POST /api/render`
  * (MIDI → WAV).
@@ -50,9 +50,12 @@ import {
   SERVER_PARAMS,
   toParamError,
 } from "./params.ts";
-import { clipText, GenerateParamError, showValue } from "../infer/params.ts";
+import { clipText, controlError, GenerateParamError, showValue } from "../infer/params.ts";
+import { fileSha256, makeProvenance, provenanceText } from "../infer/provenance.ts";
+import { sha256Hex } from "../util/hash.ts";
+import type { Controls } from "../infer/controls.ts";
 import { listModels, type ModelInfo } from "./models.ts";
-import { PAGE_HTML, PAGE_JS } from "./page.ts";
+import { PAGE_HTML, PAGE_JS, PAGE_MODULES } from "./page.ts";
 
 /**
  * What the app passes to the generation entry (a subset of `lib/infer/generate.ts`'s `GenerateOptions`).
@@ -89,6 +92,16 @@ export interface AppGenerateOptions<M> {
   seed: number;
   /** Mask tokens that cannot follow the previous one. */
   grammar: boolean;
+  /**
+   * The hard controls (key, pitch range, …; lib/infer/controls.ts), validated against the parameter table; set
+   * only when the request gives one. A control the model cannot honour (a time signature its tokenizer lacks) is
+   * a `RangeError` starting with the control's name, answered 400 naming the field.
+   */
+  controls?: Controls;
+  /** Learned conditions (`style`), set only when the request gives one (a model trained with conditioning). */
+  conditions?: { style?: "classical" | "pop" };
+  /** Infilling: bars `from..to` of the prompt regenerated, set only when the request gives `infill`. */
+  infill?: { from: number; to: number };
   /** Receives notes as they are decoded (for the SSE stream). */
   onNotes?: (notes: Note[], sequence: number) => void;
   /** Fires when the client goes away or the request times out. */
@@ -155,8 +168,17 @@ export interface AppOptions<M extends { dispose?: () => void }> {
    * only to tell such a file from a malformed one (400).
    */
   readMidi: (bytes: Uint8Array, opts?: { name?: string; onLimit?: "clip" | "refuse" }) => Score;
-  /** Score → MIDI bytes (`writeMidi` from lib/midi). */
-  writeMidi: (score: Score) => Uint8Array;
+  /**
+   * Score → MIDI bytes (`writeMidi` from lib/midi); `text` holds the take's provenance record (a text meta event,
+   * lib/infer/provenance.ts) unless `provenance` is off.
+   */
+  writeMidi: (score: Score, opts?: { text?: string[] }) => Uint8Array;
+  /**
+   * Whether each generated .mid carries its provenance record (default true): the etude version, the model's path
+   * and sha256, the uploaded prompt's sha256 and every setting, so `deno task generate --replay take.mid` (with
+   * `--prompt` for a take with a prompt) writes it again.
+   */
+  provenance?: boolean;
   /**
    * The queue, or options for a new one (default `QUEUE_DEFAULTS`: 16 running as one batch, 64 waiting, 120 s
    * timeout).
@@ -231,6 +253,7 @@ class HttpError extends Error {
 const ROUTE_METHODS: Readonly<Record<string, readonly string[]>> = {
   "/": ["GET", "HEAD"],
   "/page.js": ["GET", "HEAD"],
+  ...Object.fromEntries(Object.keys(PAGE_MODULES).map((n) => [`/${n}`, ["GET", "HEAD"]])),
   "/healthz": ["GET", "HEAD"],
   "/api/params": ["GET", "HEAD"],
   "/api/models": ["GET", "HEAD"],
@@ -508,10 +531,15 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
           topP: params.topP,
           seed: params.seed,
           grammar: params.grammar,
+          ...(params.controls ? { controls: params.controls } : {}),
+          ...(params.conditions ? { conditions: params.conditions } : {}),
+          ...(params.infill ? { infill: params.infill } : {}),
           onNotes,
           signal: jobSignal,
         });
       } catch (e) {
+        const ce = controlError(e, params.controls as Record<string, unknown> | undefined);
+        if (ce) throw toParamError(ce);
         throw limitError(e, sizeField(params, prompt));
       } finally {
         release();
@@ -519,17 +547,61 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     }, { signal, onPosition });
   }
 
-  function midiOf(score: Score, field: string): Uint8Array {
+  function midiOf(score: Score, field: string, record?: string): Uint8Array {
     try {
-      return opts.writeMidi(score);
+      return record === undefined ? opts.writeMidi(score) : opts.writeMidi(score, { text: [record] });
     } catch (e) {
       throw limitError(e, field);
     }
   }
 
-  function resultJson(params: GenerateParams, r: AppGenerateResult, field: string) {
+  // The sha256 of a model's weights, once per file version (path, size and mtime).
+  const shaCache = new Map<string, { key: string; sha: Promise<string> }>();
+  async function modelSha(dir: string): Promise<string> {
+    const file = join(dir, "model.safetensors");
+    const st = await Deno.stat(file);
+    const key = `${st.size}:${st.mtime?.getTime()}`;
+    const hit = shaCache.get(file);
+    if (hit?.key === key) return hit.sha;
+    const sha = fileSha256(file);
+    shaCache.set(file, { key, sha });
+    sha.catch(() => shaCache.delete(file));
+    return sha;
+  }
+
+  /** The provenance text of a take, or undefined when provenance is off (or the model file cannot be read). */
+  async function recordOf(
+    params: GenerateParams,
+    prompt: Uint8Array | undefined,
+  ): Promise<string | undefined> {
+    if (opts.provenance === false) return undefined;
+    const dir = join(opts.modelsDir, params.model);
+    let sha: string;
+    try {
+      sha = await modelSha(dir);
+    } catch {
+      return undefined; // a test double's model, or one removed meanwhile: the take is still answered
+    }
+    const { model: _m, promptBase64: _p, controls, conditions, infill, ...rest } = params;
+    return provenanceText(makeProvenance({
+      model: { path: dir, sha256: sha },
+      params: {
+        ...rest,
+        ...(controls ?? {}),
+        ...(conditions?.style !== undefined ? { style: conditions.style } : {}),
+        ...(infill ? { infill: `${infill.from}:${infill.to}` } : {}),
+      },
+      ...(prompt?.length
+        ? {
+          prompt: { path: "(uploaded prompt)", sha256: await sha256Hex(prompt as Uint8Array<ArrayBuffer>) },
+        }
+        : {}),
+    }));
+  }
+
+  function resultJson(params: GenerateParams, r: AppGenerateResult, field: string, record?: string) {
     const score = r.scores[0];
-    const midi = midiOf(score, field);
+    const midi = midiOf(score, field, record);
     return {
       model: params.model,
       seed: params.seed,
@@ -614,10 +686,12 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     );
     return c.html(PAGE_HTML);
   });
-  app.get("/page.js", (c) => {
-    c.header("Content-Type", "text/javascript; charset=utf-8");
-    return c.body(PAGE_JS);
-  });
+  for (const [name, js] of [["page.js", PAGE_JS], ...Object.entries(PAGE_MODULES)]) {
+    app.get(`/${name}`, (c) => {
+      c.header("Content-Type", "text/javascript; charset=utf-8");
+      return c.body(js);
+    });
+  }
   app.get(
     "/healthz",
     (c) => c.json({ ok: true, uptimeSeconds: (Date.now() - started) / 1000, queue: queue.stats() }),
@@ -647,7 +721,8 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     };
     for (const [k, v] of Object.entries(headers)) c.header(k, v);
     const field = sizeField(params, promptScore);
-    if (fmt === "json") return c.json(resultJson(params, r, field));
+    const record = fmt === "wav" ? undefined : await recordOf(params, prompt);
+    if (fmt === "json") return c.json(resultJson(params, r, field, record));
     if (fmt === "wav") {
       // Too long a WAV: the prompt's fault when there is one, else the format's (MIDI has no such limit).
       const wav = wavOf(r.scores[0], promptScore ? "prompt" : "format");
@@ -655,7 +730,7 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
       c.header("Content-Disposition", `attachment; filename="etude-${params.seed}.wav"`);
       return c.body(wav as Uint8Array<ArrayBuffer>);
     }
-    const midi = midiOf(r.scores[0], field);
+    const midi = midiOf(r.scores[0], field, record);
     c.header("Content-Type", "audio/midi");
     c.header("Content-Disposition", `attachment; filename="etude-${params.seed}.mid"`);
     return c.body(midi as Uint8Array<ArrayBuffer>);
@@ -706,7 +781,12 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
         let chunk = 0;
         const onNotes = (notes: Note[]) => send("notes", { sequence: chunk++, notes });
         runGeneration(params, promptScore, signal, onNotes, onPosition)
-          .then((r) => send("done", resultJson(params, r, sizeField(params, promptScore))))
+          .then(async (r) =>
+            send(
+              "done",
+              resultJson(params, r, sizeField(params, promptScore), await recordOf(params, prompt)),
+            )
+          )
           .catch((e) => {
             if (signal.aborted && !(e instanceof QueueTimeoutError)) return;
             const res = errorResponse(c, e);

@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { CHECKPOINT_FILES, readCheckpointInfo } from "../model/checkpoint.ts";
+import { conditioningIds } from "../data/conditioning.ts";
 
 /**
  * What `GET /api/models` says about one model.
@@ -32,6 +33,11 @@ export interface ModelInfo {
   heads: number | null;
   /** model.safetensors size in bytes. */
   bytes: number;
+  /**
+   * Whether it was trained with learned conditions and infilling (its vocabulary has the condition tokens and FIM
+   * sentinels of `tokenize --conditioning`): it takes `style` and `infill`.
+   */
+  conditioning: boolean;
 }
 
 /**
@@ -70,6 +76,7 @@ export async function listModels(modelsDir: string): Promise<ModelInfo[]> {
         hidden: t ? c.dim : c.hidden[0],
         heads: t ? c.heads : null,
         bytes: sizes[CHECKPOINT_FILES.indexOf("model.safetensors")],
+        conditioning: conditioningIds(tokenizerJson?.vocab ?? []) !== undefined,
       });
     } catch {
       // incomplete or unreadable: not offered

@@ -1,9 +1,23 @@
 // The etude page: controls → POST /api/generate/stream (Server-Sent Events) → a piano roll that fills in while notes
-// arrive → WebAudio playback and .mid/.wav downloads. Plain browser JavaScript, no framework, no build step.
+// arrive → WebAudio playback and .mid/.wav downloads; regenerate / vary; the steering controls (page_steer.js);
+// MIDI out live, a recorded prompt (page_midi.js); the .mid dragged out. Plain browser JavaScript, no build step.
+import { buildControls, readControls } from "./page_steer.js";
+import { drawRoll } from "./page_roll.js";
+import { setupInfill } from "./page_infill.js";
+import { scheduleVoice, secondsFn } from "./page_audio.js";
+import {
+  connectMidi,
+  isRecording,
+  livePlayer,
+  midiOutput,
+  panic,
+  playInto,
+  startRecording,
+  stopRecording,
+} from "./page_midi.js";
 
 const $ = (id) => document.getElementById(id);
 const roll = $("roll");
-const ctx2d = roll.getContext("2d");
 
 const state = {
   notes: [],
@@ -12,6 +26,16 @@ const state = {
   audio: null,
   playStart: 0,
   playing: false,
+  // The last request as sent (its seed filled in when the server drew it): what regenerate and vary resend.
+  lastRequest: null,
+  // A prompt recorded from a MIDI input: {base64, notes}.
+  recorded: null,
+  live: null,
+  midiUrl: null,
+  // Bars picked on the roll for infilling: {from, to} (1-based), or null.
+  selection: null,
+  // GET /api/models' entries by name (what each model supports).
+  models: {},
 };
 // A handle for the browser console and the page test.
 globalThis.etudeState = state;
@@ -25,6 +49,9 @@ function setBusy(busy) {
   document.body.dataset.state = busy ? "generating" : state.result ? "done" : "idle";
   $("generate").textContent = busy ? "Stop generating" : "Generate";
   for (const id of ["play", "download-mid", "download-wav"]) $(id).disabled = busy || !state.result;
+  for (const id of ["regenerate", "vary"]) $(id).disabled = busy || !state.result || !state.lastRequest;
+  $("drag-mid").setAttribute("aria-disabled", String(busy || !state.midiUrl));
+  infill.update(busy);
 }
 
 // ---- sliders: ranges, steps and defaults come from GET /api/params (the server's narrowed GENERATE_PARAMS) ----
@@ -60,6 +87,8 @@ async function loadParams() {
   $("seed").min = String(limits.seed.min);
   $("seed").max = String(limits.seed.max);
   setUnit();
+  buildControls(limits, $("steer"));
+  for (const c of limits.style?.choices ?? []) $("style").append(new Option(c, c));
 }
 $("dice").addEventListener("click", () => {
   const lo = Number($("seed").min || 0), hi = Number($("seed").max || 0);
@@ -74,6 +103,7 @@ async function loadModels() {
     const res = await fetch("/api/models");
     const { models, default: def } = await res.json();
     sel.innerHTML = "";
+    state.models = Object.fromEntries(models.map((m) => [m.name, m]));
     for (const m of models) {
       const o = document.createElement("option");
       o.value = m.name;
@@ -86,7 +116,15 @@ async function loadModels() {
   } catch {
     setStatus("could not list models", true);
   }
+  modelChanged();
 }
+// A model trained with conditioning and infilling: the style picker and bar regeneration are offered.
+const conditioned = () => !!state.models[$("model").value]?.conditioning;
+function modelChanged() {
+  $("style-field").hidden = !conditioned() || !limits?.style;
+  infill.update(!!state.abort);
+}
+$("model").addEventListener("change", modelChanged);
 
 // ---- piano roll ----
 function fitCanvas() {
@@ -98,55 +136,8 @@ function fitCanvas() {
 }
 
 function draw(cursorTick = -1) {
-  const W = roll.width, H = roll.height;
-  const g = ctx2d;
-  g.fillStyle = "#1e1c1a";
-  g.fillRect(0, 0, W, H);
-  const notes = state.notes;
-  let lo = 48, hi = 84, end = 1;
-  for (const n of notes) {
-    lo = Math.min(lo, n.pitch);
-    hi = Math.max(hi, n.pitch);
-    end = Math.max(end, n.start + n.duration);
-  }
-  lo -= 2;
-  hi += 2;
-  const tpb = state.result?.ticksPerBeat ?? state.tpb ?? 480;
-  end = Math.max(end, tpb * 16);
-  const rows = hi - lo + 1;
-  const rowH = H / rows;
-  const x = (t) => (t / end) * W;
-  // black-key lanes
-  for (let p = lo; p <= hi; p++) {
-    if ([1, 3, 6, 8, 10].includes(((p % 12) + 12) % 12)) {
-      g.fillStyle = "#262320";
-      g.fillRect(0, H - (p - lo + 1) * rowH, W, rowH);
-    }
-    if (p % 12 === 0) {
-      g.fillStyle = "#3a3530";
-      g.fillRect(0, H - (p - lo) * rowH, W, 1);
-    }
-  }
-  // octave labels
-  g.fillStyle = "#9a9086";
-  g.font = `${Math.round(11 * (globalThis.devicePixelRatio || 1))}px system-ui, sans-serif`;
-  for (let p = lo; p <= hi; p++) if (p % 12 === 0) g.fillText(`C${p / 12 - 1}`, 4, H - (p - lo) * rowH - 3);
-  // bar lines (4/4 assumed for the grid)
-  g.fillStyle = "#34302b";
-  for (let t = 0; t < end; t += tpb * 4) g.fillRect(Math.round(x(t)), 0, 1, H);
-  // notes, colour by velocity
-  for (const n of notes) {
-    const v = Math.max(0, Math.min(127, n.velocity)) / 127;
-    const hue = 22 + (1 - v) * 160;
-    g.fillStyle = `hsl(${hue} ${55 + v * 30}% ${48 + v * 14}%)`;
-    const y = H - (n.pitch - lo + 1) * rowH;
-    g.fillRect(x(n.start), y + 0.5, Math.max(2, x(n.duration) - 1), Math.max(2, rowH - 1));
-  }
-  if (cursorTick >= 0) {
-    g.fillStyle = "#f5d28a";
-    g.fillRect(Math.round(x(cursorTick)), 0, 2, H);
-  }
-  $("notes-count").textContent = String(notes.length);
+  drawRoll(roll, state.notes, state.result?.ticksPerBeat ?? state.tpb ?? 480, cursorTick, state.selection);
+  $("notes-count").textContent = String(state.notes.length);
 }
 
 // ---- generation over SSE (fetch + a streamed body, so a prompt can be POSTed) ----
@@ -159,27 +150,41 @@ function readFileBase64(file) {
   });
 }
 
-async function generate() {
-  stopAudio();
-  state.notes = [];
-  state.result = null;
-  const abort = new AbortController();
-  state.abort = abort;
-  setBusy(true);
-  draw();
+// The request the form describes: sliders, length, seed, the steering controls, the prompt (file or recorded).
+async function formRequest() {
   const params = {
     model: $("model").value || "default",
     temperature: Number($("temperature").value),
     topK: Number($("topK").value),
     topP: Number($("topP").value),
     grammar: $("grammar").checked,
+    ...readControls(limits),
   };
   params[$("unit").value] = Number($("length").value);
+  if (conditioned() && $("style").value) params.style = $("style").value;
   if ($("seed").value !== "") params.seed = Number($("seed").value);
+  const file = $("prompt").files[0];
+  if (file) params.prompt = await readFileBase64(file);
+  else if (state.recorded) params.prompt = state.recorded.base64;
+  return params;
+}
+
+// `given`: a request to send again (regenerate, vary); else the form's. `keep`: notes shown while it runs.
+async function generate(given, keep = []) {
+  stopAudio();
+  state.notes = keep;
+  state.result = null;
+  const abort = new AbortController();
+  state.abort = abort;
+  setBusy(true);
+  draw();
   setStatus("waiting for the model…");
   try {
-    const file = $("prompt").files[0];
-    if (file) params.prompt = await readFileBase64(file);
+    const params = given ?? await formRequest();
+    state.lastRequest = params;
+    const out = midiOutput();
+    // Live MIDI: ticks → ms at the asked tempo (120 BPM unless steered), 480 ticks a beat until the piece says.
+    state.live = out ? livePlayer(out, 60000 / ((params.tempo ?? 120) * (state.tpb ?? 480))) : null;
     const res = await fetch("/api/generate/stream", {
       method: "POST",
       headers: { "content-type": "application/json", accept: "text/event-stream" },
@@ -211,6 +216,9 @@ async function generate() {
   } catch (e) {
     if (e.name !== "AbortError") setStatus(`error: ${e.message}`, true);
     else setStatus("stopped");
+    // Stopped or failed: nothing more plays into the MIDI output.
+    if (state.live) panic(midiOutput());
+    state.live = null;
   } finally {
     state.abort = null;
     $("queue-pos").textContent = "–";
@@ -222,6 +230,7 @@ function onEvent(event, data) {
   if (event === "queued") {
     // Our place in line (1 = next), sent again each time it moves up; 0: the generation starts at once.
     $("seed-used").textContent = String(data.seed);
+    if (state.lastRequest) state.lastRequest.seed = data.seed;
     if (data.position > 0) {
       $("queue-pos").textContent = `${data.position} of ${data.waiting}`;
       setStatus(`waiting in line: number ${data.position} (${data.running} generating)…`);
@@ -231,6 +240,7 @@ function onEvent(event, data) {
     setStatus("generating…");
   } else if (event === "notes") {
     for (const n of data.notes) state.notes.push(n);
+    state.live?.push(data.notes);
     setStatus(`generating… ${state.notes.length} notes`);
     draw();
   } else if (event === "done") {
@@ -240,6 +250,9 @@ function onEvent(event, data) {
     $("tps").textContent = data.tokensPerSecond.toFixed(1);
     $("adapter").textContent = data.adapter;
     $("seed-used").textContent = String(data.seed);
+    state.tpb = data.ticksPerBeat;
+    if (state.lastRequest) state.lastRequest.seed = data.seed;
+    setDragOut(data);
     setStatus(`done: ${data.notes.length} notes`);
     draw();
   } else if (event === "error") {
@@ -247,54 +260,16 @@ function onEvent(event, data) {
   }
 }
 
-// ---- playback (a small WebAudio piano-ish voice) ----
-function secondsFn(result) {
-  const tempos = result.tempos?.length ? result.tempos : [{ tick: 0, bpm: 120 }];
-  const tpb = result.ticksPerBeat;
-  return (tick) => {
-    let s = 0, last = 0, bpm = 120;
-    for (const t of tempos) {
-      if (t.tick >= tick) break;
-      s += ((t.tick - last) * 60) / (bpm * tpb);
-      last = t.tick;
-      bpm = t.bpm;
-    }
-    return s + ((tick - last) * 60) / (bpm * tpb);
-  };
-}
-
+// ---- playback (WebAudio, page_audio.js; and the MIDI output when one is chosen) ----
 function play() {
   if (!state.result) return;
   stopAudio();
   const ac = new AudioContext();
   const sec = secondsFn(state.result);
-  const master = ac.createGain();
-  master.gain.value = 0.25;
-  const comp = ac.createDynamicsCompressor();
-  master.connect(comp).connect(ac.destination);
   const t0 = ac.currentTime + 0.1;
-  for (const n of state.result.notes) {
-    const start = t0 + sec(n.start);
-    const end = t0 + sec(n.start + n.duration);
-    const f = 440 * 2 ** ((n.pitch - 69) / 12);
-    const amp = (n.velocity / 127) ** 1.5 * 0.3;
-    const env = ac.createGain();
-    env.gain.setValueAtTime(0, start);
-    env.gain.linearRampToValueAtTime(amp, start + 0.004);
-    env.gain.setTargetAtTime(amp * 0.25, start + 0.004, 0.6);
-    env.gain.setTargetAtTime(0, Math.max(start + 0.01, end), 0.06);
-    env.connect(master);
-    for (const [mult, type, gain] of [[1, "triangle", 1], [2, "sine", 0.3]]) {
-      const o = ac.createOscillator();
-      o.type = type;
-      o.frequency.value = f * mult;
-      const g = ac.createGain();
-      g.gain.value = gain;
-      o.connect(g).connect(env);
-      o.start(start);
-      o.stop(end + 0.5);
-    }
-  }
+  scheduleVoice(ac, state.result.notes, sec, t0);
+  const out = midiOutput();
+  if (out) playInto(out, state.result.notes, sec, 100);
   state.audio = ac;
   state.playing = true;
   state.playStart = t0;
@@ -319,6 +294,8 @@ function play() {
 }
 
 function stopAudio() {
+  if (state.playing || state.live) panic(midiOutput());
+  state.live = null;
   state.playing = false;
   if (state.audio) state.audio.close();
   state.audio = null;
@@ -364,6 +341,78 @@ $("download-wav").addEventListener("click", async () => {
   if (!res.ok) return setStatus("could not render .wav", true);
   saveBlob(await res.blob(), `etude-${state.result.seed}.wav`);
   setStatus("done");
+});
+
+// Drag-out: the .mid as a link a DAW accepts as a file drop (Chromium's DownloadURL: "type:name:url").
+function setDragOut(result) {
+  if (state.midiUrl) URL.revokeObjectURL(state.midiUrl);
+  const name = `etude-${result.seed}.mid`;
+  state.midiUrl = URL.createObjectURL(new Blob([b64ToBytes(result.midiBase64)], { type: "audio/midi" }));
+  Object.assign($("drag-mid"), { href: state.midiUrl, download: name });
+}
+$("drag-mid").addEventListener("dragstart", (e) => {
+  if (!state.midiUrl) return e.preventDefault();
+  e.dataTransfer.setData("DownloadURL", `audio/midi:${$("drag-mid").download}:${state.midiUrl}`);
+  e.dataTransfer.effectAllowed = "copy";
+});
+
+// Regenerate: the last request again (same seed: the same piece). Vary: the same with the next seed.
+$("regenerate").addEventListener("click", () => state.lastRequest && generate({ ...state.lastRequest }));
+$("vary").addEventListener("click", () => {
+  const r = state.lastRequest;
+  if (!r) return;
+  const seed = r.seed >= limits.seed.max ? limits.seed.min : r.seed + 1;
+  $("seed").value = String(seed);
+  generate({ ...r, seed });
+});
+
+// Infilling (page_infill.js): the piece on the roll is the prompt, the selected bars are regenerated.
+const infill = setupInfill({
+  roll,
+  button: $("infill"),
+  info: $("infill-info"),
+  state,
+  redraw: () => draw(),
+  supported: conditioned,
+  formRequest,
+  generate,
+});
+
+// ---- MIDI devices ----
+$("midi-connect").addEventListener("click", async () => {
+  try {
+    const n = await connectMidi();
+    $("panic").disabled = false;
+    $("record").disabled = false;
+    setStatus(`MIDI: ${n.outputs} outputs, ${n.inputs} inputs`);
+  } catch (e) {
+    setStatus(`MIDI: ${e.message}`, true);
+  }
+});
+$("panic").addEventListener("click", () => panic(midiOutput()));
+$("record").addEventListener("click", () => {
+  try {
+    if (!isRecording()) {
+      startRecording();
+      $("record").textContent = "■ Stop";
+      $("prompt-info").textContent = "recording… play, then stop";
+      return;
+    }
+    $("record").textContent = "● Record";
+    const take = stopRecording();
+    if (!take) return void ($("prompt-info").textContent = "nothing recorded");
+    let bin = "";
+    for (const b of take.bytes) bin += String.fromCharCode(b);
+    state.recorded = { base64: btoa(bin), notes: take.notes };
+    $("prompt").value = "";
+    $("prompt-info").textContent = `prompt: ${take.notes} recorded notes (a chosen file replaces them)`;
+  } catch (e) {
+    setStatus(e.message, true);
+  }
+});
+$("prompt").addEventListener("change", () => {
+  state.recorded = null;
+  $("prompt-info").textContent = "";
 });
 
 $("play").addEventListener("click", play);

@@ -30,3 +30,22 @@ export const PAGE_HTML: string = read("page.html");
  * ```
  */
 export const PAGE_JS: string = read("page.js");
+
+/**
+ * The page's modules besides `page.js`, by their served name (`/page_steer.js`: the steering controls,
+ * `/page_midi.js`: WebMIDI out and in, `/page_roll.js`: the piano roll, `/page_audio.js`: WebAudio playback,
+ * `/page_infill.js`: bars selected on the roll and regenerated).
+ *
+ * @example
+ * ```ts
+ * import { PAGE_MODULES } from "./page.ts";
+ * Object.keys(PAGE_MODULES).includes("page_midi.js"); // true
+ * ```
+ */
+export const PAGE_MODULES: Readonly<Record<string, string>> = Object.freeze(
+  Object.fromEntries(
+    ["page_steer.js", "page_midi.js", "page_roll.js", "page_audio.js", "page_infill.js"].map((
+      n,
+    ) => [n, read(n)]),
+  ),
+);

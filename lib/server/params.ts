@@ -21,6 +21,7 @@ import {
   showValue,
 } from "../infer/params.ts";
 import { decodeBase64 as decodeBytes, encodeBase64 } from "../util/base64.ts";
+import type { Controls } from "../infer/controls.ts";
 
 /**
  * A rejected parameter: `field` and a human-readable `allowed` range or set.
@@ -86,6 +87,12 @@ export interface GenerateParams {
   seconds?: number;
   /** Base64 MIDI prompt (JSON / query) — decoded by the app. */
   promptBase64?: string;
+  /** The hard controls given (key, pitch range, …), checked and normalised; absent when none is. */
+  controls?: Controls;
+  /** The learned conditions given (`style`); absent when none is (the model must have been trained with them). */
+  conditions?: { style?: "classical" | "pop" };
+  /** Infilling: bars `from..to` of the prompt regenerated (`"5:8"` or `{from, to}`); absent when not given. */
+  infill?: { from: number; to: number };
 }
 
 /**
@@ -99,18 +106,31 @@ export interface GenerateParams {
  * ```
  */
 export interface ParamLimit {
-  /** `int`, `float` or `bool`. */
+  /** `int`, `float`, `bool`, `text` (a control's word: a key, a time signature) or `range` (`[lo, hi]`). */
   kind: ParamSpec["kind"];
-  /** Smallest accepted value, inclusive (numbers only). */
+  /** Smallest accepted value, inclusive (numbers and ranges). */
   min?: number;
-  /** Largest accepted value, inclusive (numbers only). */
+  /** Largest accepted value, inclusive (numbers and ranges). */
   max?: number;
-  /** Slider step (numbers only). */
+  /** Slider step (numbers and ranges). */
   step?: number;
-  /** The value used when absent (none for the seed: a random one is drawn, see `random`). */
-  default?: number | boolean;
+  /**
+   * The value used when absent (none for the seed: a random one is drawn, see `random`); for a control, the value
+   * a client suggests when the control is turned on.
+   */
+  default?: number | boolean | string | [number, number];
   /** True when a random value is drawn when absent (the seed). */
   random?: true;
+  /** True for a hard control: off unless given. */
+  control?: true;
+  /** True for a learned condition (`style`): off unless given, only for a model trained with conditioning. */
+  condition?: true;
+  /** A control that applies only with this field (its canonical name) given. */
+  requires?: string;
+  /** Text controls: the values to offer (`exhaustive`: all that are allowed; else common examples). */
+  choices?: string[];
+  /** Text controls: whether `choices` are all the allowed values. */
+  exhaustive?: boolean;
   /** What is allowed, as in a 400 answer's `allowed`. */
   allowed: string;
   /** Accepted field names, the canonical one (this entry's key) first. */
@@ -133,24 +153,42 @@ export function paramLimits(table: ParamTable): Record<string, ParamLimit> {
   const out: Record<string, ParamLimit> = {};
   for (const spec of Object.values(table) as ParamSpec[]) {
     if (!spec.http.length) continue;
-    const e: ParamLimit = spec.kind === "bool"
-      ? {
-        kind: "bool",
+    const common = { allowed: allowedText(spec), fields: [...spec.http], doc: spec.doc };
+    const control = spec.control ? { control: true as const } : {};
+    let e: ParamLimit;
+    if (spec.kind === "bool") e = { kind: "bool", default: spec.default, ...common };
+    else if (spec.kind === "text") {
+      e = {
+        kind: "text",
         default: spec.default,
-        allowed: allowedText(spec),
-        fields: [...spec.http],
-        doc: spec.doc,
-      }
-      : {
+        choices: [...spec.choices],
+        exhaustive: spec.exhaustive,
+        ...control,
+        ...(spec.condition ? { condition: true as const } : {}),
+        ...common,
+      };
+    } else if (spec.kind === "range") {
+      e = {
+        kind: "range",
+        min: spec.min,
+        max: spec.max,
+        step: spec.step,
+        default: [spec.default[0], spec.default[1]],
+        ...control,
+        ...common,
+      };
+    } else {
+      e = {
         kind: spec.kind,
         min: spec.min,
         max: spec.max,
         step: spec.step,
         ...(spec.random ? { random: true as const } : { default: spec.default }),
-        allowed: allowedText(spec),
-        fields: [...spec.http],
-        doc: spec.doc,
+        ...control,
+        ...(spec.requires ? { requires: table[spec.requires].http[0] } : {}),
+        ...common,
       };
+    }
     out[spec.http[0]] = e;
   }
   return out;
@@ -262,6 +300,9 @@ export function parseGenerateParams(
   if (p.maxTokens !== undefined) out.maxTokens = p.maxTokens;
   if (p.bars !== undefined) out.bars = p.bars;
   if (p.seconds !== undefined) out.seconds = p.seconds;
+  if (p.controls) out.controls = p.controls;
+  if (p.conditions) out.conditions = p.conditions;
+  if (p.infill) out.infill = p.infill;
   const prompt = raw.prompt;
   if (prompt !== undefined) {
     if (typeof prompt !== "string" || !/^[A-Za-z0-9+/=\s]+$/.test(prompt) || prompt.trim() === "") {

@@ -370,3 +370,67 @@ Deno.test({
     assert(r.tokensPerSecond > 0);
   },
 });
+
+Deno.test({
+  name:
+    "generate CLI: the control flags reach generate() and hold in the written file, read by @tonejs/midi; a control the model lacks is one line",
+  ...opts,
+  async fn() {
+    const { Midi } = (await import("@tonejs/midi")).default;
+    const out = join(tmp, "steered.mid");
+    const { r, lines } = await run([
+      "--model",
+      model,
+      "--bars",
+      "3",
+      "--seed",
+      "5",
+      "--key",
+      "E minor",
+      "--pitch-range",
+      "48-84",
+      "--max-note-beats",
+      "2",
+      "--time-signature",
+      "3/4",
+      "--out",
+      out,
+    ]);
+    assertEquals(r.provenance[0].params.key, "E minor");
+    assert(
+      lines.includes(
+        "controls: key E minor, keyStrength 1, pitchRange 48-84, maxNoteBeats 2, timeSignature 3/4",
+      ),
+    );
+    const tone = new Midi(await Deno.readFile(out));
+    const notes = tone.tracks.flatMap((t) => t.notes);
+    assert(notes.length > 0, "notes generated");
+    const eMinor = new Set([4, 6, 7, 9, 11, 0, 2]);
+    for (const n of notes) {
+      assert(eMinor.has(n.midi % 12), `pitch ${n.midi} in E minor`);
+      assert(n.midi >= 48 && n.midi <= 84, `pitch ${n.midi} in 48-84`);
+      assert(n.durationTicks <= 2 * tone.header.ppq, `${n.durationTicks} ticks ≤ 2 beats`);
+    }
+    // A time signature this tokenizer has no token for: a usage error naming the flag, nothing written.
+    let message = "";
+    try {
+      await run([
+        "--model",
+        model,
+        "--bars",
+        "1",
+        "--time-signature",
+        "13/16",
+        "--out",
+        join(tmp, "never.mid"),
+      ]);
+    } catch (e) {
+      assert(e instanceof UsageError, String(e));
+      message = e.message;
+    }
+    assertEquals(
+      message,
+      '--time-signature: expected a time signature like 3/4 or 6/8, got "13/16" (13/16 is not in this tokenizer\'s vocabulary)',
+    );
+  },
+});

@@ -1,7 +1,7 @@
 /**
  * Provenance and replay (issue 14, item 3) through `deno task generate` (lib/cli/generate.ts) on a tiny
  * random-weight REMI checkpoint: 20 seeded random settings (temperature, top-k, top-p, seed, a length in tokens, bars
- * or seconds, batch, grammar, a prompt for some) are generated, then replayed from the .json sidecar and from the
+ * or seconds, batch, grammar, a prompt for some, hard controls for most) are generated, then replayed from the .json sidecar and from the
  * .mid, and the replays are byte-identical. The record in the .mid is read independently by @tonejs/midi; taking it
  * out gives the bytes `--no-provenance` writes. A replay refuses a changed model or prompt with one line.
  */
@@ -16,6 +16,7 @@ import { emptyScore } from "../../lib/score.ts";
 import { sha256Hex } from "../../lib/util/hash.ts";
 import { Rng } from "../../lib/util/rng.ts";
 import { ETUDE_VERSION } from "../../lib/util/version.ts";
+import { loadBlas } from "../../lib/cpu/blas.ts";
 import { tinyModelsDir } from "../server/_tiny_model.ts";
 import { stripLeadingText } from "../midi/_strip.ts";
 
@@ -94,6 +95,7 @@ function randomSetting(rng: Rng, prompts: string[]) {
     : { seconds: 1 + rng.next() * 3 };
   const grammar = length.maxTokens === undefined || rng.next() < 0.6;
   const prompt = rng.next() < 0.3 ? prompts[Math.floor(rng.next() * prompts.length)] : undefined;
+  const controls = randomControls(rng);
   const flag = { maxTokens: "--tokens", bars: "--bars", seconds: "--seconds" };
   const [unit, value] = Object.entries(length)[0] as [keyof typeof flag, number];
   const args = [
@@ -111,8 +113,64 @@ function randomSetting(rng: Rng, prompts: string[]) {
     String(batch),
     ...(grammar ? [] : ["--no-grammar"]),
     ...(prompt ? ["--prompt", prompt] : []),
+    ...controls.args,
   ];
-  return { args, params: { seed, temperature, topK, topP, ...length, batch, grammar }, prompt };
+  return {
+    args,
+    params: { seed, temperature, topK, topP, ...length, batch, grammar, ...controls.params },
+    prompt,
+  };
+}
+
+/**
+ * Random hard controls for two settings in three (each control drawn on its own): CLI arguments, and the record's
+ * fields in table order. Ranges keep a key's pitches in reach (at least an octave).
+ */
+function randomControls(rng: Rng): { args: string[]; params: Record<string, unknown> } {
+  const args: string[] = [], params: Record<string, unknown> = {};
+  if (rng.next() < 1 / 3) return { args, params };
+  const pick = <T>(xs: T[]) => xs[Math.floor(rng.next() * xs.length)];
+  const add = (flag: string, name: string, text: string, value: unknown) => {
+    args.push(flag, text);
+    params[name] = value;
+  };
+  if (rng.next() < 0.5) {
+    const key = `${pick(["C", "D", "Eb", "E", "F#", "G", "A", "Bb"])} ${pick(["major", "minor"])}`;
+    add("--key", "key", key, key);
+    if (rng.next() < 0.5) {
+      const s = Math.round(rng.next() * 100) / 100;
+      add("--key-strength", "keyStrength", String(s), s);
+    } else params.keyStrength = 1;
+  }
+  if (rng.next() < 0.5) {
+    const lo = 36 + Math.floor(rng.next() * 25), hi = lo + 12 + Math.floor(rng.next() * 30);
+    add("--pitch-range", "pitchRange", `${lo}-${hi}`, [lo, hi]);
+  }
+  if (rng.next() < 0.4) {
+    const b = pick([0.5, 1, 2.5, 4, 8]);
+    add("--max-note-beats", "maxNoteBeats", String(b), b);
+  }
+  if (rng.next() < 0.4) {
+    const t = 40 + Math.floor(rng.next() * 160);
+    add("--tempo", "tempo", String(t), t);
+  }
+  if (rng.next() < 0.4) {
+    const ts = pick(["2/4", "3/4", "4/4", "6/8"]);
+    add("--time-signature", "timeSignature", ts, ts);
+  }
+  if (rng.next() < 0.4) {
+    const d = pick(["low", "medium", "high"]);
+    add("--density", "density", d, d);
+  }
+  if (rng.next() < 0.3) {
+    const n = 1 + Math.floor(rng.next() * 6);
+    add("--max-polyphony", "maxPolyphony", String(n), n);
+  }
+  if (rng.next() < 0.3) {
+    const n = 4 + Math.floor(rng.next() * 8);
+    add("--no-repeat-ngram", "noRepeatNgram", String(n), n);
+  }
+  return { args, params };
 }
 
 Deno.test({
@@ -123,7 +181,7 @@ Deno.test({
     const promptShas = new Map<string, string>();
     for (const p of prompts) promptShas.set(p, await sha256Hex(await Deno.readFile(p)));
     const rng = new Rng(14);
-    const seen = { prompt: 0, batch: 0, bars: 0, seconds: 0, noGrammar: 0 };
+    const seen = { prompt: 0, batch: 0, bars: 0, seconds: 0, noGrammar: 0, controls: 0, noControls: 0 };
     for (let k = 0; k < 20; k++) {
       const s = randomSetting(rng, prompts);
       const dir = join(tmp, `setting-${k}`);
@@ -189,6 +247,15 @@ Deno.test({
       if ("bars" in s.params) seen.bars++;
       if ("seconds" in s.params) seen.seconds++;
       if (!s.params.grammar) seen.noGrammar++;
+      if (Object.keys(s.params).some((k) => k === "key" || k === "pitchRange" || k === "tempo")) {
+        seen.controls++;
+      }
+      if (
+        !Object.keys(s.params).some((k) =>
+          !["seed", "temperature", "topK", "topP", "maxTokens", "bars", "seconds", "batch", "grammar"]
+            .includes(k)
+        )
+      ) seen.noControls++;
     }
     // The draw covers every kind of setting.
     for (const [kind, n] of Object.entries(seen)) assert(n > 0, `no setting with ${kind}`);
@@ -328,6 +395,7 @@ Deno.test({
     await run(["--model", model, "--tokens", "8", "--out", bare, "--no-provenance"]);
     assertEquals(await exists(join(dir, "bare.json")), false, "--no-provenance: no sidecar");
     const topK = await write("topk.json", { ...record, params: { ...record.params, topK: 9999 } });
+    const badKey = await write("badkey.json", { ...record, params: { ...record.params, key: "H minor" } });
     const garbage = await write("garbage.json", "{not json");
     const embedded = await write("embedded.json", {
       ...record,
@@ -339,6 +407,8 @@ Deno.test({
         "--seed cannot be combined with --replay (a replay takes every setting from its record)",
       ],
       [["--replay", json, "--no-grammar"], /^--no-grammar cannot be combined with --replay/],
+      [["--replay", json, "--key", "E minor"], /^--key cannot be combined with --replay/],
+      [["--replay", json, "--no-repeat-ngram", "8"], /^--no-repeat-ngram cannot be combined with --replay/],
       [["--replay", ""], "--replay: expected a .json sidecar or a .mid file"],
       [
         ["--replay", join(dir, "none.json")],
@@ -349,6 +419,10 @@ Deno.test({
         `--replay ${bare}: no etude provenance record in this MIDI file (written with --no-provenance, or not by etude)`,
       ],
       [["--replay", topK], `--replay ${topK}: params.topK: expected an integer in [0, 500], got 9999`],
+      [
+        ["--replay", badKey],
+        `--replay ${badKey}: params.key: expected a key like "C major" or "F# minor" (natural minor), got "H minor"`,
+      ],
       [["--replay", garbage], new RegExp(`^--replay ${garbage}: neither a MIDI file nor valid JSON \\(`)],
       [
         ["--replay", embedded],
@@ -395,5 +469,47 @@ Deno.test({
     } finally {
       Deno.chdir(cwd);
     }
+  },
+});
+
+Deno.test({
+  name:
+    "replay: --weights int8 is part of the record; the replay decodes with it again (same bytes); --weights with --replay is refused",
+  ignore: !loadBlas().blas,
+  ...opts,
+  async fn() {
+    const dir = join(tmp, "weights");
+    await Deno.mkdir(dir);
+    const take = join(dir, "take.mid"), json = join(dir, "take.json");
+    const { r } = await run([
+      "--model",
+      model,
+      "--device",
+      "cpu",
+      "--weights",
+      "int8",
+      "--tokens",
+      "60",
+      "--seed",
+      "9",
+      "--out",
+      take,
+    ]);
+    assertEquals(r.provenance[0].model, { path: model, sha256: modelSha, weights: "int8" });
+    assertEquals((await sidecar(json)).model.weights, "int8");
+    const again = join(dir, "again.mid");
+    await run(["--replay", json, "--out", again]);
+    assertEquals(await Deno.readFile(again), await Deno.readFile(take));
+    const fromMid = join(dir, "from-mid.mid");
+    await run(["--replay", take, "--out", fromMid]);
+    assertEquals(await Deno.readFile(fromMid), await Deno.readFile(take));
+    assertEquals(
+      await usageError(["--replay", json, "--weights", "f32", "--out", join(dir, "never.mid")]),
+      "--weights cannot be combined with --replay (a replay takes every setting from its record)",
+    );
+    assertEquals(
+      await usageError(["--replay", json, "--device", "gpu", "--out", join(dir, "never.mid")]),
+      `--replay ${json}: the take decoded with int8 weights: needs --device cpu`,
+    );
   },
 });

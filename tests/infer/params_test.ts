@@ -9,6 +9,8 @@ import {
   checkGenerateParams,
   checkNumber,
   clipText,
+  CONTROL_PARAMS,
+  controlError,
   GENERATE_PARAMS,
   GenerateParamError,
   LENGTH_PARAMS,
@@ -22,15 +24,43 @@ import {
 } from "../../lib/infer/params.ts";
 import { GenerateParamError as FromGenerate } from "../../lib/infer/generate.ts";
 import { GenerateParamError as FromInferMod } from "../../lib/infer/mod.ts";
-import { paramOptions, paramsFromCli, paramUsage, UsageError } from "../../lib/cli/args.ts";
+import { cliParamMessage, paramOptions, paramsFromCli, paramUsage, UsageError } from "../../lib/cli/args.ts";
+import { CONTROL_RANGES, controlBias, keyPitchClasses } from "../../lib/infer/controls.ts";
+import { RemiTokenizer } from "../../lib/tokenizers/remi.ts";
 import { GENERATE_USAGE } from "../../lib/cli/generate.ts";
 import { PARAM_LIMITS, ParamError, parseGenerateParams, SERVER_PARAMS } from "../../lib/server/params.ts";
 import { createApp } from "../../lib/server/app.ts";
 import { emptyScore } from "../../lib/score.ts";
 
 const entries = Object.entries(GENERATE_PARAMS) as [ParamName, ParamSpec][];
-const numeric = entries.filter((e): e is [ParamName, NumberParam] => e[1].kind !== "bool");
+const numeric = entries.filter((e): e is [ParamName, NumberParam] =>
+  e[1].kind === "int" || e[1].kind === "float"
+);
 const isLength = (n: string) => (LENGTH_PARAMS as readonly string[]).includes(n);
+const isControl = (n: string) => CONTROL_PARAMS.includes(n as ParamName);
+/** The rows off unless given that are not controls: the learned condition and the infill range. */
+const isOptional = (n: string) => n === "style" || n === "infill";
+
+/** What must be given beside `name` for it to apply (keyStrength: a key), by parameter name. */
+function needs(name: ParamName): Record<string, unknown> {
+  const s = GENERATE_PARAMS[name];
+  return (s.kind === "int" || s.kind === "float") && s.requires
+    ? { [s.requires]: GENERATE_PARAMS[s.requires].default }
+    : {};
+}
+
+/** The same, by CLI flag. */
+function needsFlags(name: ParamName): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(needs(name)).map(([k, v]) => [GENERATE_PARAMS[k as ParamName].cli!.flag, v]),
+  );
+}
+
+/** A checked parameter's value: top-level, or in `controls` for a control. */
+function valueOf(p: unknown, name: ParamName): unknown {
+  const r = p as Record<string, unknown> & { controls?: Record<string, unknown> };
+  return isControl(name) ? r.controls?.[name] : r[name];
+}
 
 /** What `checkGenerateParams` throws for `input`, or undefined. */
 function errorOf(input: Record<string, unknown>, table = GENERATE_PARAMS): GenerateParamError | undefined {
@@ -55,12 +85,15 @@ Deno.test("GENERATE_PARAMS: every entry is complete and its default lies within 
     "batch",
     "grammar",
     "chunk",
+    "style",
+    "infill",
+    ...CONTROL_PARAMS,
   ];
   assertEquals(Object.keys(GENERATE_PARAMS).sort(), [...names].sort());
   for (const n of LENGTH_PARAMS) assert(n in GENERATE_PARAMS, n);
   const flags = new Set<string>(), fields = new Set<string>();
   for (const [name, s] of entries) {
-    assert(["int", "float", "bool"].includes(s.kind), name);
+    assert(["int", "float", "bool", "text", "range"].includes(s.kind), name);
     assert(typeof s.doc === "string" && s.doc.length > 0 && !s.doc.includes("\n"), `${name}: one-line doc`);
     assert(Array.isArray(s.http), `${name}: http`);
     for (const f of s.http) {
@@ -72,10 +105,23 @@ Deno.test("GENERATE_PARAMS: every entry is complete and its default lies within 
       assert(!flags.has(s.cli.flag), `${name}: flag used twice`);
       flags.add(s.cli.flag);
     }
+    assertEquals(!!s.control, isControl(name), `${name}: a control exactly when listed in CONTROL_PARAMS`);
     if (s.kind === "bool") {
       assertEquals(typeof s.default, "boolean", name);
       continue;
     }
+    if (s.kind === "text") {
+      // Every choice (and the default) is allowed and already canonical.
+      for (const c of [s.default, ...s.choices]) assertEquals(s.normalize(c), c, `${name}: ${c}`);
+      assert(s.choices.length > 0 && s.allowed.length > 0 && s.cli?.metavar, name);
+      continue;
+    }
+    if (s.kind === "range") {
+      const [lo, hi] = s.default;
+      assert(Number.isInteger(lo) && Number.isInteger(hi) && s.min <= lo && lo <= hi && hi <= s.max, name);
+      continue;
+    }
+    if (s.requires) assert(isControl(s.requires) && GENERATE_PARAMS[s.requires].http.length, name);
     for (const k of ["min", "max", "default", "step"] as const) {
       assert(Number.isFinite(s[k]), `${name}.${k}`);
     }
@@ -101,14 +147,20 @@ Deno.test("GenerateParamError is one class wherever imported from", () => {
 
 Deno.test("checkGenerateParams: nothing given → every default, maxTokens as the length", () => {
   const expected: Record<string, unknown> = {};
-  for (const [name, s] of entries) if (!isLength(name) || name === "maxTokens") expected[name] = s.default;
+  for (const [name, s] of entries) {
+    if ((!isLength(name) || name === "maxTokens") && !isControl(name) && !isOptional(name)) {
+      expected[name] = s.default;
+    }
+  }
   assertEquals(checkGenerateParams({}), expected);
   // Unknown keys (the rest of GenerateOptions) are ignored.
   assertEquals(checkGenerateParams({ model: {} } as Record<string, unknown>), expected);
   // "" is a value, not "absent" (issue 11, F6: an empty field silently took the default): only undefined is.
   assertEquals(errorOf({ temperature: "" })?.message, 'temperature: expected a number in [0.1, 2], got ""');
   // Each default, given explicitly, is accepted and kept.
-  const given = Object.fromEntries(entries.filter(([n]) => !isLength(n)).map(([n, s]) => [n, s.default]));
+  const given = Object.fromEntries(
+    entries.filter(([n]) => !isLength(n) && !isControl(n) && !isOptional(n)).map(([n, s]) => [n, s.default]),
+  );
   assertEquals(checkGenerateParams({ ...given, maxTokens: GENERATE_PARAMS.maxTokens.default }), expected);
 });
 
@@ -130,14 +182,14 @@ Deno.test("checkGenerateParams: a length unit replaces maxTokens; numeric string
 Deno.test("checkGenerateParams: every bound is accepted; just outside it, a non-integer, text or null names the field", () => {
   for (const [name, s] of numeric) {
     for (const v of [s.min, s.max, String(s.max)]) {
-      const p = checkGenerateParams({ [name]: v }) as unknown as Record<string, unknown>;
-      assertEquals(p[name], Number(v), `${name} = ${v}`);
+      const p = checkGenerateParams({ ...needs(name), [name]: v });
+      assertEquals(valueOf(p, name), Number(v), `${name} = ${v}`);
     }
     const eps = s.kind === "int" ? 1 : Math.min(s.step, 0.01);
     const bad: unknown[] = [s.min - eps, s.max + eps, "warm", null, NaN, Infinity, true, [1]];
     if (s.kind === "int") bad.push(s.min + 0.5);
     for (const v of bad) {
-      const e = errorOf({ [name]: v });
+      const e = errorOf({ ...needs(name), [name]: v });
       assert(e, `${name} = ${String(v)} is rejected`);
       assertEquals(e.field, name);
       assertEquals(e.allowed, allowedText(s));
@@ -195,14 +247,16 @@ Deno.test("parseDecimal / checkNumber: numbers typed as text are decimal only, o
   // Every numeric parameter refuses them, naming its range; text JavaScript would read gets a decimal hint.
   for (const [name, s] of numeric) {
     for (const text of ["0x10", " 5", "5abc", "Infinity", "NaN", ""]) {
-      const e = errorOf({ [name]: text });
+      const e = errorOf({ ...needs(name), [name]: text });
       assert(e, `${name} = ${JSON.stringify(text)} is rejected`);
       assert(
         e.message.startsWith(`${name}: expected ${allowedText(s)}, got ${JSON.stringify(text)}`),
         e.message,
       );
     }
-    if (s.kind === "int") assert(errorOf({ [name]: `${s.min}e0` }), `${name}: no exponent for an integer`);
+    if (s.kind === "int") {
+      assert(errorOf({ ...needs(name), [name]: `${s.min}e0` }), `${name}: no exponent for an integer`);
+    }
   }
   assertEquals(
     errorOf({ topK: "0x10" })?.message,
@@ -305,8 +359,17 @@ Deno.test("CLI: --help lists every flag with the table's range and default", () 
     assert(line, `--${s.cli.flag} in usage`);
     assert(line.includes(s.cli.doc ?? s.doc), line);
     if (s.kind === "bool") continue;
+    if (s.kind === "text") {
+      assert(line.includes("(default: off)"), line);
+      if (s.exhaustive) assert(line.includes(s.choices.join(" | ")), line);
+      continue;
+    }
     assert(line.includes(`${s.min}–${s.max}`), line);
-    if (s.random) assert(line.includes("default: random"), line);
+    if (s.kind === "range") assert(line.includes("(default: off)"), line);
+    else if (s.random) assert(line.includes("default: random"), line);
+    else if (s.requires) {
+      assert(line.includes(`(default ${s.default}, with --${GENERATE_PARAMS[s.requires].cli!.flag})`), line);
+    } else if (s.control) assert(line.includes("(default: off)"), line);
     else if (!isLength(name) || name === "maxTokens") assert(line.includes(`(default ${s.default})`), line);
   }
   assert(GENERATE_USAGE.includes("give at most one of --tokens, --bars, --seconds"));
@@ -364,7 +427,7 @@ Deno.test("CLI: options are read through the table; messages name the flag", () 
   for (const [name, s] of numeric) {
     if (!s.cli) continue;
     assertEquals(
-      msg({ [s.cli.flag]: String(s.max + 1) }),
+      msg({ ...needsFlags(name), [s.cli.flag]: String(s.max + 1) }),
       `--${s.cli.flag}: expected ${allowedText(s)}, got "${s.max + 1}"`,
       name,
     );
@@ -394,13 +457,23 @@ Deno.test("server: /api/params is the table, narrowed only where SERVER_PARAMS s
     const l = served[s.http[0]], srv = SERVER_PARAMS[name];
     assert(l, `${name} served as ${s.http[0]}`);
     assertEquals([l.kind, l.fields, l.doc, l.allowed], [s.kind, s.http, s.doc, allowedText(srv)], name);
-    if (s.kind === "bool" || srv.kind === "bool") {
+    if (s.kind === "bool" || srv.kind === "bool" || s.kind === "text" || srv.kind === "text") {
       assertEquals(l.default, s.default);
+      if (s.kind === "text") {
+        assertEquals([l.choices, l.exhaustive, l.control, l.condition], [
+          s.choices,
+          s.exhaustive,
+          s.control,
+          s.condition,
+        ]);
+      }
       continue;
     }
+    assertEquals(l.control, s.control, name);
     assertEquals([l.min, l.max, l.step], [srv.min, srv.max, srv.step], name);
-    if (s.random) assertEquals([l.random, "default" in l], [true, false], name);
+    if (s.kind !== "range" && s.random) assertEquals([l.random, "default" in l], [true, false], name);
     else assertEquals(l.default, srv.default, name);
+    if (s.kind !== "range" && s.requires) assertEquals(l.requires, GENERATE_PARAMS[s.requires].http[0], name);
     if (srv.min !== s.min || srv.max !== s.max) narrowed.push(name);
     else assertEquals([l.min, l.max], [s.min, s.max], `${name}: the table's own range`);
   }
@@ -415,18 +488,18 @@ Deno.test("server: /api/params is the table, narrowed only where SERVER_PARAMS s
 });
 
 Deno.test("server and CLI accept the same values where the server does not narrow, and the server a subset elsewhere", () => {
-  const cliOk = (flag: string, v: string) => {
+  const cliOk = (flag: string, v: string, beside: Record<string, unknown> = {}) => {
     try {
-      paramsFromCli({ [flag]: v });
+      paramsFromCli({ ...beside, [flag]: v });
       return true;
     } catch (e) {
       if (e instanceof UsageError) return false;
       throw e;
     }
   };
-  const httpOk = (field: string, v: unknown) => {
+  const httpOk = (field: string, v: unknown, beside: Record<string, unknown> = {}) => {
     try {
-      parseGenerateParams({ [field]: v }, () => 1);
+      parseGenerateParams({ ...beside, [field]: v }, () => 1);
       return true;
     } catch (e) {
       if (e instanceof ParamError) {
@@ -443,15 +516,19 @@ Deno.test("server and CLI accept the same values where the server does not narro
     const probes = [s.min, s.max, s.min - eps, s.max + eps, (s.min + s.max) / 2, srv.max, srv.max + eps];
     if (s.kind === "int") probes.push(s.min + 0.5);
     for (const v of probes) {
-      const lib = errorOf({ [name]: v }) === undefined;
-      const cli = cliOk(s.cli.flag, String(v));
+      const lib = errorOf({ ...needs(name), [name]: v }) === undefined;
+      const cli = cliOk(s.cli.flag, String(v), needsFlags(name));
       assertEquals(cli, lib, `--${s.cli.flag} ${v}: CLI and generate() agree`);
       for (const field of s.http) {
-        const http = httpOk(field, v);
+        const http = httpOk(field, v, needs(name));
         if (srv.min === s.min && srv.max === s.max) {
           assertEquals(http, cli, `${field}=${v}: server and CLI agree`);
         } else assert(!http || cli, `${field}=${v}: the server accepts only what the CLI does`);
-        assertEquals(httpOk(field, String(v)), http, `${field}="${v}": a query string reads the same`);
+        assertEquals(
+          httpOk(field, String(v), needs(name)),
+          http,
+          `${field}="${v}": a query string reads the same`,
+        );
       }
     }
   }
@@ -468,4 +545,223 @@ Deno.test("server and CLI accept the same values where the server does not narro
     "a number in [0.01, 1]",
     "top_p: expected a number in [0.01, 1], got 2",
   ]);
+});
+
+Deno.test("controls: each is off unless given; given ones are checked, normalised and returned as `controls`", () => {
+  assert(!("controls" in checkGenerateParams({})), "none given: no controls");
+  const p = checkGenerateParams({
+    noRepeatNgram: "8",
+    key: " e MIN",
+    pitchRange: "48-84",
+    timeSignature: " 6 / 8",
+    density: "HIGH",
+    tempo: "96",
+    maxNoteBeats: "2.5",
+    maxPolyphony: 4,
+  });
+  // In table order; a key brings its strength's default.
+  assertEquals(
+    JSON.stringify(p.controls),
+    JSON.stringify({
+      key: "E minor",
+      keyStrength: 1,
+      pitchRange: [48, 84],
+      maxNoteBeats: 2.5,
+      tempo: 96,
+      timeSignature: "6/8",
+      density: "high",
+      maxPolyphony: 4,
+      noRepeatNgram: 8,
+    }),
+  );
+  assertEquals(checkGenerateParams({ key: "Bb major", keyStrength: "0.5" }).controls, {
+    key: "Bb major",
+    keyStrength: 0.5,
+  });
+  assertEquals(checkGenerateParams({ pitchRange: [60, 60] }).controls, { pitchRange: [60, 60] });
+  const bad: [string, unknown][] = [
+    ["key", "H minor"],
+    ["key", "C dorian"],
+    ["key", ""],
+    ["key", 5],
+    ["key", `C major${" ".repeat(100)}`],
+    ["density", "loud"],
+    ["density", 1.5],
+    ["timeSignature", "3/5"],
+    ["timeSignature", "0/4"],
+    ["timeSignature", "33/4"],
+    ["timeSignature", "3/4/4"],
+    ["pitchRange", "84-48"],
+    ["pitchRange", "48-128"],
+    ["pitchRange", "48..84"],
+    ["pitchRange", "-1-5"],
+    ["pitchRange", "0x30-84"],
+    ["pitchRange", ""],
+    ["pitchRange", [48]],
+    ["pitchRange", [48, 84.5]],
+    ["pitchRange", ["48", "84"]],
+    ["pitchRange", { lo: 48, hi: 84 }],
+  ];
+  for (const [name, v] of bad) {
+    const e = errorOf({ [name]: v });
+    assert(e, `${name} = ${JSON.stringify(v)} is rejected`);
+    assertEquals([e.field, e.allowed], [name, allowedText(GENERATE_PARAMS[name as ParamName])]);
+    assert(e.message.startsWith(`${name}: expected ${e.allowed}, got `), e.message);
+  }
+  // A strength alone is an error, named on every face.
+  const lone = errorOf({ keyStrength: 0.5 });
+  assertEquals([lone?.field, lone?.requires, lone?.message], [
+    "keyStrength",
+    "key",
+    "keyStrength: applies only with key, got 0.5 without it",
+  ]);
+});
+
+Deno.test("controls: the CLI's flags and the server's fields give the same controls", () => {
+  const cli = paramsFromCli({
+    key: "E minor",
+    "key-strength": "0.8",
+    "pitch-range": "48-84",
+    "max-note-beats": "4",
+    tempo: "96",
+    "time-signature": "3/4",
+    density: "high",
+    "max-polyphony": "4",
+    "no-repeat-ngram": "8",
+  });
+  const http = parseGenerateParams({
+    key: "E minor",
+    key_strength: 0.8,
+    pitch_range: [48, 84],
+    max_note_beats: 4,
+    tempo: 96,
+    time_signature: "3/4",
+    density: "high",
+    max_polyphony: 4,
+    no_repeat_ngram: 8,
+  });
+  assertEquals(cli.controls, http.controls);
+  assertEquals(cli.controls, {
+    key: "E minor",
+    keyStrength: 0.8,
+    pitchRange: [48, 84],
+    maxNoteBeats: 4,
+    tempo: 96,
+    timeSignature: "3/4",
+    density: "high",
+    maxPolyphony: 4,
+    noRepeatNgram: 8,
+  });
+  let message = "";
+  try {
+    paramsFromCli({ "key-strength": "0.5" });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assertEquals(message, '--key-strength: applies only with --key, got "0.5" without it');
+});
+
+Deno.test("controls: every choice a face offers is one the library's own control code takes on the default REMI vocabulary", () => {
+  const vocab = new RemiTokenizer().vocab;
+  for (const name of ["key", "timeSignature", "density"] as const) {
+    const s = GENERATE_PARAMS[name];
+    for (const c of s.choices) {
+      const bias = controlBias(vocab, checkGenerateParams({ [name]: c }).controls);
+      assert(bias, `${name} ${c} is taken`);
+      if (name !== "density") assert(bias.some((b) => b === -Infinity), `${name} ${c} masks some tokens`);
+    }
+  }
+  // The key's canonical name and the library's key reading agree on every spelling the table accepts.
+  for (const k of ["c# MAJ", "Db major", " a min ", "Bb minor"]) {
+    const norm = GENERATE_PARAMS.key.normalize(k)!;
+    assertEquals(keyPitchClasses(norm), keyPitchClasses(k), k);
+  }
+});
+
+Deno.test("controlError: a library RangeError about a given control becomes a GenerateParamError naming it", () => {
+  const given = { timeSignature: "13/16" };
+  const e = controlError(new RangeError("timeSignature: 13/16 is not in this tokenizer's vocabulary"), given);
+  assertEquals([e?.field, e?.value, e?.hint], [
+    "timeSignature",
+    "13/16",
+    "13/16 is not in this tokenizer's vocabulary",
+  ]);
+  assertEquals(
+    cliParamMessage(e!),
+    '--time-signature: expected a time signature like 3/4 or 6/8, got "13/16" (13/16 is not in this tokenizer\'s vocabulary)',
+  );
+  assertEquals(controlError(new RangeError("topK: x"), given), undefined, "not a control");
+  assertEquals(controlError(new Error("timeSignature: x"), given), undefined, "not a RangeError");
+  assertEquals(controlError(new RangeError("timeSignature: x"), undefined), undefined, "no controls given");
+  // The real library's error, through the real check.
+  let thrown: unknown;
+  try {
+    controlBias(new RemiTokenizer().vocab, { timeSignature: "13/16" });
+  } catch (x) {
+    thrown = x;
+  }
+  assertEquals(controlError(thrown, given)?.field, "timeSignature");
+});
+
+Deno.test("controls: the table's ranges are the library's (CONTROL_RANGES), and README's 'Steer it' table is this table", async () => {
+  for (const [name, r] of Object.entries(CONTROL_RANGES)) {
+    if (name === "density") continue; // faces take its words only
+    const s = GENERATE_PARAMS[(name === "pitch" ? "pitchRange" : name) as ParamName];
+    assert(s.kind !== "bool" && s.kind !== "text", name);
+    assertEquals([s.min, s.max], [r.min, r.max], name);
+    if (s.kind !== "range") assertEquals(s.kind === "int", r.integer, name);
+  }
+  // README's rows as cells (deno fmt pads a table's columns), in order.
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  const rows = readme.split("\n").filter((l) => l.startsWith("| `--")).map((l) =>
+    l.slice(1, -1).split(" | ").map((c) => c.trim()).join(" | ")
+  );
+  const want = CONTROL_PARAMS.map((name) => {
+    const s = GENERATE_PARAMS[name] as ParamSpec & { cli: { flag: string; metavar: string } };
+    return `\`--${s.cli.flag} ${s.cli.metavar}\` | \`${s.http[0]}\` | ${allowedText(s)} | ${s.doc}`;
+  });
+  assertEquals(
+    rows.filter((r) => want.includes(r) || CONTROL_PARAMS.some((n) => r.includes(`\`${n}\``))),
+    want,
+  );
+});
+
+Deno.test("style and infill: off unless given; style in `conditions`, infill as {from, to}; infill is the length", () => {
+  const none = checkGenerateParams({});
+  assert(!("conditions" in none) && !("infill" in none));
+  const p = checkGenerateParams({ style: " POP ", infill: " 5 : 8 " });
+  assertEquals([p.conditions, p.infill, p.maxTokens, p.bars], [
+    { style: "pop" },
+    { from: 5, to: 8 },
+    undefined,
+    undefined,
+  ]);
+  assertEquals(checkGenerateParams({ infill: { from: 3, to: 3 }, maxTokens: 100 }).infill, {
+    from: 3,
+    to: 3,
+  });
+  assertEquals(checkGenerateParams({ infill: "7" }).infill, { from: 7, to: 7 });
+  assertEquals(checkGenerateParams({ infill: "2:3", maxTokens: 100 }).maxTokens, 100);
+  const allowed = "bars FROM:TO of the prompt, 1 <= FROM <= TO <= 4096 (like 5:8)";
+  for (const bad of ["8:5", "0:2", "1:5000", "", "5-8", "a"]) {
+    assertEquals(
+      errorOf({ infill: bad })?.message,
+      `infill: expected ${allowed}, got ${JSON.stringify(bad)}`,
+    );
+  }
+  assertEquals(errorOf({ infill: { from: 1.5, to: 2 } })?.field, "infill");
+  assertEquals(errorOf({ infill: "2:3", bars: 4 })?.message, "bars: give only one of infill, bars");
+  assertEquals(errorOf({ infill: "2:3", seconds: 4 })?.message, "seconds: give only one of infill, seconds");
+  assertEquals(errorOf({ style: "jazz" })?.message, 'style: expected one of classical, pop, got "jazz"');
+  // a reason instead of a range: what a model that cannot honour it says
+  const e = new GenerateParamError(
+    "style",
+    "x",
+    "pop",
+    undefined,
+    undefined,
+    undefined,
+    "not trained with it",
+  );
+  assertEquals(e.message, "style: not trained with it");
 });

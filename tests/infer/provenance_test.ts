@@ -83,6 +83,56 @@ Deno.test("provenance: the canonical record holds the normalised settings, in a 
   });
 });
 
+Deno.test("provenance: the controls are recorded after the settings, normalised, in table order; none: no field", () => {
+  const v = checkGenerateParams({
+    seed: 3,
+    bars: 2,
+    noRepeatNgram: 8,
+    density: "HIGH",
+    pitchRange: "48-84",
+    key: "e min",
+    keyStrength: "0.8",
+    tempo: 96,
+    timeSignature: "3/4",
+    maxNoteBeats: 4,
+    maxPolyphony: 4,
+  });
+  const p = makeProvenance({ model, params: v });
+  assertEquals(Object.keys(p.params), [
+    "seed",
+    "temperature",
+    "topK",
+    "topP",
+    "bars",
+    "batch",
+    "grammar",
+    "key",
+    "keyStrength",
+    "pitchRange",
+    "maxNoteBeats",
+    "tempo",
+    "timeSignature",
+    "density",
+    "maxPolyphony",
+    "noRepeatNgram",
+  ]);
+  assertEquals(
+    [p.params.key, p.params.keyStrength, p.params.pitchRange, p.params.density],
+    ["E minor", 0.8, [48, 84], "high"],
+  );
+  // Through the .mid's text event and the sidecar, back to the same controls for generate().
+  const mid = writeMidi(emptyScore(480), { text: [provenanceText(p)] });
+  const back = readProvenance(mid, "take.mid");
+  assertEquals(back, p);
+  assertEquals(readProvenance(new TextEncoder().encode(sidecarText(p)), "take.json"), p);
+  assertEquals(replayParams(back).controls, v.controls);
+  // Made from the flat record (a replay) or from checkGenerateParams' nested output (the CLI): one record.
+  assertEquals(makeProvenance({ model, params: { ...p.params } }), p);
+  // A key alone records its strength's default.
+  assertEquals(makeProvenance({ model, params: { key: "C major" } }).params.keyStrength, 1);
+  assert(!("key" in makeProvenance({ model, params: {} }).params));
+});
+
 Deno.test("provenance: read back from a .mid's text event and from its sidecar", () => {
   const p = makeProvenance({
     model,
@@ -132,6 +182,31 @@ Deno.test("provenance: a bad record is one line naming the file and the field", 
     [edit((r) => r.params.chunk = 2), "t.json: params.chunk: not a field of a record"],
     [edit((r) => r.params.grammar = "yes"), 't.json: params.grammar: expected true or false, got "yes"'],
     [edit((r) => r.index = 1), "t.json: index: expected an integer in [0, 0], got 1"],
+    [
+      edit((r) => r.params.key = "H minor"),
+      't.json: params.key: expected a key like "C major" or "F# minor" (natural minor), got "H minor"',
+    ],
+    [
+      edit((r) => r.params.keyStrength = 0.5),
+      "t.json: params.keyStrength: applies only with params.key, got 0.5 without it",
+    ],
+    [
+      edit((r) => Object.assign(r.params, { key: "C major", keyStrength: "0.5" })),
+      't.json: params.keyStrength: expected a number in [0, 1], got "0.5"',
+    ],
+    [
+      edit((r) => r.params.pitchRange = "48-84"),
+      't.json: params.pitchRange: expected [lo, hi], LO-HI, two integers in [0, 127] with LO <= HI, got "48-84"',
+    ],
+    [
+      edit((r) => r.params.pitchRange = [84, 48]),
+      "t.json: params.pitchRange: expected LO-HI, two integers in [0, 127] with LO <= HI, got [84,48]",
+    ],
+    [edit((r) => r.params.density = 1), "t.json: params.density: expected one of low, medium, high, got 1"],
+    [
+      edit((r) => r.params.maxPolyphony = 0),
+      "t.json: params.maxPolyphony: expected an integer in [1, 16], got 0",
+    ],
   ];
   for (const [value, message] of cases) {
     assertEquals(errorOf(() => parseProvenance(value, "t.json")).message, message);

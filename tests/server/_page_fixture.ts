@@ -10,6 +10,8 @@ export interface PageFixture {
   url: string;
   tokens: number;
   lastTemperature(): number | undefined;
+  /** The options of the last generation the app asked for (controls, prompt, seed, …). */
+  lastOptions(): GenerateOptions | undefined;
   /** The server's generation queue. */
   queue: GenerationQueue;
   close(): Promise<void>;
@@ -39,6 +41,7 @@ export async function startPageFixture(queue?: QueueOptions): Promise<PageFixtur
     url: `http://127.0.0.1:${server.addr.port}/`,
     tokens: 400,
     lastTemperature: () => seen.at(-1)?.temperature,
+    lastOptions: () => seen.at(-1),
     queue: etude.queue,
     async close() {
       ac.abort();

@@ -498,3 +498,178 @@ Deno.test("app over a real socket: routes answer, SSE streams, and a client disc
     await server.finished;
   }
 });
+
+Deno.test("app: the steering controls arrive as JSON fields or a query, checked, and reach the generation entry", async () => {
+  const { app, calls } = setup();
+  const body = {
+    key: "e MIN",
+    key_strength: 0.8,
+    pitchRange: [48, 84],
+    maxNoteBeats: 4,
+    tempo: "96",
+    timeSignature: "3/4",
+    density: "high",
+    maxPolyphony: 4,
+    no_repeat_ngram: 8,
+    seed: 5,
+  };
+  assertEquals((await app.request("/api/generate", post(body))).status, 200);
+  assertEquals(calls.at(-1)!.opts.controls, {
+    key: "E minor",
+    keyStrength: 0.8,
+    pitchRange: [48, 84],
+    maxNoteBeats: 4,
+    tempo: 96,
+    timeSignature: "3/4",
+    density: "high",
+    maxPolyphony: 4,
+    noRepeatNgram: 8,
+  });
+  // The stream endpoint, from a query string: the same fields as text.
+  const res = await app.request("/api/generate/stream?key=C%20major&pitch_range=60-72&seed=1");
+  await res.text();
+  assertEquals(calls.at(-1)!.opts.controls, { key: "C major", keyStrength: 1, pitchRange: [60, 72] });
+  // None given: no controls at all (the entry sees what it saw before controls existed).
+  await (await app.request("/api/generate", post({ seed: 1 }))).arrayBuffer();
+  assert(!("controls" in calls.at(-1)!.opts));
+});
+
+Deno.test("app: a bad control is a 400 naming the field as sent; one the model cannot honour too", async () => {
+  const { app, calls } = setup();
+  const cases: [Record<string, unknown>, string, string][] = [
+    [
+      { key: "H minor" },
+      "key",
+      'key: expected a key like "C major" or "F# minor" (natural minor), got "H minor"',
+    ],
+    [{ key: "" }, "key", 'key: expected a key like "C major" or "F# minor" (natural minor), got ""'],
+    [{ key_strength: 0.5 }, "key_strength", "key_strength: applies only with key, got 0.5 without it"],
+    [{ key: "C major", keyStrength: 2 }, "keyStrength", "keyStrength: expected a number in [0, 1], got 2"],
+    [
+      { pitch_range: "84-48" },
+      "pitch_range",
+      'pitch_range: expected LO-HI, two integers in [0, 127] with LO <= HI, got "84-48"',
+    ],
+    [
+      { pitchRange: [0, 128] },
+      "pitchRange",
+      "pitchRange: expected LO-HI, two integers in [0, 127] with LO <= HI, got [0,128]",
+    ],
+    [
+      { tempo: "0x60" },
+      "tempo",
+      'tempo: expected a number in [1, 1000], got "0x60" (decimal digits only, e.g. 96)',
+    ],
+    [{ density: "loud" }, "density", 'density: expected one of low, medium, high, got "loud"'],
+    [
+      { timeSignature: "3/5" },
+      "timeSignature",
+      'timeSignature: expected a time signature like 3/4 or 6/8, got "3/5"',
+    ],
+    [{ maxPolyphony: 17 }, "maxPolyphony", "maxPolyphony: expected an integer in [1, 16], got 17"],
+    [{ noRepeatNgram: 1 }, "noRepeatNgram", "noRepeatNgram: expected an integer in [2, 256], got 1"],
+  ];
+  for (const [body, field, error] of cases) {
+    const res = await app.request("/api/generate", post(body));
+    assertEquals(res.status, 400, JSON.stringify(body));
+    const j = await res.json();
+    assertEquals([j.field, j.error], [field, error]);
+  }
+  assertEquals(calls.length, 0, "nothing generated");
+  // The library refuses what this model's vocabulary lacks (a RangeError naming the control): also a 400.
+  const vocab = setup({
+    gen: { fail: new RangeError("timeSignature: 13/16 is not in this tokenizer's vocabulary") },
+  });
+  const res = await vocab.app.request("/api/generate", post({ timeSignature: "13/16" }));
+  assertEquals(res.status, 400);
+  assertEquals(await res.json(), {
+    error:
+      'timeSignature: expected a time signature like 3/4 or 6/8, got "13/16" (13/16 is not in this tokenizer\'s vocabulary)',
+    field: "timeSignature",
+    allowed: "a time signature like 3/4 or 6/8",
+  });
+  // A RangeError that names no control given stays an internal error.
+  const other = setup({ gen: { fail: new RangeError("timeSignature: x") } });
+  assertEquals((await other.app.request("/api/generate", post({}))).status, 500);
+});
+
+Deno.test("app: the page's modules are served beside /page.js", async () => {
+  const { app } = setup();
+  for (const name of ["page_steer.js", "page_midi.js", "page_roll.js", "page_audio.js"]) {
+    const res = await app.request(`/${name}`);
+    assertEquals(res.status, 200, name);
+    assert(res.headers.get("content-type")!.startsWith("text/javascript"));
+    assert((await res.text()).includes("export function"), name);
+    assertEquals((await app.request(`/${name}`, { method: "POST" })).status, 405);
+  }
+});
+
+Deno.test("app: infill and style arrive checked ('5:8' or {from, to}), reach the entry; bad ones are 400s naming the field", async () => {
+  const { app, calls } = setup();
+  const prompt = encodeBase64(promptMidi());
+  const ok = async (body: Record<string, unknown>) => {
+    const res = await app.request("/api/generate", post({ seed: 3, prompt, ...body }));
+    await res.arrayBuffer();
+    assertEquals(res.status, 200);
+    return calls.at(-1)!.opts;
+  };
+  let o = await ok({ infill: "2:3", style: "Pop" });
+  assertEquals([o.infill, o.conditions, o.maxTokens, o.bars], [
+    { from: 2, to: 3 },
+    { style: "pop" },
+    undefined,
+    undefined,
+  ]);
+  o = await ok({ infill: { from: 1, to: 1 }, tokens: 64 });
+  assertEquals([o.infill, o.maxTokens, "conditions" in o], [{ from: 1, to: 1 }, 64, false]);
+  o = await ok({});
+  assert(!("infill" in o) && !("conditions" in o), "none given: the entry sees what it saw before");
+  const cases: [Record<string, unknown>, string, string][] = [
+    [
+      { infill: "8:5" },
+      "infill",
+      'infill: expected bars FROM:TO of the prompt, 1 <= FROM <= TO <= 4096 (like 5:8), got "8:5"',
+    ],
+    [
+      { infill: { from: 2 } },
+      "infill",
+      'infill: expected bars FROM:TO of the prompt, 1 <= FROM <= TO <= 4096 (like 5:8), got {"from":2}',
+    ],
+    [{ infill: "2:3", bars: 4 }, "bars", "bars: give only one of infill, bars"],
+    [{ style: "jazz" }, "style", 'style: expected one of classical, pop, got "jazz"'],
+  ];
+  for (const [body, field, error] of cases) {
+    const res = await app.request("/api/generate", post({ seed: 1, prompt, ...body }));
+    assertEquals(res.status, 400, JSON.stringify(body));
+    const j = await res.json();
+    assertEquals([j.field, j.error], [field, error]);
+  }
+  // a model that was not trained with them: the library's refusal, a 400 naming the field
+  const refusing = createApp({
+    modelsDir,
+    generate: () => {
+      throw new GenerateParamError(
+        "style",
+        "",
+        "pop",
+        undefined,
+        undefined,
+        undefined,
+        "this model was not trained with conditioning",
+      );
+    },
+    loadModel: doubleLoadModel([]),
+    readMidi,
+    writeMidi,
+  });
+  const res = await refusing.app.request("/api/generate", post({ seed: 1, style: "pop" }));
+  assertEquals(res.status, 400);
+  assertEquals(await res.json(), {
+    error: "style: this model was not trained with conditioning",
+    field: "style",
+    allowed: "",
+  });
+  refusing.close();
+  const m = await (await app.request("/api/models")).json();
+  assertEquals(m.models.map((x: { conditioning: boolean }) => x.conditioning), [false, false]);
+});

@@ -190,3 +190,54 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "e2e: the server's .mid carries its provenance record; `generate --replay` (with --prompt for an upload) writes the same bytes",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { generateCli } = await import("../../lib/cli/generate.ts");
+    const { readProvenance } = await import("../../lib/infer/provenance.ts");
+    const etude = createApp({ modelsDir, generate, loadModel, readMidi, writeMidi });
+    const tmp = await Deno.makeTempDir({ prefix: "etude_server_prov_" });
+    try {
+      const prompt = writeMidi({
+        ...emptyScore(480),
+        notes: [{ pitch: 60, start: 0, duration: 480, velocity: 80 }, {
+          pitch: 64,
+          start: 480,
+          duration: 480,
+          velocity: 80,
+        }],
+      });
+      const cases = [
+        { seed: 5, tokens: 80, temperature: 1.1, key: "A minor" },
+        { seed: 6, bars: 2, topK: 20, prompt: encodeBase64(prompt) },
+      ];
+      for (const [i, params] of cases.entries()) {
+        const res = await etude.app.request("/api/generate", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(params),
+        });
+        assertEquals(res.status, 200);
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        const record = readProvenance(bytes, "take.mid");
+        assertEquals(record.params.seed, params.seed);
+        assertEquals(record.model.path, `${modelsDir}/default`);
+        assertEquals(record.prompt?.path, params.prompt ? "(uploaded prompt)" : undefined);
+        const take = `${tmp}/take${i}.mid`, again = `${tmp}/again${i}.mid`;
+        await Deno.writeFile(take, bytes);
+        const extra = params.prompt ? ["--prompt", `${tmp}/prompt.mid`] : [];
+        if (params.prompt) await Deno.writeFile(`${tmp}/prompt.mid`, prompt);
+        const warnings: string[] = [];
+        await generateCli(["--replay", take, ...extra, "--out", again], () => {}, (w) => warnings.push(w));
+        assertEquals(await Deno.readFile(again), bytes, `case ${i}: ${warnings.join("; ")}`);
+      }
+    } finally {
+      await etude.close?.();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});

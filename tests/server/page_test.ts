@@ -205,3 +205,207 @@ Deno.test({
     }
   },
 });
+
+/** A fake Web MIDI access, installed before the page loads: one output recording `send()`, one input to fire. */
+function fakeMidi() {
+  const w = globalThis as unknown as Record<string, unknown>;
+  const sent: { data: number[]; ts?: number }[] = [];
+  const input = { id: "in1", name: "Fake Keys", onmidimessage: null as null | ((e: unknown) => void) };
+  const output = {
+    id: "out1",
+    name: "Fake Synth",
+    send: (data: number[], ts?: number) => sent.push({ data: Array.from(data), ts }),
+    clear: () => sent.push({ data: [] }),
+  };
+  w.__midi = {
+    sent,
+    fire: (data: number[], timeStamp: number) =>
+      input.onmidimessage?.({ data: new Uint8Array(data), timeStamp }),
+  };
+  Object.defineProperty(navigator, "requestMIDIAccess", {
+    configurable: true,
+    value: () =>
+      Promise.resolve({
+        outputs: new Map([["out1", output]]),
+        inputs: new Map([["in1", input]]),
+        onstatechange: null,
+      }),
+  });
+}
+
+Deno.test({
+  name:
+    "page in headless Chromium: steering controls sent and obeyed, regenerate, vary, drag-out .mid, WebMIDI out live, panic, a recorded prompt",
+  ignore: !hasChromium,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { chromium } = await import("playwright-core");
+    const fx: PageFixture = await startPageFixture();
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox"] });
+    type Sent = { data: number[]; ts?: number };
+    type Result = { seed: number; notes: Note[]; midiBase64: string };
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await page.addInitScript(fakeMidi);
+      await page.goto(fx.url);
+      await page.waitForFunction(() => document.querySelectorAll("#model option").length > 0);
+      // Every control of /api/params has its row, built from the answer.
+      const limits = await (await fetch(`${fx.url}api/params`)).json() as Record<string, { control?: true }>;
+      const controls = Object.keys(limits).filter((k) => limits[k].control);
+      assertEquals(controls.length, 9);
+      assertEquals(
+        await page.evaluate(() =>
+          [...document.querySelectorAll("#steer [data-control]")].map((e) =>
+            (e as HTMLElement).dataset.control
+          )
+        ),
+        controls,
+      );
+      const result = () =>
+        page.evaluate(() => (globalThis as unknown as { etudeState: { result: Result } }).etudeState.result);
+      const sent = () =>
+        page.evaluate(() => (globalThis as unknown as { __midi: { sent: Sent[] } }).__midi.sent.slice());
+      // Clicks `button` and waits for a new result (or an error on the page).
+      const run = async (button: string) => {
+        await page.evaluate(() => {
+          const w = globalThis as unknown as { etudeState: { result: unknown }; __prev: unknown };
+          w.__prev = w.etudeState.result;
+        });
+        await page.click(button);
+        await page.waitForFunction(
+          () => {
+            const w = globalThis as unknown as { etudeState: { result: unknown }; __prev: unknown };
+            const error = document.getElementById("status")!.classList.contains("error");
+            return error || (w.etudeState.result && w.etudeState.result !== w.__prev);
+          },
+          undefined,
+          { timeout: 60_000 },
+        );
+        assertEquals(
+          await page.evaluate(() => document.body.dataset.state),
+          "done",
+          await page.textContent("#status") ?? "",
+        );
+        return await result();
+      };
+
+      // Steer: E minor, pitches 48–84, 96 BPM, high density.
+      await page.selectOption("#c-key", "E minor");
+      await page.check("#c-pitchRange-on");
+      await page.fill("#c-pitchRange-lo", "48");
+      await page.fill("#c-pitchRange-hi", "84");
+      await page.check("#c-tempo-on");
+      await page.evaluate(() => {
+        const t = document.getElementById("c-tempo") as HTMLInputElement;
+        t.value = "96";
+        t.dispatchEvent(new Event("input"));
+      });
+      await page.selectOption("#c-density", "high");
+      // MIDI out: the fake synth.
+      await page.click("#midi-connect");
+      await page.waitForFunction(() => document.querySelectorAll("#midi-out option").length === 2);
+      await page.selectOption("#midi-out", "out1");
+      await page.fill("#seed", "77");
+      await page.selectOption("#unit", "tokens");
+      await page.fill("#length", "160");
+      const first = await run("#generate");
+      assertEquals(fx.lastOptions()?.controls, {
+        key: "E minor",
+        keyStrength: 1,
+        pitchRange: [48, 84],
+        tempo: 96,
+        density: "high",
+      });
+      assert(first.notes.length > 0);
+      // Obeyed, read from the notes the page received: in E minor and within 48–84.
+      const eMinor = new Set([4, 6, 7, 9, 11, 0, 2]);
+      for (const n of first.notes) {
+        assert(eMinor.has(n.pitch % 12) && n.pitch >= 48 && n.pitch <= 84, `pitch ${n.pitch}`);
+      }
+      // Every generated note went to the MIDI output as it streamed: a note-on, then its note-off later.
+      const out = await sent();
+      const ons = out.filter((m) => m.data[0] === 0x90 && m.data[2] > 0);
+      const offs = out.filter((m) => m.data[0] === 0x80);
+      assertEquals(ons.map((m) => m.data[1]).sort(), first.notes.map((n) => n.pitch).sort());
+      assertEquals(offs.length, ons.length);
+      for (let i = 0; i < ons.length; i++) {
+        const off = out.find((m, j) =>
+          j > out.indexOf(ons[i]) && m.data[0] === 0x80 && m.data[1] === ons[i].data[1]
+        )!;
+        assert(off.ts! > ons[i].ts!, "note-off after its note-on");
+      }
+
+      // Regenerate: same settings and seed → the same notes. Vary: the next seed → another piece.
+      const again = await run("#regenerate");
+      assertEquals([again.seed, fx.lastOptions()?.seed], [77, 77]);
+      assertEquals(again.notes, first.notes);
+      assertEquals(again.midiBase64, first.midiBase64);
+      const varied = await run("#vary");
+      assertEquals([varied.seed, fx.lastOptions()?.seed, await page.inputValue("#seed")], [78, 78, "78"]);
+      assertEquals(fx.lastOptions()?.controls?.key, "E minor", "vary keeps the settings");
+      assert(JSON.stringify(varied.notes) !== JSON.stringify(first.notes), "another seed, another piece");
+
+      // Drag-out: a download link whose dragstart carries Chromium's DownloadURL of the piece's .mid.
+      const drag = await page.evaluate(() => {
+        const a = document.getElementById("drag-mid") as HTMLAnchorElement;
+        const dt = new DataTransfer();
+        a.dispatchEvent(new DragEvent("dragstart", { dataTransfer: dt, bubbles: true, cancelable: true }));
+        return { url: dt.getData("DownloadURL"), draggable: a.draggable, download: a.download, href: a.href };
+      });
+      assert(drag.draggable);
+      assertEquals(drag.download, "etude-78.mid");
+      assert(drag.href.startsWith("blob:"), drag.href);
+      assertEquals(drag.url, `audio/midi:etude-78.mid:${drag.href}`);
+      // The link itself is the file (a click downloads it; the page's CSP keeps its own scripts from fetching it).
+      const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#drag-mid")]);
+      assertEquals(dl.suggestedFilename(), "etude-78.mid");
+      const bytes = await Deno.readFile(await dl.path());
+      assertEquals(bytes, Uint8Array.from(atob(varied.midiBase64), (c) => c.charCodeAt(0)));
+      assert(readMidi(bytes).notes.length > 0);
+
+      // Panic: All Notes Off and All Sound Off on all 16 channels.
+      const before = (await sent()).length;
+      await page.click("#panic");
+      const panicked = (await sent()).slice(before).map((m) => m.data.join(","));
+      for (let ch = 0; ch < 16; ch++) {
+        assert(
+          panicked.includes(`${0xb0 | ch},123,0`) && panicked.includes(`${0xb0 | ch},120,0`),
+          `channel ${ch}`,
+        );
+      }
+
+      // Record a prompt from the MIDI input: C, E, G, half a second each → the next request's prompt.
+      await page.selectOption("#c-key", ""); // key off: the prompt is C major
+      await page.selectOption("#midi-in", "in1");
+      await page.click("#record");
+      await page.evaluate(() => {
+        const fire =
+          (globalThis as unknown as { __midi: { fire: (d: number[], t: number) => void } }).__midi.fire;
+        fire([0x90, 60, 100], 1000);
+        fire([0x80, 60, 0], 1500);
+        fire([0x90, 64, 90], 1500);
+        fire([0x90, 64, 0], 2000); // a note-on with velocity 0 ends a note too
+        fire([0x90, 67, 80], 2000);
+        fire([0xb0, 64, 127], 2100); // a pedal: not a note
+        fire([0x80, 67, 64], 2500);
+      });
+      await page.click("#record");
+      assert((await page.textContent("#prompt-info"))!.includes("3 recorded notes"));
+      await run("#generate");
+      const prompt = fx.lastOptions()?.prompt;
+      assert(prompt, "the recorded take is the prompt");
+      assertEquals(
+        prompt.notes.map((n) => [n.pitch, n.velocity, n.start, n.duration]),
+        [[60, 100, 0, 480], [64, 90, 480, 480], [67, 80, 960, 480]],
+      );
+      assertEquals(fx.lastOptions()?.controls, { pitchRange: [48, 84], tempo: 96, density: "high" });
+      assertEquals(errors, []);
+    } finally {
+      await browser.close();
+      await fx.close();
+    }
+  },
+});
