@@ -30,7 +30,8 @@ import {
   pitchClassDistribution,
   relativeDifference,
 } from "./metrics.ts";
-import { bigramNll, type LogitsFn, modelNll, type NllReport, nllReport, trainBigram } from "./nll.ts";
+import { bigramNll, modelNll, type NllReport, nllReport, trainBigram } from "./nll.ts";
+import { cropFolder, readMidiSplit } from "./split.ts";
 import {
   type ContinuationReport,
   continuationTest,
@@ -40,20 +41,9 @@ import {
   readMidiFolder,
 } from "./midi_folder.ts";
 import type { LoadedModel } from "../infer/generate.ts";
+import { type EvalBackend, type Logits, makeLogits } from "./logits.ts";
 
-/**
- * Which forward computes the model's logits for NLL: `auto` = the WebGPU engine on a real GPU, tfjs otherwise (and
- * always for LSTMs).
- *
- * @example
- * ```ts ignore
- * import { evaluate } from "./evaluate.ts";
- * // the slow plain-TS forward, as an independent check of the engine's NLL
- * const opts = { modelDir: "models/default", dataDir: "data/prepared/piano", samples: 0 };
- * const r = await evaluate({ ...opts, backend: "reference" });
- * ```
- */
-export type EvalBackend = "auto" | "engine" | "tfjs" | "reference";
+export type { EvalBackend } from "./logits.ts";
 
 /**
  * Options for {@link evaluate}.
@@ -78,12 +68,24 @@ export interface EvalOptions {
   dataDir?: string;
   /** A folder of MIDI files as the reference corpus (default: the data's test split). */
   midiDir?: string;
+  /**
+   * Only this split of `midiDir` (`train`, `validation`, `test`), by the MAESTRO CSV in it (lib/eval/split.ts); a
+   * folder without one is an error naming `--split`.
+   */
+  split?: string;
+  /** Each `midiDir` piece cut to its first this many seconds (NLL, reference metrics, continuation test). */
+  cropSeconds?: number;
   /** Samples to generate (default 8; 0 = none). */
   samples?: number;
   /** Sampling seed of the first sample (default 1). */
   seed?: number;
   /** Tokens per sample (default 512). */
   sampleTokens?: number;
+  /**
+   * Seconds of music per sample instead of a token count (`generate`'s `seconds`; `sampleTokens` is then not used):
+   * samples as long as the reference pieces (e.g. `cropSeconds`), whatever each model's tokens per second.
+   */
+  sampleSeconds?: number;
   /** Sampling temperature (default `GENERATE_PARAMS.temperature.default`, 0.8). */
   temperature?: number;
   /** Top-k cut-off, 0 = off (default `GENERATE_PARAMS.topK.default`, 50). */
@@ -186,6 +188,14 @@ export interface EvalReport {
   model: { dir: string; arch: string; preset: string; params: number; vocab: number; tokenizer: string };
   /** The prepared dataset used, or `null` without `dataDir`. */
   data: { dir: string; name: string; tokenizer: string } | null;
+  /** The `midiDir` files used (its split, the crop), or `null` without `midiDir`. */
+  folder: {
+    dir: string;
+    split: string | null;
+    cropSeconds: number | null;
+    found: number;
+    files: string[];
+  } | null;
   /** NLL per split (`validation`, `test`) of the model and the bigram floor, and which forward computed it. */
   nll: {
     backend: string;
@@ -197,6 +207,8 @@ export interface EvalReport {
     | {
       count: number;
       tokensEach: number;
+      /** Seconds of music asked per sample (null: `tokensEach` tokens). */
+      secondsEach: number | null;
       seed: number;
       temperature: number;
       topK: number;
@@ -204,12 +216,16 @@ export interface EvalReport {
       adapter: string;
       tokensPerSecond: number;
       notes: number;
+      /** Mean length of a sample in seconds (to set against the reference's). */
+      seconds: number;
       metrics: Metrics;
       pitchClasses: number[];
     }
     | Skipped;
-  /** The reference corpus (a MIDI folder or the test split): where from, how many pieces, mean metrics. */
-  reference: { source: string; pieces: number; metrics: Metrics; pitchClasses: number[] } | Skipped;
+  /** The reference corpus (a MIDI folder or the test split): where from, how many pieces, mean length, mean metrics. */
+  reference:
+    | { source: string; pieces: number; seconds: number; metrics: Metrics; pitchClasses: number[] }
+    | Skipped;
   /** Per metric, (samples − reference) ÷ |reference|; `null` when either side was skipped. */
   relativeDifference: Metrics | null;
   /** Token syntax errors of the samples, sampled with and without the grammar mask (same seed). */
@@ -235,67 +251,6 @@ function sameTokenizer(a: TokenizerJson, b: TokenizerJson): boolean {
 
 function scoreSeconds(s: Score): number {
   return ticksToSeconds(s, scoreEndTick(s));
-}
-
-/** Builds the logits function for NLL from the checkpoint `evaluate` read. */
-/** A logits function for NLL, with its vocabulary, context, name and disposal. */
-interface Logits {
-  fn: LogitsFn;
-  vocab: number;
-  context: number;
-  name: string;
-  dispose: () => void;
-}
-
-async function makeLogits(ck: Checkpoint, backend: EvalBackend): Promise<Logits> {
-  // auto: the WebGPU engine on a real GPU; on a software adapter tfjs-wasm prefills ≈ 6× faster (measured: 512
-  // tokens of a 6-layer d384 model, 1.3 s vs 7.3 s on llvmpipe), and LSTMs only run on tfjs
-  const arch = ck.config.arch;
-  let choice = backend;
-  if (choice === "auto") {
-    const { hasRealGpu } = await import("../model/backend.ts");
-    choice = arch === "transformer" && await hasRealGpu() ? "engine" : "tfjs";
-  }
-  if (choice !== "tfjs" && arch !== "transformer") {
-    throw new Error(`--backend ${choice} runs Transformers only`);
-  }
-  if (choice === "engine") {
-    const { engineModel } = await import("../infer/model_loader.ts");
-    const { Engine } = await import("../infer/engine.ts");
-    const { config, weights } = engineModel(ck);
-    const engine = await Engine.create(config, weights, { maxBatch: 1 });
-    return {
-      fn: (ids) => engine.forward([...ids], { allRows: true }),
-      vocab: config.vocabSize,
-      context: config.maxPositions,
-      name: `engine (${engine.adapter})`,
-      dispose: () => engine.dispose(),
-    };
-  }
-  if (choice === "reference") {
-    const { engineModel } = await import("../infer/model_loader.ts");
-    const { referenceLogits } = await import("../infer/reference.ts");
-    const { config, weights } = engineModel(ck);
-    return {
-      fn: (ids) => referenceLogits(config, weights, ids),
-      vocab: config.vocabSize,
-      context: config.maxPositions,
-      name: "plain-TS reference",
-      dispose: () => {},
-    };
-  }
-  const { selectBackend } = await import("../model/backend.ts");
-  const { TfModel, forwardLogits } = await import("../model/model.ts");
-  const name = await selectBackend("auto");
-  const model = TfModel.fromCheckpoint(ck);
-  const c = model.config;
-  return {
-    fn: (ids) => forwardLogits(model, ids),
-    vocab: c.vocabSize,
-    context: c.arch === "transformer" ? c.maxPositions : c.seqLen,
-    name: `tfjs ${name}`,
-    dispose: () => model.dispose(),
-  };
 }
 
 async function nllSection(
@@ -401,6 +356,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
       tokenizer: `${tj.kind}, ${tj.vocab.length} tokens`,
     },
     data: null,
+    folder: null,
     nll: { skipped: "no --data" },
     samples: { skipped: "--samples 0" },
     reference: { skipped: "no --data and no --midi" },
@@ -457,11 +413,20 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
   let folder: MidiFolder | undefined;
   if (o.midiDir) {
     try {
-      folder = await readMidiFolder(o.midiDir);
+      folder = o.split ? await readMidiSplit(o.midiDir, o.split) : await readMidiFolder(o.midiDir);
+      if (o.cropSeconds !== undefined) folder = cropFolder(folder, o.cropSeconds);
+      report.folder = {
+        dir: o.midiDir,
+        split: o.split ?? null,
+        cropSeconds: o.cropSeconds ?? null,
+        found: folder.found,
+        files: folder.pieces.map((p) => p.file),
+      };
       log(
         `${o.midiDir}: ${folder.pieces.length} of ${folder.found} MIDI files read (${folder.skipped.length} skipped)`,
       );
     } catch (e) {
+      if (o.split) throw e; // a folder that is not a MAESTRO root: the user's error, not a skipped part
       for (const k of ["reference", "midiNll", "continuation"] as const) report[k] = { skipped: why(e) };
     }
   }
@@ -473,7 +438,13 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
     if (folder) {
       refScores = folder.pieces.slice(0, refLimit).map((p) => p.score);
       if (!refScores.length) throw new Error(`${o.midiDir}: no readable MIDI file with notes`);
-      report.reference = { source: folder.dir, pieces: 0, metrics: {} as Metrics, pitchClasses: [] };
+      report.reference = {
+        source: folder.dir,
+        pieces: 0,
+        seconds: 0,
+        metrics: {} as Metrics,
+        pitchClasses: [],
+      };
     } else if (ds) {
       const pieces = ds.splits.test.length ? ds.splits.test : ds.splits.validation;
       refScores = pieces.slice(0, refLimit).map((p) => tok.decode(Array.from(p))).filter((s) =>
@@ -482,12 +453,14 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
       report.reference = {
         source: `${o.dataDir} (${ds.splits.test.length ? "test" : "validation"} split)`,
         pieces: 0,
+        seconds: 0,
         metrics: {} as Metrics,
         pitchClasses: [],
       };
     }
     if (refScores && !isSkipped(report.reference)) {
       report.reference.pieces = refScores.length;
+      report.reference.seconds = refScores.reduce((a, s) => a + scoreSeconds(s), 0) / refScores.length;
       report.reference.metrics = meanMetrics(refScores.map((s) => computeMetrics(s)));
       report.reference.pitchClasses = pitchClassDistribution(refScores);
     }
@@ -499,7 +472,9 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
   if (folder) {
     try {
       const lm = await c.logits();
-      report.midiNll = await folderNll(folder, tok, lm, { maxTokens: o.nllMaxTokens, log });
+      // a cropped piece does not end where it stops: its EOS is not scored
+      const eos = o.cropSeconds === undefined;
+      report.midiNll = await folderNll(folder, tok, lm, { maxTokens: o.nllMaxTokens, log, eos });
     } catch (e) {
       report.midiNll = { skipped: `NLL failed: ${why(e)}` };
       log(`NLL on ${o.midiDir} skipped: ${why(e)}`);
@@ -519,10 +494,10 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
       const model = await c.loaded();
       {
         const ts = performance.now();
-        const run = (grammar: boolean) =>
+        const run = (grammar: boolean, length: { seconds: number } | { maxTokens: number }) =>
           generate({
             model,
-            maxTokens: tokensEach,
+            ...length,
             temperature,
             topK,
             topP,
@@ -530,17 +505,22 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
             grammar,
             batch: Math.min(n, 64),
           });
-        const on = await run(true);
+        const on = await run(
+          true,
+          o.sampleSeconds ? { seconds: o.sampleSeconds } : { maxTokens: tokensEach },
+        );
         log(
-          `samples: ${n} × ${tokensEach} tokens at ${
+          `samples: ${n} × ${o.sampleSeconds ? `${o.sampleSeconds} s` : `${tokensEach} tokens`} at ${
             on.tokensPerSecond.toFixed(1)
           } tokens/s on ${on.adapter} (${((performance.now() - ts) / 1000).toFixed(1)} s)`,
         );
-        const off = await run(false);
+        // without the mask, time may never reach `seconds`: the same token budget as the masked samples took
+        const off = await run(false, { maxTokens: Math.max(1, ...on.ids.map((x) => x.length)) });
         const scores = on.scores.slice(0, n);
         report.samples = {
           count: scores.length,
           tokensEach,
+          secondsEach: o.sampleSeconds ?? null,
           seed,
           temperature,
           topK,
@@ -548,6 +528,7 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
           adapter: on.adapter,
           tokensPerSecond: on.tokensPerSecond,
           notes: scores.reduce((a, s) => a + s.notes.length, 0),
+          seconds: scores.reduce((a, s) => a + scoreSeconds(s), 0) / Math.max(1, scores.length),
           metrics: meanMetrics(scores.map((s) => computeMetrics(s))),
           pitchClasses: pitchClassDistribution(scores),
         };
@@ -642,9 +623,16 @@ export function formatEvalReport(r: EvalReport): string {
     lines.push(
       `Metrics: ${
         s
-          ? `${s.count} samples × ${s.tokensEach} tokens (seed ${s.seed}, T ${s.temperature}, top-k ${s.topK}, top-p ${s.topP})`
+          ? `${s.count} samples × ${
+            s.secondsEach ? `${s.secondsEach} s` : `${s.tokensEach} tokens`
+          } (seed ${s.seed}, T ${s.temperature}, top-k ${s.topK}, top-p ${s.topP})`
           : "no samples"
       } vs ${ref ? `${ref.pieces} reference pieces from ${ref.source}` : "no reference"}`,
+    );
+    lines.push(
+      `mean length: samples ${s ? `${f(s.seconds, 1)} s` : "—"}, reference ${
+        ref ? `${f(ref.seconds, 1)} s` : "—"
+      }`,
     );
     const rows = [["metric", "samples", "reference", "rel. diff"]];
     for (const k of METRIC_NAMES) {

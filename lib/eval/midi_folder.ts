@@ -212,7 +212,7 @@ export interface FolderNll {
 /**
  * NLL of the model on a folder's pieces, each tokenised as the shards are (`BOS ids… EOS`) with the model's
  * tokenizer; a piece the tokenizer refuses is skipped with the reason. `maxTokens` caps the tokens scored (whole
- * pieces, in path order; 0 = all).
+ * pieces, in path order; 0 = all); `eos: false` leaves the `EOS` out (pieces cut short, which do not end there).
  *
  * @example
  * ```ts ignore
@@ -232,7 +232,7 @@ export async function folderNll(
   folder: MidiFolder,
   tok: Tokenizer,
   lm: NllModel,
-  opts: { maxTokens?: number; log?: (line: string) => void } = {},
+  opts: { maxTokens?: number; log?: (line: string) => void; eos?: boolean } = {},
 ): Promise<FolderNll> {
   const skipped = [...folder.skipped];
   const seqs: number[][] = [];
@@ -243,7 +243,7 @@ export async function folderNll(
       if (!ids.length) throw new Error("no tokens (no note in the tokenizer's range)");
       const bad = ids.find((id) => !(id >= 0 && id < lm.vocab));
       if (bad !== undefined) throw new Error(`token id ${bad} outside the model's vocabulary of ${lm.vocab}`);
-      seqs.push([BOS_ID, ...ids, EOS_ID]);
+      seqs.push(opts.eos === false ? [BOS_ID, ...ids] : [BOS_ID, ...ids, EOS_ID]);
       rendered.push(tok.decode(ids));
     } catch (e) {
       skipped.push({ file: p.file, reason: why(e) });

@@ -1,7 +1,8 @@
 /**
  * Evaluation: MusPy-style metrics on a `Score`, NLL per token / note / second with a bigram floor, the eval SVG,
- * `evaluate` (what `deno task eval` runs), the MIDI-folder NLL and continuation test, and `writeEvalReport` (eval.json
- * and eval.svg).
+ * `evaluate` (what `deno task eval` runs), the MIDI-folder NLL and continuation test, `writeEvalReport` (eval.json
+ * and eval.svg), MAESTRO splits and crops (`--split`, `--crop`), the side-by-side comparison of models (`--compare`),
+ * the conditioning check (`--conditioning`) and the infill check (`--infill`).
  *
  * @example
  * ```ts
@@ -74,3 +75,35 @@ export {
   type SplitNll,
   type SyntaxErrorRates,
 } from "./evaluate.ts";
+export { type Logits, makeLogits } from "./logits.ts";
+export { cropFolder, cropSeconds, maestroCsv, readMidiSplit, splitFiles } from "./split.ts";
+export { sampleIds, type SampleIdsOptions } from "./sample_ids.ts";
+export {
+  type ComparedModel,
+  comparedModel,
+  compareModels,
+  compareReports,
+  type Comparison,
+  formatComparison,
+  WITHIN,
+} from "./compare.ts";
+export {
+  CHECK_KEYS,
+  type ConditionAsk,
+  type ConditionGroup,
+  type ConditionGroupReport,
+  conditioningCheck,
+  type ConditioningCheckOptions,
+  type ConditioningReport,
+  conditionPrompt,
+  formatConditioningReport,
+  scoreConditioning,
+} from "./conditioning.ts";
+export {
+  formatInfillReport,
+  infillCheck,
+  type InfillCheckOptions,
+  type InfillPiece,
+  type InfillReport,
+  type MiddleScores,
+} from "./infill_eval.ts";
