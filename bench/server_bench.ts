@@ -13,7 +13,7 @@
 import { createApp } from "../lib/server/app.ts";
 import { QUEUE_DEFAULTS } from "../lib/server/queue.ts";
 import { GenerationBatcher } from "../lib/infer/batch.ts";
-import { type Device, loadModel } from "../lib/infer/generate.ts";
+import { type Device, loadModel } from "../lib/infer/load.ts";
 import { readMidi, writeMidi } from "../lib/midi/mod.ts";
 
 /**

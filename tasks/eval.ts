@@ -127,7 +127,7 @@ if (import.meta.main) {
       if (values.conditioning && values.infill !== undefined) {
         throw new UsageError("--conditioning and --infill: one check at a time");
       }
-      const { loadModel } = await import("../lib/infer/generate.ts");
+      const { loadModel } = await import("../lib/infer/load.ts");
       const model = await loadModel(models[0]);
       try {
         if (values.conditioning) {

@@ -8,18 +8,13 @@ import { parseArgs } from "node:util";
 import { UsageError } from "../util/errors.ts";
 import {
   checkGenerateParams,
-  checkNumber,
-  GENERATE_PARAMS,
-  GenerateParamError,
   type GenerateParamInput,
   type GenerateParamValues,
-  isAbsent,
-  LENGTH_PARAMS,
-  type ParamName,
-  type ParamSpec,
-  type ParamTable,
-  randomSeed,
-} from "../infer/params.ts";
+} from "../infer/param_check.ts";
+import { checkNumber, isAbsent } from "../infer/param_parse.ts";
+import { GENERATE_PARAMS, randomSeed } from "../infer/params.ts";
+import { GenerateParamError } from "../infer/param_error.ts";
+import { LENGTH_PARAMS, type ParamName, type ParamSpec, type ParamTable } from "../infer/param_spec.ts";
 
 /** One option: `string` (values are parsed by the task) or `boolean`. */
 export interface OptionSpec {
@@ -98,9 +93,9 @@ export function parseCli(
 }
 
 /**
- * Reads a numeric option, checking it is decimal text (`parseDecimal`, lib/infer/params.ts: no hex, no `Infinity`,
- * no exponent for an integer) within [min, max]; otherwise a one-line {@linkcode UsageError} naming the option and
- * the range.
+ * Reads a numeric option, checking it is decimal text (`parseDecimal`, lib/infer/param_parse.ts: no hex, no
+ * `Infinity`, no exponent for an integer) within [min, max]; otherwise a one-line {@linkcode UsageError} naming the
+ * option and the range.
  *
  * @example
  * ```ts
@@ -258,7 +253,7 @@ export function paramsFromCli(values: Record<string, unknown>, o: CliParamOption
  * @example
  * ```ts
  * import { cliParamMessage } from "./args.ts";
- * import { GenerateParamError } from "../infer/params.ts";
+ * import { GenerateParamError } from "../infer/param_error.ts";
  * cliParamMessage(new GenerateParamError("topK", "an integer in [0, 500]", "9999"));
  * // '--top-k: expected an integer in [0, 500], got "9999"'
  * ```

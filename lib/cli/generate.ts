@@ -34,8 +34,10 @@ import { type Note, noteName, type Score, scoreEndTick, ticksToSeconds } from ".
 import { renderWav } from "../audio/wav.ts";
 import { RenderLimitError } from "../audio/synth.ts";
 import { TokenLimitError } from "../tokenizers/remi.ts";
-import { generate, loadModel } from "../infer/generate.ts";
-import { controlError, GenerateParamError, type GenerateParamValues } from "../infer/params.ts";
+import { generate } from "../infer/generate.ts";
+import { loadModel } from "../infer/load.ts";
+import { controlError, type GenerateParamValues } from "../infer/param_check.ts";
+import { GenerateParamError } from "../infer/param_error.ts";
 import {
   fileSha256,
   makeProvenance,

@@ -754,7 +754,8 @@ export async function writeCopyIndex(dir: string, index: CopyIndex): Promise<voi
  * @example
  * ```ts ignore
  * import { readCopyIndex } from "./copy_index.ts";
- * import { generate, loadModel } from "../infer/generate.ts";
+ * import { generate } from "../infer/generate.ts";
+ * import { loadModel } from "../infer/load.ts";
  * const index = await readCopyIndex("models/default");
  * const { ids } = await generate({ model: await loadModel("models/default"), seed: 1 });
  * if (index) console.log(index.longestCopy(ids[0]).length); // the longest run copied from the training data

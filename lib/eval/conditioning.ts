@@ -29,7 +29,7 @@ import {
 } from "../data/conditioning.ts";
 import { BOS_ID, type Tokenizer } from "../tokenizers/tokenizer.ts";
 import { computeMetrics, meanMetrics } from "./metrics.ts";
-import type { LoadedModel } from "../infer/generate.ts";
+import type { LoadedModel } from "../infer/load.ts";
 
 /**
  * One group of samples: what was asked, and the pieces.
@@ -57,7 +57,7 @@ export interface ConditionGroup {
  * @example
  * ```ts ignore
  * import { conditioningCheck } from "./conditioning.ts";
- * import { loadModel } from "../infer/generate.ts";
+ * import { loadModel } from "../infer/load.ts";
  * const model = await loadModel("models/corpus6/last");
  * const r = await conditioningCheck(model, { samples: 20 });
  * for (const g of r.groups) console.log(g.condition, g.value, g.notesPerBar);
@@ -94,7 +94,7 @@ export interface ConditionGroupReport {
  * @example
  * ```ts ignore
  * import { conditioningCheck, formatConditioningReport } from "./conditioning.ts";
- * import { loadModel } from "../infer/generate.ts";
+ * import { loadModel } from "../infer/load.ts";
  * const model = await loadModel("models/corpus6/last");
  * const r = await conditioningCheck(model, { samples: 20 });
  * console.log(r.keyAgreement, r.densityOrdered);
@@ -284,7 +284,7 @@ export const CHECK_KEYS: readonly string[] = ["C major", "A minor", "Eb major", 
  * @example
  * ```ts ignore
  * import { conditioningCheck, formatConditioningReport } from "./conditioning.ts";
- * import { loadModel } from "../infer/generate.ts";
+ * import { loadModel } from "../infer/load.ts";
  * const model = await loadModel("models/corpus6/last");
  * console.log(formatConditioningReport(await conditioningCheck(model, { samples: 20, bars: 8 })));
  * ```

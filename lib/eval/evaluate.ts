@@ -40,7 +40,7 @@ import {
   type MidiFolder,
   readMidiFolder,
 } from "./midi_folder.ts";
-import type { LoadedModel } from "../infer/generate.ts";
+import type { LoadedModel } from "../infer/load.ts";
 import { type EvalBackend, type Logits, makeLogits } from "./logits.ts";
 
 export type { EvalBackend } from "./logits.ts";
@@ -369,7 +369,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   // The NLL forward and the generation model are each built once, when first needed, and freed at the end.
   let lmP: Promise<Logits> | undefined, modelP: Promise<LoadedModel> | undefined;
   const logits = () => (lmP ??= makeLogits(ck, o.backend ?? "auto"));
-  const loaded = () => (modelP ??= import("../infer/generate.ts").then((m) => m.loadModel(ck)));
+  const loaded = () => (modelP ??= import("../infer/load.ts").then((m) => m.loadModel(ck)));
   try {
     await sections(o, report, { ck, tok, tj, logits, loaded, log });
   } finally {

@@ -27,7 +27,7 @@
  */
 import { formatTable } from "../util/table.ts";
 import { BOS_ID } from "../tokenizers/tokenizer.ts";
-import type { LoadedModel } from "../infer/generate.ts";
+import type { LoadedModel } from "../infer/load.ts";
 import { barStarts, buildInfillPrompt, middleComplete, spliceInfill, splitAtBars } from "../infer/infill.ts";
 import { conditioningIds } from "../data/conditioning.ts";
 import { modelNll } from "./nll.ts";
@@ -69,7 +69,7 @@ export interface InfillCheckOptions {
  * @example
  * ```ts ignore
  * import { infillCheck } from "./infill_eval.ts";
- * import type { LoadedModel } from "../infer/generate.ts";
+ * import type { LoadedModel } from "../infer/load.ts";
  * import type { MidiFolder, NllModel } from "./midi_folder.ts";
  * declare const folder: MidiFolder, model: LoadedModel, lm: NllModel; // see infillCheck's example
  * const r = await infillCheck(folder, model, lm, { pieces: 20 });
@@ -93,7 +93,7 @@ export interface MiddleScores {
  * @example
  * ```ts ignore
  * import { infillCheck } from "./infill_eval.ts";
- * import type { LoadedModel } from "../infer/generate.ts";
+ * import type { LoadedModel } from "../infer/load.ts";
  * import type { MidiFolder, NllModel } from "./midi_folder.ts";
  * declare const folder: MidiFolder, model: LoadedModel, lm: NllModel; // see infillCheck's example
  * const r = await infillCheck(folder, model, lm);
@@ -125,7 +125,7 @@ export interface InfillPiece {
  * @example
  * ```ts ignore
  * import { formatInfillReport, infillCheck } from "./infill_eval.ts";
- * import type { LoadedModel } from "../infer/generate.ts";
+ * import type { LoadedModel } from "../infer/load.ts";
  * import type { MidiFolder, NllModel } from "./midi_folder.ts";
  * declare const folder: MidiFolder, model: LoadedModel, lm: NllModel; // see infillCheck's example
  * console.log(formatInfillReport(await infillCheck(folder, model, lm)));
@@ -185,7 +185,7 @@ function equalIds(a: readonly number[], b: readonly number[]): boolean {
  * ```ts ignore
  * import { infillCheck } from "./infill_eval.ts";
  * import { readMidiSplit } from "./split.ts";
- * import { loadModel } from "../infer/generate.ts";
+ * import { loadModel } from "../infer/load.ts";
  * import { makeLogits } from "./logits.ts";
  * import { readCheckpoint } from "../model/checkpoint.ts";
  * const ck = await readCheckpoint("models/corpus6/last");
@@ -408,7 +408,7 @@ function f(v: number | undefined, digits = 3): string {
  * @example
  * ```ts ignore
  * import { formatInfillReport, infillCheck } from "./infill_eval.ts";
- * import type { LoadedModel } from "../infer/generate.ts";
+ * import type { LoadedModel } from "../infer/load.ts";
  * import type { MidiFolder, NllModel } from "./midi_folder.ts";
  * declare const folder: MidiFolder, model: LoadedModel, lm: NllModel; // see infillCheck's example
  * console.log(formatInfillReport(await infillCheck(folder, model, lm)));

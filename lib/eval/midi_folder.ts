@@ -22,7 +22,7 @@ import { listMidiFiles } from "../util/fs.ts";
 import { BOS_ID, EOS_ID, type Tokenizer } from "../tokenizers/tokenizer.ts";
 import { computeMetrics, meanMetrics, METRIC_NAMES, type Metrics } from "./metrics.ts";
 import { type LogitsFn, modelNll, type NllReport, nllReport } from "./nll.ts";
-import type { LoadedModel } from "../infer/generate.ts";
+import type { LoadedModel } from "../infer/load.ts";
 
 /**
  * A file that was left out, and why.
@@ -272,7 +272,7 @@ export async function folderNll(
  * @example
  * ```ts ignore
  * import { continuationTest, type NllModel, readMidiFolder } from "./midi_folder.ts";
- * import { loadModel } from "../infer/generate.ts";
+ * import { loadModel } from "../infer/load.ts";
  * import { referenceLogits } from "../infer/reference.ts";
  * import { readEngineModel } from "../infer/model_loader.ts";
  * const model = await loadModel("models/default");
@@ -411,7 +411,7 @@ function meanOver(
  * @example
  * ```ts ignore
  * import { continuationTest, type NllModel, readMidiFolder } from "./midi_folder.ts";
- * import { loadModel } from "../infer/generate.ts";
+ * import { loadModel } from "../infer/load.ts";
  * import { referenceLogits } from "../infer/reference.ts";
  * import { readEngineModel } from "../infer/model_loader.ts";
  * const model = await loadModel("models/default");

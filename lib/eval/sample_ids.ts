@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { LoadedModel } from "../infer/generate.ts";
+import type { LoadedModel } from "../infer/load.ts";
 import type { GrammarState } from "../infer/grammar.ts";
 
 /**
@@ -61,7 +61,7 @@ export interface SampleIdsOptions {
  * @example
  * ```ts ignore
  * import { sampleIds } from "./sample_ids.ts";
- * import { loadModel } from "../infer/generate.ts";
+ * import { loadModel } from "../infer/load.ts";
  * import { initialState } from "../infer/grammar.ts";
  * const model = await loadModel("models/corpus6");
  * const { ids } = await sampleIds(model, {
@@ -77,7 +77,7 @@ export async function sampleIds(
   if (model.arch !== "transformer") throw new Error("sampling from ids needs a Transformer checkpoint");
   const { allowedMask, nextState } = await import("../infer/grammar.ts");
   const { sampleFast } = await import("../infer/sample_fast.ts");
-  const { useModel } = await import("../infer/generate.ts");
+  const { useModel } = await import("../infer/load.ts");
   const g = model.grammar, V = g.gtab.length / 16, B = o.batch;
   if (!(o.prompt.length >= 1 && o.prompt.length < model.context)) {
     throw new Error(`prompt: expected 1…${model.context - 1} ids, got ${o.prompt.length}`);

@@ -26,15 +26,9 @@
  */
 import { nextState } from "./grammar.ts";
 import { type CpuDecodeRow, CpuRowDecoder, type RowDecoder } from "./cpu_rows.ts";
-import {
-  generate,
-  type GenerateOptions,
-  type GenerateResult,
-  type GenerationPlan,
-  type LoadedModel,
-  prepareGeneration,
-  useModel,
-} from "./generate.ts";
+import { generate, type GenerateOptions, type GenerateResult } from "./generate.ts";
+import { type GenerationPlan, prepareGeneration } from "./plan.ts";
+import { type LoadedModel, useModel } from "./load.ts";
 
 /** Options of {@linkcode GenerationBatcher}. */
 export interface BatcherOptions {
@@ -90,7 +84,7 @@ interface Job {
  * @example
  * ```ts ignore
  * import { GenerationBatcher } from "./batch.ts";
- * import { loadModel } from "./generate.ts";
+ * import { loadModel } from "./load.ts";
  * const model = await loadModel("models/default");
  * const batcher = new GenerationBatcher({ maxBatch: 16 });
  * // Eight users at once: one decode, eight rows.

@@ -41,7 +41,7 @@ const KINDS: Record<string, number> = {
  * @example
  * ```ts ignore
  * import type { ConstraintSetup } from "./constraints.ts";
- * import { loadModel } from "./generate.ts";
+ * import { loadModel } from "./load.ts";
  * const model = await loadModel("models/default");
  * const setup: ConstraintSetup = {
  *   tokenizer: model.tokenizerJson, grammar: model.grammar, controls: { maxPolyphony: 3 }, bars: 4, maxTokens: 4096,
@@ -144,7 +144,7 @@ function tablesOf(tok: TokenizerJson, g: GrammarTables, bias?: Float32Array): Ta
  * @example
  * ```ts ignore
  * import { decodeConstraints } from "./constraints.ts";
- * import { loadModel } from "./generate.ts";
+ * import { loadModel } from "./load.ts";
  * const model = await loadModel("models/default");
  * const make = decodeConstraints({
  *   tokenizer: model.tokenizerJson, grammar: model.grammar, bars: 4, maxTokens: 4096, prompt: [],
@@ -178,7 +178,7 @@ const TABLES = new WeakMap<ConstraintSetup, Tables>();
  * @example
  * ```ts ignore
  * import { decodeConstraints } from "./constraints.ts";
- * import { loadModel } from "./generate.ts";
+ * import { loadModel } from "./load.ts";
  * const model = await loadModel("models/default");
  * const c = decodeConstraints({
  *   tokenizer: model.tokenizerJson, grammar: model.grammar, bars: 2, maxTokens: 512, prompt: [],

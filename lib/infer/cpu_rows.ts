@@ -13,7 +13,7 @@
  *
  * Reproducibility. A row's draws are those of `generate` with `batch: 1` on the CPU device: Philox stream 0, its
  * draw counter from 0 at its first token, the same prefill, the same masks and bias, and its window slid at the
- * same positions to the same `windowStart` (as generate's CPU path, `cpuRows` in lib/infer/generate.ts, does).
+ * same positions to the same `windowStart` (as generate's CPU path, `cpuRows` in lib/infer/_cpu_loop.ts, does).
  * One difference is numeric, not logical: a step over B > 1 slots runs each weight product as one BLAS GEMM, and
  * `generate` alone runs GEMVs (B = 1); OpenBLAS rounds the two differently (logits agree to ~4e-6 on the default
  * model, measured), so a draw whose uniform number falls within that rounding of a token boundary can pick the
@@ -61,7 +61,7 @@ export interface RowDecoder {
  * import type { CpuDecodeRow } from "./cpu_rows.ts";
  * import { decodeConstraints } from "./constraints.ts";
  * import { initialState } from "./grammar.ts";
- * import { loadModel } from "./generate.ts";
+ * import { loadModel } from "./load.ts";
  * const model = await loadModel("models/default", { device: "cpu" });
  * const make = decodeConstraints({
  *   tokenizer: model.tokenizerJson, grammar: model.grammar, bars: 4, maxTokens: 4096, prompt: [],
@@ -102,7 +102,7 @@ interface Live {
  *
  * @example
  * ```ts ignore
- * import { loadModel } from "./generate.ts";
+ * import { loadModel } from "./load.ts";
  * import { CpuRowDecoder } from "./cpu_rows.ts";
  * import { initialState, nextState } from "./grammar.ts";
  * const model = await loadModel("models/default", { device: "cpu" });

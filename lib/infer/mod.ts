@@ -3,22 +3,17 @@
  *
  * @module
  */
+export { CONDITION_TEMPO_BPM, type GenerateConditions, modelSupports } from "./conditions.ts";
 export {
-  CONDITION_TEMPO_BPM,
   type Device,
-  generate,
-  type GenerateConditions,
-  type GenerateOptions,
-  type GenerateResult,
-  type GenerationPlan,
   type LoadedModel,
   loadModel,
   type LoadModelOptions,
-  modelSupports,
-  prepareGeneration,
   resolveDevice,
   useModel,
-} from "./generate.ts";
+} from "./load.ts";
+export { generate, type GenerateOptions, type GenerateResult } from "./generate.ts";
+export { type GenerationPlan, prepareGeneration } from "./plan.ts";
 export { type BatcherOptions, type BatcherStats, GenerationBatcher } from "./batch.ts";
 export {
   barStarts,
@@ -33,28 +28,26 @@ export {
   splitAtBars,
 } from "./infill.ts";
 export { type CpuDecodeRow, CpuRowDecoder, type RowDecoder } from "./cpu_rows.ts";
+export { allowedText, type NumberRange } from "./param_parse.ts";
 export {
-  allowedText,
   type BoolParam,
-  checkGenerateParams,
   CONTROL_PARAMS,
-  controlError,
-  GENERATE_PARAMS,
-  GenerateParamError,
-  type GenerateParamInput,
-  type GenerateParamValues,
   LENGTH_PARAMS,
-  narrowParams,
   type NumberParam,
-  type NumberRange,
   type ParamName,
-  type ParamNarrowing,
   type ParamSpec,
   type ParamTable,
-  randomSeed,
   type RangeParam,
   type TextParam,
-} from "./params.ts";
+} from "./param_spec.ts";
+export {
+  checkGenerateParams,
+  controlError,
+  type GenerateParamInput,
+  type GenerateParamValues,
+} from "./param_check.ts";
+export { GENERATE_PARAMS, narrowParams, type ParamNarrowing, randomSeed } from "./params.ts";
+export { GenerateParamError } from "./param_error.ts";
 export {
   type DecodeOptions,
   type DecodeRow,

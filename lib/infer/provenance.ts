@@ -33,17 +33,11 @@
 import { readMidiDetailed } from "../midi/read.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { ETUDE_VERSION } from "../util/version.ts";
-import {
-  allowedText,
-  checkGenerateParams,
-  CONTROL_PARAMS,
-  GENERATE_PARAMS,
-  GenerateParamError,
-  type GenerateParamInput,
-  type GenerateParamValues,
-  LENGTH_PARAMS,
-  showValue,
-} from "./params.ts";
+import { allowedText } from "./param_parse.ts";
+import { checkGenerateParams, type GenerateParamInput, type GenerateParamValues } from "./param_check.ts";
+import { CONTROL_PARAMS, LENGTH_PARAMS } from "./param_spec.ts";
+import { GENERATE_PARAMS } from "./params.ts";
+import { GenerateParamError, showValue } from "./param_error.ts";
 
 /**
  * The prefix of the text meta event that holds a record: `etude:` then the record as JSON.
@@ -534,7 +528,8 @@ export function readProvenance(bytes: Uint8Array, name: string): Provenance {
  *
  * @example
  * ```ts ignore
- * import { generate, loadModel } from "./generate.ts";
+ * import { generate } from "./generate.ts";
+ * import { loadModel } from "./load.ts";
  * import { readProvenance, replayParams } from "./provenance.ts";
  * const p = readProvenance(await Deno.readFile("take.json"), "take.json");
  * const model = await loadModel(p.model.path!);
@@ -581,7 +576,7 @@ const modelShas = new WeakMap<object, Promise<string>>();
  *
  * @example
  * ```ts ignore
- * import { loadModel } from "./generate.ts";
+ * import { loadModel } from "./load.ts";
  * import { modelSha256 } from "./provenance.ts";
  * const model = await loadModel("models/default");
  * const sha = await modelSha256(model); // read and hashed once; later calls answer from the cache

@@ -50,7 +50,8 @@ import {
   SERVER_PARAMS,
   toParamError,
 } from "./params.ts";
-import { clipText, controlError, GenerateParamError, showValue } from "../infer/params.ts";
+import { clipText, GenerateParamError, showValue } from "../infer/param_error.ts";
+import { controlError } from "../infer/param_check.ts";
 import { fileSha256, makeProvenance, provenanceText } from "../infer/provenance.ts";
 import { sha256Hex } from "../util/hash.ts";
 import type { Controls } from "../infer/controls.ts";
@@ -137,7 +138,8 @@ export interface AppGenerateResult {
  * @example
  * ```ts ignore
  * import { createApp } from "./app.ts";
- * import { generate, loadModel } from "../infer/generate.ts";
+ * import { generate } from "../infer/generate.ts";
+ * import { loadModel } from "../infer/load.ts";
  * import { readMidi, writeMidi } from "../midi/mod.ts";
  * const { handler } = createApp({
  *   modelsDir: "models",
@@ -160,7 +162,7 @@ export interface AppOptions<M extends { dispose?: () => void }> {
    * at once.
    */
   generate: (opts: AppGenerateOptions<M>) => Promise<AppGenerateResult>;
-  /** Loads a checkpoint directory (`loadModel` from lib/infer/generate.ts). */
+  /** Loads a checkpoint directory (`loadModel` from lib/infer/load.ts). */
   loadModel: (dir: string) => Promise<M>;
   /**
    * MIDI bytes → Score; throws on malformed input (`readMidi` from lib/midi). The app reads uploads with

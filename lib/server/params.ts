@@ -7,19 +7,11 @@
  *
  * @module
  */
-import {
-  allowedText,
-  checkGenerateParams,
-  clipText,
-  GenerateParamError,
-  isAbsent,
-  narrowParams,
-  type ParamName,
-  type ParamSpec,
-  type ParamTable,
-  randomSeed,
-  showValue,
-} from "../infer/params.ts";
+import { allowedText, isAbsent } from "../infer/param_parse.ts";
+import { checkGenerateParams } from "../infer/param_check.ts";
+import { clipText, GenerateParamError, showValue } from "../infer/param_error.ts";
+import { narrowParams, randomSeed } from "../infer/params.ts";
+import { type ParamName, type ParamSpec, type ParamTable } from "../infer/param_spec.ts";
 import { decodeBase64 as decodeBytes, encodeBase64 } from "../util/base64.ts";
 import type { Controls } from "../infer/controls.ts";
 
@@ -223,7 +215,7 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * @example
  * ```ts
  * import { toParamError } from "./params.ts";
- * import { GenerateParamError } from "../infer/params.ts";
+ * import { GenerateParamError } from "../infer/param_error.ts";
  * toParamError(new GenerateParamError("maxTokens", "an integer in [1, 4096]", 0)).field; // "tokens"
  * ```
  */

@@ -5,7 +5,7 @@
  * @module
  */
 import { type CommandOutput, commandOutput } from "../util/output.ts";
-import { type Device, loadModel } from "../infer/generate.ts";
+import { type Device, loadModel } from "../infer/load.ts";
 import { GenerationBatcher } from "../infer/batch.ts";
 import { readMidi, writeMidi } from "../midi/mod.ts";
 import { createApp } from "./app.ts";

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { generateCli } from "../../lib/cli/generate.ts";
 import { UsageError } from "../../lib/cli/args.ts";
 import { buildCopyIndex, writeCopyIndex } from "../../lib/data/copy_index.ts";
-import { generate, loadModel } from "../../lib/infer/generate.ts";
+import { generate } from "../../lib/infer/generate.ts";
+import { loadModel } from "../../lib/infer/load.ts";
 import { sha256Hex } from "../../lib/util/hash.ts";
 import { tinyModelsDir } from "../server/_tiny_model.ts";
 

@@ -194,7 +194,8 @@ Deno.test("bf16 and int8 weights on the default model: logits within their error
 });
 
 Deno.test("loadModel({ device: 'cpu', weights }): int8 and bf16 generate grammatical pieces (the tokens shared with f32 printed); other devices refuse", async () => {
-  const { generate, loadModel } = await import("../../lib/infer/generate.ts");
+  const { generate } = await import("../../lib/infer/generate.ts");
+  const { loadModel } = await import("../../lib/infer/load.ts");
   const { grammarErrors } = await import("../../lib/infer/grammar.ts");
   const f32 = await loadModel("models/default", { device: "cpu" });
   const want = (await generate({ model: f32, seed: 7, maxTokens: 64 })).ids[0];

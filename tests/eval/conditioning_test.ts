@@ -16,7 +16,7 @@ import { estimateKey, type Key, keyName, parseKey } from "../../lib/score/key.ts
 import { emptyScore, type Score } from "../../lib/score.ts";
 import { loadExactCpuModel } from "../infer/_exact_cpu.ts";
 import { tinyModelsDir } from "../server/_tiny_model.ts";
-import { loadModel } from "../../lib/infer/generate.ts";
+import { loadModel } from "../../lib/infer/load.ts";
 import { join } from "node:path";
 import { conditionedTinyModel } from "./_cond_model.ts";
 

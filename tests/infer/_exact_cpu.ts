@@ -4,7 +4,7 @@
  * row the bits a step over it alone gives (OpenBLAS rounds the two differently). Tests use it to compare the CPU
  * batcher with `generate` token for token, where only the decoding logic can make them differ.
  */
-import { type LoadedModel, loadModel } from "../../lib/infer/generate.ts";
+import { type LoadedModel, loadModel } from "../../lib/infer/load.ts";
 import { readCheckpoint } from "../../lib/model/checkpoint.ts";
 import { fallbackBlas } from "../../lib/cpu/blas.ts";
 import { toCpuConfig } from "../../lib/cpu/layout.ts";

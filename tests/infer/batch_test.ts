@@ -7,13 +7,8 @@
  * requests of two models are served in arrival order, and a request cancelled while it waits never runs.
  */
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import {
-  type Device,
-  generate,
-  type GenerateOptions,
-  GenerateParamError,
-  loadModel,
-} from "../../lib/infer/generate.ts";
+import { type Device, loadModel } from "../../lib/infer/load.ts";
+import { generate, type GenerateOptions, GenerateParamError } from "../../lib/infer/generate.ts";
 import { GenerationBatcher } from "../../lib/infer/batch.ts";
 import { KERNEL_PATH_ENV } from "../../lib/infer/_kernels.ts";
 import { RemiTokenizer } from "../../lib/tokenizers/remi.ts";

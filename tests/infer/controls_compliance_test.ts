@@ -10,7 +10,8 @@
 // n × d/4 where n × 4/d is meant).
 import { assert, assertEquals } from "../_assert.ts";
 import midiPkg from "@tonejs/midi";
-import { generate, type GenerateOptions, loadModel } from "../../lib/infer/generate.ts";
+import { generate, type GenerateOptions } from "../../lib/infer/generate.ts";
+import { loadModel } from "../../lib/infer/load.ts";
 import { type Controls, keyPitchClasses } from "../../lib/infer/controls.ts";
 import { writeMidi } from "../../lib/midi/mod.ts";
 

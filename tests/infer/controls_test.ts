@@ -3,7 +3,8 @@
 // are in controls_compliance_test.ts.
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import midiPkg from "@tonejs/midi";
-import { generate, loadModel } from "../../lib/infer/generate.ts";
+import { generate } from "../../lib/infer/generate.ts";
+import { loadModel } from "../../lib/infer/load.ts";
 import { checkControls, controlBias, hasControls, keyPitchClasses } from "../../lib/infer/controls.ts";
 import { writeMidi } from "../../lib/midi/mod.ts";
 import { BOS_ID } from "../../lib/tokenizers/tokenizer.ts";

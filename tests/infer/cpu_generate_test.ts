@@ -10,7 +10,8 @@
  * step agree to 1e-4 (a tie), not that the paths diverge.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { generate, type GenerateOptions, type LoadedModel, loadModel } from "../../lib/infer/generate.ts";
+import { generate, type GenerateOptions } from "../../lib/infer/generate.ts";
+import { type LoadedModel, loadModel } from "../../lib/infer/load.ts";
 import { grammarErrors } from "../../lib/infer/grammar.ts";
 import { RemiTokenizer } from "../../lib/tokenizers/remi.ts";
 import { readMidiFile } from "../../lib/midi/mod.ts";

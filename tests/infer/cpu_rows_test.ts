@@ -7,7 +7,7 @@
  * gives each row its logits alone to rounding.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { type LoadedModel, loadModel } from "../../lib/infer/generate.ts";
+import { type LoadedModel, loadModel } from "../../lib/infer/load.ts";
 import { CpuRowDecoder, type RowDecoder } from "../../lib/infer/cpu_rows.ts";
 import type { DecodeRow, RowEnd } from "../../lib/infer/engine.ts";
 import { initialState, nextState } from "../../lib/infer/grammar.ts";

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { generate, GenerateParamError, loadModel } from "../../lib/infer/generate.ts";
+import { generate, GenerateParamError } from "../../lib/infer/generate.ts";
+import { loadModel } from "../../lib/infer/load.ts";
 import { grammarErrors, initialState, nextState } from "../../lib/infer/grammar.ts";
 import { RemiTokenizer } from "../../lib/tokenizers/remi.ts";
 import { writeMidi } from "../../lib/midi/mod.ts";

@@ -6,7 +6,7 @@ import {
   initialState,
   nextState,
 } from "../../lib/infer/grammar.ts";
-import { loadModel } from "../../lib/infer/generate.ts";
+import { loadModel } from "../../lib/infer/load.ts";
 import { RemiTokenizer } from "../../lib/tokenizers/remi.ts";
 import { BpeTokenizer } from "../../lib/tokenizers/bpe.ts";
 import { emptyScore } from "../../lib/score.ts";

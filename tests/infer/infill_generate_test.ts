@@ -12,13 +12,10 @@ import { join } from "node:path";
 import midiPkg from "@tonejs/midi";
 import { CORPUS, walkFiles } from "../_corpus.ts";
 import { condRemi as remi, writeCondModel } from "./_cond_model.ts";
-import {
-  generate,
-  type LoadedModel,
-  loadModel,
-  modelSupports,
-  prepareGeneration,
-} from "../../lib/infer/generate.ts";
+import { generate } from "../../lib/infer/generate.ts";
+import { type LoadedModel, loadModel } from "../../lib/infer/load.ts";
+import { modelSupports } from "../../lib/infer/conditions.ts";
+import { prepareGeneration } from "../../lib/infer/plan.ts";
 import { barStarts, infillPositions } from "../../lib/infer/infill.ts";
 import { readMidiFile, writeMidi } from "../../lib/midi/mod.ts";
 import { emptyScore, type Score } from "../../lib/score.ts";

@@ -2,7 +2,8 @@ import { assert, assertEquals } from "../_assert.ts";
 import { TfModel } from "../../lib/model/model.ts";
 import { selectBackend } from "../../lib/model/backend.ts";
 import type { LstmConfig } from "../../lib/model/config.ts";
-import { generate, loadModel } from "../../lib/infer/generate.ts";
+import { generate } from "../../lib/infer/generate.ts";
+import { loadModel } from "../../lib/infer/load.ts";
 import { grammarErrors } from "../../lib/infer/grammar.ts";
 import { RemiTokenizer } from "../../lib/tokenizers/remi.ts";
 

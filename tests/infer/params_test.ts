@@ -4,24 +4,17 @@
  * (usage, parsing, messages) and the server (`/api/params`, validation) agree with it and with each other.
  */
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import { allowedText, checkNumber, parseDecimal } from "../../lib/infer/param_parse.ts";
+import { checkGenerateParams, controlError } from "../../lib/infer/param_check.ts";
+import { clipText, GenerateParamError, showValue } from "../../lib/infer/param_error.ts";
 import {
-  allowedText,
-  checkGenerateParams,
-  checkNumber,
-  clipText,
   CONTROL_PARAMS,
-  controlError,
-  GENERATE_PARAMS,
-  GenerateParamError,
   LENGTH_PARAMS,
-  narrowParams,
   type NumberParam,
   type ParamName,
   type ParamSpec,
-  parseDecimal,
-  randomSeed,
-  showValue,
-} from "../../lib/infer/params.ts";
+} from "../../lib/infer/param_spec.ts";
+import { GENERATE_PARAMS, narrowParams, randomSeed } from "../../lib/infer/params.ts";
 import { GenerateParamError as FromGenerate } from "../../lib/infer/generate.ts";
 import { GenerateParamError as FromInferMod } from "../../lib/infer/mod.ts";
 import { cliParamMessage, paramOptions, paramsFromCli, paramUsage, UsageError } from "../../lib/cli/args.ts";

@@ -17,7 +17,7 @@ import {
   sidecarPath,
   sidecarText,
 } from "../../lib/infer/provenance.ts";
-import { checkGenerateParams } from "../../lib/infer/params.ts";
+import { checkGenerateParams } from "../../lib/infer/param_check.ts";
 import { writeMidi } from "../../lib/midi/mod.ts";
 import { emptyScore } from "../../lib/score.ts";
 import { ETUDE_VERSION } from "../../lib/util/version.ts";

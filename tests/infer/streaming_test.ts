@@ -6,7 +6,8 @@
  * ids and scores come back with and without it, whatever the callback does to the notes it is given.
  */
 import { assert, assertEquals } from "../_assert.ts";
-import { generate, loadModel } from "../../lib/infer/generate.ts";
+import { generate } from "../../lib/infer/generate.ts";
+import { loadModel } from "../../lib/infer/load.ts";
 import { RemiTokenizer } from "../../lib/tokenizers/remi.ts";
 import type { TokenizerJson } from "../../lib/tokenizers/tokenizer.ts";
 import { emptyScore, type Note, type Score, sortNotes } from "../../lib/score.ts";

@@ -1,7 +1,8 @@
 /** Serves the app, with the real generation entry and a tiny random-weight model, on 127.0.0.1 for the browser test. */
 import { createApp } from "../../lib/server/app.ts";
 import { readMidi, writeMidi } from "../../lib/midi/mod.ts";
-import { type GenerateOptions, loadModel } from "../../lib/infer/generate.ts";
+import { type GenerateOptions } from "../../lib/infer/generate.ts";
+import { loadModel } from "../../lib/infer/load.ts";
 import { GenerationBatcher } from "../../lib/infer/batch.ts";
 import type { GenerationQueue, QueueOptions } from "../../lib/server/queue.ts";
 import { tinyModelsDir } from "./_tiny_model.ts";

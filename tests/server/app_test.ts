@@ -5,7 +5,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { createApp } from "../../lib/server/app.ts";
 import { encodeBase64 } from "../../lib/server/params.ts";
-import { GenerateParamError } from "../../lib/infer/params.ts";
+import { GenerateParamError } from "../../lib/infer/param_error.ts";
 import { readMidi, writeMidi } from "../../lib/midi/mod.ts";
 import { emptyScore, type Note } from "../../lib/score.ts";
 import {

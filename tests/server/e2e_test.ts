@@ -6,7 +6,8 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { createApp } from "../../lib/server/app.ts";
 import { encodeBase64 } from "../../lib/server/params.ts";
-import { generate, type GenerateOptions, loadModel } from "../../lib/infer/generate.ts";
+import { generate, type GenerateOptions } from "../../lib/infer/generate.ts";
+import { loadModel } from "../../lib/infer/load.ts";
 import { GenerationBatcher } from "../../lib/infer/batch.ts";
 import { readMidi, writeMidi } from "../../lib/midi/mod.ts";
 import { emptyScore, type Note } from "../../lib/score.ts";

@@ -7,7 +7,8 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { createApp } from "../../lib/server/app.ts";
 import { encodeBase64 } from "../../lib/server/params.ts";
-import { generate, loadModel } from "../../lib/infer/generate.ts";
+import { generate } from "../../lib/infer/generate.ts";
+import { loadModel } from "../../lib/infer/load.ts";
 import { MidiError, readMidi, writeMidi } from "../../lib/midi/mod.ts";
 import { RenderLimitError } from "../../lib/audio/synth.ts";
 import { TokenLimitError } from "../../lib/tokenizers/remi.ts";

@@ -7,7 +7,8 @@ import {
   SERVER_PARAMS,
   toParamError,
 } from "../../lib/server/params.ts";
-import { GENERATE_PARAMS, GenerateParamError } from "../../lib/infer/params.ts";
+import { GENERATE_PARAMS } from "../../lib/infer/params.ts";
+import { GenerateParamError } from "../../lib/infer/param_error.ts";
 
 const seed = () => 1234;
 

@@ -1,0 +1,155 @@
+/**
+ * Token-by-token sampling on the CPU for `generate`: {@linkcode sampleLoop} (the exact fast sampler, the grammar mask
+ * and the dynamic controls) over the logits rows of the LSTM (tfjs) or of the Transformer on the CPU decoder
+ * ({@linkcode cpuRows}).
+ *
+ * @module
+ */
+import type { LoadedModel } from "./load.ts";
+import { allowedMask, type GrammarState, nextState } from "./grammar.ts";
+import type { SamplerParams } from "./sampling.ts";
+import { sampleFast } from "./sample_fast.ts";
+import type { DecodeConstraint } from "./constraints.ts";
+import { type CpuDecoder } from "../cpu/decode.ts";
+
+/**
+ * Where {@linkcode sampleLoop} gets each draw's logits rows, over the loop's growing histories.
+ *
+ * @example
+ * ```ts
+ * import type { RowSource } from "./_cpu_loop.ts";
+ * const uniform = (hist: number[][], vocab: number): RowSource => ({
+ *   rows: () => hist.map(() => new Float32Array(vocab)),
+ * });
+ * ```
+ */
+export interface RowSource {
+  /** Logits of each sequence's next draw (`draw` = draws so far); read before the next call only. */
+  rows(draw: number): Float32Array[];
+  /** Draws possible before the context must slide (sliding first if it is full); unbounded when absent. */
+  room?(): number;
+}
+
+/**
+ * Token-by-token sampling on the CPU (the reference sampler and the grammar mask): the LSTM (tfjs forward over the
+ * last seqLen tokens) and the Transformer on the CPU device (KV-cache decoder). Same Philox streams and counters as
+ * the engine (sequence b = stream b, draw i = counter i), so the same seed gives the same tokens. Returns the draws
+ * made per sequence.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadModel } from "./load.ts";
+ * import { cpuRows, sampleLoop } from "./_cpu_loop.ts";
+ * import { initialState } from "./grammar.ts";
+ * const model = await loadModel("models/default", { device: "cpu" });
+ * const rows = cpuRows(model.cpuDecoder!(1), 1, model.context, (ids) => ids.length - model.context / 2);
+ * const sampling = { temperature: 0.8, topK: 50, topP: 0.95, seed: 1 };
+ * const onTokens = (fresh: number[][]) => (console.log(fresh[0]), false);
+ * await sampleLoop(model, [1], initialState(model.grammar), true, 1, 64, 32, sampling, onTokens, rows); // 64
+ * ```
+ */
+export async function sampleLoop(
+  model: LoadedModel,
+  prompt: number[],
+  gs: GrammarState,
+  useGrammar: boolean,
+  batch: number,
+  maxTokens: number,
+  chunk: number,
+  sampling: SamplerParams,
+  onTokens: (fresh: number[][]) => boolean,
+  source: (hist: number[][]) => RowSource,
+  signal?: AbortSignal,
+  bias?: Float32Array,
+  constraint?: () => DecodeConstraint,
+): Promise<number> {
+  const g = model.grammar;
+  // Dynamic controls: each draw masked by its sequence's constraint (the grammar mask included in it).
+  const cs = constraint ? Array.from({ length: batch }, constraint) : undefined;
+  const hist = Array.from({ length: batch }, () => [...prompt]);
+  const states = Array.from({ length: batch }, () => ({ ...gs }));
+  const src = source(hist);
+  let draws = 0;
+  while (draws < maxTokens) {
+    const fresh: number[][] = Array.from({ length: batch }, () => []);
+    const n = Math.min(chunk, maxTokens - draws, src.room?.() ?? Infinity);
+    for (let i = 0; i < n; i++, draws++) {
+      const rows = src.rows(draws);
+      for (let b = 0; b < batch; b++) {
+        const mask = cs ? cs[b].allowed() : useGrammar ? allowedMask(g, states[b]) : undefined;
+        const t = sampleFast(rows[b], sampling, b, draws, mask, bias).token;
+        hist[b].push(t);
+        fresh[b].push(t);
+        states[b] = nextState(g, states[b], t);
+        cs?.[b].advance(t);
+      }
+    }
+    if (onTokens(fresh) || signal?.aborted) break;
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  return draws;
+}
+
+/**
+ * The Transformer's rows on the CPU decoder, as the engine runs them: the prompt prefilled into every slot (the first
+ * draw from its last row), then one step per draw; when the context is full, every sequence's history is cut at
+ * `windowStart` (clamped as the engine does), all but its newest token re-prefilled, and decoding resumes from it.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadModel } from "./load.ts";
+ * import { cpuRows } from "./_cpu_loop.ts";
+ * const model = await loadModel("models/default", { device: "cpu" });
+ * const source = cpuRows(model.cpuDecoder!(2), 2, model.context, (ids) => ids.length - model.context / 2);
+ * const first = source([[1], [1]]).rows(0); // two rows of logits after the prompt [BOS]
+ * ```
+ */
+export function cpuRows(
+  dec: CpuDecoder,
+  batch: number,
+  ctx: number,
+  windowStart: (ids: number[]) => number,
+): (hist: number[][]) => RowSource {
+  return (hist) => {
+    const off = new Array(batch).fill(0); // where each sequence's window starts in hist
+    const pos = new Array(batch).fill(0); // the position of the token each next step processes
+    const tokens = new Int32Array(batch);
+    let prefilled = false;
+    const room = () => {
+      if (!prefilled) return ctx - hist[0].length + 1;
+      if (Math.max(...pos) >= ctx) {
+        for (let s = 0; s < batch; s++) {
+          const h = hist[s].slice(off[s]);
+          let start = windowStart(h);
+          start = Math.min(Math.max(start, h.length - ctx + 1, 0), h.length - 1);
+          off[s] += start;
+          const w = h.slice(start);
+          dec.reset(s);
+          if (w.length > 1) dec.prefill(w.slice(0, -1), { seq: s });
+          pos[s] = w.length - 1;
+        }
+      }
+      return ctx - Math.max(...pos);
+    };
+    return {
+      room,
+      rows() {
+        if (!prefilled) {
+          prefilled = true;
+          const rows = [];
+          for (let s = 0; s < batch; s++) {
+            dec.reset(s);
+            rows.push(dec.prefill(hist[s], { seq: s }).slice());
+            pos[s] = hist[s].length;
+          }
+          return rows;
+        }
+        for (let s = 0; s < batch; s++) tokens[s] = hist[s][hist[s].length - 1];
+        const out = dec.step(tokens, pos);
+        for (let s = 0; s < batch; s++) pos[s]++;
+        const V = out.length / batch;
+        return Array.from({ length: batch }, (_, s) => out.subarray(s * V, (s + 1) * V));
+      },
+    };
+  };
+}
