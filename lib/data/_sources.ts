@@ -74,17 +74,7 @@ export async function listSources(
     files = paths.map((path) => ({ file: relative(root, path).split("\\").join("/"), path, split: "train" }));
   }
   // Identical files are one piece: keep the first (CSV order or path order), so no piece lands in two splits.
-  const seen = new Map<string, string>();
-  files = files.filter((f) => {
-    const h = createHash("sha1").update(Deno.readFileSync(f.path)).digest("hex");
-    const first = seen.get(h);
-    if (first !== undefined) {
-      skipped.push({ file: f.file, reason: `duplicate of ${first}` });
-      return false;
-    }
-    seen.set(h, f.file);
-    return true;
-  });
+  files = dropDuplicateFiles(files, skipped);
   if (kind === "folder") assignSplits(files, opts.seed, opts.fractions ?? [0.9, 0.05, 0.05]);
   if (opts.limit !== undefined && opts.limit < files.length) files = limitFiles(files, opts.limit, opts.seed);
   const order = (s: Split) => SPLITS.indexOf(s);
@@ -126,4 +116,32 @@ function limitFiles(files: SourceFile[], limit: number, seed: number): SourceFil
   return groups.flatMap((g, i) =>
     shuffleInPlace([...g], mulberry32(mixSeed(seed, "limit", i))).slice(0, quotas[i])
   );
+}
+
+/**
+ * The files whose bytes were not seen before (the first of identical files is kept, in the given order); each
+ * dropped one is added to `skipped` as a duplicate of the kept one's name.
+ *
+ * @example
+ * ```ts ignore
+ * import { dropDuplicateFiles } from "./_sources.ts";
+ * const skipped: { file: string; reason: string }[] = [];
+ * const kept = dropDuplicateFiles([{ file: "a.mid", path: "/x/a.mid" }, { file: "b.mid", path: "/x/b.mid" }], skipped);
+ * ```
+ */
+export function dropDuplicateFiles<F extends { file: string; path: string }>(
+  files: F[],
+  skipped: { file: string; reason: string }[],
+): F[] {
+  const seen = new Map<string, string>();
+  return files.filter((f) => {
+    const h = createHash("sha1").update(Deno.readFileSync(f.path)).digest("hex");
+    const first = seen.get(h);
+    if (first !== undefined) {
+      skipped.push({ file: f.file, reason: `duplicate of ${first}` });
+      return false;
+    }
+    seen.set(h, f.file);
+    return true;
+  });
 }

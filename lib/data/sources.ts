@@ -16,9 +16,8 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
-import { listSources, type SourceFile, type SourceListing } from "./_sources.ts";
+import { dropDuplicateFiles, listSources, type SourceFile, type SourceListing } from "./_sources.ts";
 import { parseCsv } from "./_csv.ts";
 import { type Split, SPLITS } from "./maestro.ts";
 import { type Style, STYLES } from "./conditioning.ts";
@@ -206,17 +205,7 @@ export async function listDatasetSources(
     sources.push({ label, path: e.path, split: method, style, files: list.length });
   }
   // the same bytes in two sources (or twice in a CSV) are one piece: keep the first
-  const seen = new Map<string, string>();
-  let kept = files.filter((f) => {
-    const h = createHash("sha1").update(Deno.readFileSync(f.path)).digest("hex");
-    const first = seen.get(h);
-    if (first !== undefined) {
-      skipped.push({ file: f.file, reason: `duplicate of ${first}` });
-      return false;
-    }
-    seen.set(h, f.file);
-    return true;
-  });
+  let kept = dropDuplicateFiles(files, skipped);
   if (opts.limit !== undefined && opts.limit < kept.length) {
     // a proportional sample per split, as one source does (listSources' limit on the already-split files)
     kept = limitPerSplit(kept, opts.limit);
