@@ -6,6 +6,7 @@
  * @module
  */
 import { type Blas, profileBlas } from "../lib/cpu/blas.ts";
+import { type LogitError, logitError } from "../lib/cpu/logit_error.ts";
 import { CpuDecoder } from "../lib/cpu/decode.ts";
 import type { WeightFormat } from "../lib/cpu/qgemv.ts";
 import { gradNorm } from "../lib/cpu/loss.ts";
@@ -199,18 +200,8 @@ export function cpuDecodeThroughput(
 }
 
 /** Logit error of reduced-precision weights against f32. */
-export interface WeightError {
-  /** max |logit − f32 logit| over the positions. */
-  maxAbs: number;
-  /** The largest max − min of an f32 logit row. */
-  range: number;
-  /** ‖Δ‖ ÷ ‖f32 logits‖ over all positions. */
-  rms: number;
-  /** Positions whose argmax equals f32's. */
-  agree: number;
-  /** Positions compared. */
-  positions: number;
-}
+/** The logit error of reduced-precision weights against f32 (lib/cpu/logit_error.ts). */
+export type WeightError = LogitError;
 
 /**
  * Logits of `weights` against f32 over the f32 model's greedy continuation of BOS (`positions` tokens, one prefill
@@ -235,22 +226,9 @@ export function weightError(m: CpuTransformer, weights: WeightFormat, positions:
   const ref = f32.prefill(ids, { allRows: true }).slice();
   const dec = new CpuDecoder(m, { weights });
   const got = dec.prefill(ids, { allRows: true });
-  let maxAbs = 0, range = 0, se = 0, sr = 0, agree = 0;
-  for (let t = 0; t < positions; t++) {
-    let am = 0, bm = 0, lo = Infinity, hi = -Infinity;
-    for (let v = 0; v < V; v++) {
-      const a = ref[t * V + v], b = got[t * V + v];
-      maxAbs = Math.max(maxAbs, Math.abs(a - b));
-      se += (a - b) ** 2, sr += a * a;
-      lo = Math.min(lo, a), hi = Math.max(hi, a);
-      if (a > ref[t * V + am]) am = v;
-      if (b > got[t * V + bm]) bm = v;
-    }
-    range = Math.max(range, hi - lo);
-    if (am === bm) agree++;
-  }
+  const e = logitError(ref, got, V);
   dec.dispose();
-  return { maxAbs, range, rms: Math.sqrt(se / sr), agree, positions };
+  return e;
 }
 
 /** Milliseconds per training step, by part. */

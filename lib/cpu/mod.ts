@@ -22,6 +22,7 @@ export * from "./attention.ts";
 export * from "./layout.ts";
 export { CpuTransformer } from "./model.ts";
 export * from "./decode.ts";
+export * from "./logit_error.ts";
 export { type QuantMatrix, type QuantSource, QuantWeights, type WeightFormat } from "./qgemv.ts";
 export * from "./adamw.ts";
 export * from "./train.ts";

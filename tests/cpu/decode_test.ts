@@ -3,6 +3,7 @@
  * and the plain-TS reference's to ≤ 1e-4 relative; batched steps equal single ones; chunked prefill equals one
  * prefill; a slid window equals a fresh decoder over it.
  */
+import { logitError } from "../../lib/cpu/logit_error.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
 import { CpuDecoder } from "../../lib/cpu/decode.ts";
 import { CpuTransformer } from "../../lib/cpu/model.ts";
@@ -153,21 +154,7 @@ Deno.test("bf16 and int8 weights on the default model: logits within their error
     const dec = new CpuDecoder(m, { weights, threads: 2 });
     try {
       const got = dec.prefill(ids, { allRows: true }).slice();
-      let err = 0, range = 0, se = 0, sr = 0, agree = 0;
-      for (let t = 0; t < T; t++) {
-        let am = 0, bm = 0, lo = Infinity, hi = -Infinity;
-        for (let v = 0; v < V; v++) {
-          const a = ref[t * V + v], b = got[t * V + v];
-          err = Math.max(err, Math.abs(a - b));
-          se += (a - b) ** 2, sr += a * a;
-          lo = Math.min(lo, a), hi = Math.max(hi, a);
-          if (a > ref[t * V + am]) am = v;
-          if (b > got[t * V + bm]) bm = v;
-        }
-        range = Math.max(range, hi - lo);
-        if (am === bm) agree++;
-      }
-      const rms = Math.sqrt(se / sr);
+      const { maxAbs: err, range, rms, agree } = logitError(ref, got, V);
       console.log(
         `  ${weights}: max |Δ| ${err.toFixed(4)} = ${
           (err / range).toExponential(2)
