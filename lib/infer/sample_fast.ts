@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { sampleReference, type SampleResult, type SamplerParams, uniformAt } from "./sampling.ts";
+import { drawChunk, sampleReference, type SampleResult, type SamplerParams, uniformAt } from "./sampling.ts";
 
 export type { SampleResult, SamplerParams };
 
@@ -161,18 +161,11 @@ export class FastSampler {
       }
       thr = Math.max(tp, thr);
     }
-    const sums = this.#chunkSums(m, thr);
-    let total = 0;
-    for (let t = 0; t < WG; t++) total = f(total + sums[t]);
-    const target = f(uniformAt(params.seed, seq, draw) * total);
-    let acc = 0, ct = WG;
-    for (let t = 0; t < WG; t++) {
-      if (sums[t] > 0 && f(acc + sums[t]) > target) {
-        ct = t;
-        break;
-      }
-      acc = f(acc + sums[t]);
-    }
+    const { target, chunk: ct, before } = drawChunk(
+      this.#chunkSums(m, thr),
+      uniformAt(params.seed, seq, draw),
+    );
+    let acc = before;
     let chosen = -1, last = -1;
     const candidates: number[] = [];
     for (let i = 0; i < m; i++) {

@@ -121,6 +121,34 @@ export function floatKey(x: number): number {
   return (u & 0x80000000 ? ~u : u | 0x80000000) >>> 0;
 }
 
+/**
+ * The draw's first stage, as the kernel does it: the f32 total of the 256 chunk sums, the target `u · total`, and
+ * the chunk the target falls in (`chunk`; 256 = none) with the f32 sum of the chunks before it (`before`).
+ *
+ * @example
+ * ```ts
+ * import { drawChunk } from "./sampling.ts";
+ * const sums = new Float32Array(256);
+ * sums[3] = 1;
+ * sums[7] = 3;
+ * drawChunk(sums, 0.5); // { target: 2, chunk: 7, before: 1 }
+ * ```
+ */
+export function drawChunk(
+  sums: ArrayLike<number>,
+  u: number,
+): { target: number; chunk: number; before: number } {
+  let total = 0;
+  for (let t = 0; t < WG; t++) total = f(total + sums[t]);
+  const target = f(u * total);
+  let acc = 0;
+  for (let t = 0; t < WG; t++) {
+    if (sums[t] > 0 && f(acc + sums[t]) > target) return { target, chunk: t, before: acc };
+    acc = f(acc + sums[t]);
+  }
+  return { target, chunk: WG, before: acc };
+}
+
 /** The result of one reference draw. */
 export interface SampleResult {
   /** The drawn token id. */
@@ -199,19 +227,8 @@ export function sampleReference(
     }
     thr = Math.max(tp, thr);
   }
-  const sums = chunkSums(thr);
-  let total = 0;
-  for (let t = 0; t < WG; t++) total = f(total + sums[t]);
-  const target = f(uniformAt(params.seed, seq, draw) * total);
-  let acc = 0;
-  let ct = WG;
-  for (let t = 0; t < WG; t++) {
-    if (sums[t] > 0 && f(acc + sums[t]) > target) {
-      ct = t;
-      break;
-    }
-    acc = f(acc + sums[t]);
-  }
+  const { target, chunk: ct, before } = drawChunk(chunkSums(thr), uniformAt(params.seed, seq, draw));
+  let acc = before;
   let chosen = -1, last = -1;
   if (ct < WG) {
     const lo = Math.min(ct * chunk, V), hi = Math.min(lo + chunk, V);
