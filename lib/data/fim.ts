@@ -15,6 +15,7 @@
 import { mixSeed, mulberry32 } from "../util/rng.ts";
 import { type ConditioningIds, conditioningIds, dropConditions } from "./conditioning.ts";
 import { BOS_ID, PAD_ID } from "../tokenizers/tokenizer.ts";
+import { withLead } from "./lead.ts";
 
 /**
  * By token id: 1 where the token starts a bar (`Bar_None`, or a BPE token whose first base token is `Bar_None`).
@@ -173,6 +174,11 @@ export interface WindowTransformOptions {
   conditionDropout: number;
   /** Probability that all of a window's condition tokens are (default 0.1). */
   conditionDropAll: number;
+  /**
+   * Repeat a piece's `BOS` and condition tokens at the start of every window drawn from it, realigned to a bar line
+   * (default true; `lib/data/lead.ts`). Needs the batch's window positions (`windows`, `pieces`).
+   */
+  repeatLead: boolean;
 }
 
 /**
@@ -189,6 +195,7 @@ export const DEFAULT_WINDOW_TRANSFORM: Readonly<WindowTransformOptions> = Object
   fimRate: 0.5,
   conditionDropout: 0.3,
   conditionDropAll: 0.1,
+  repeatLead: true,
 });
 
 /**
@@ -208,7 +215,13 @@ export const DEFAULT_WINDOW_TRANSFORM: Readonly<WindowTransformOptions> = Object
  * }
  * ```
  */
-export type WindowTransform = (tokens: Int32Array, rows: number, epoch: number, batchIndex: number) => void;
+export type WindowTransform = (
+  tokens: Int32Array,
+  rows: number,
+  epoch: number,
+  batchIndex: number,
+  drawn?: { windows: readonly { piece: number; start: number }[]; pieces: readonly ArrayLike<number>[] },
+) => void;
 
 /**
  * The training-time window transform for a tokenizer (its `tokenizer.json` object or text): condition dropout where
@@ -239,13 +252,16 @@ export function windowTransform(
     if (!(o[k] >= 0 && o[k] <= 1)) throw new RangeError(`${k}: expected a number in [0, 1], got ${o[k]}`);
   }
   const isBar = barStartTable(vocab, j.merges ?? []);
-  return (tokens, rows, epoch, batchIndex) => {
+  return (tokens, rows, epoch, batchIndex, drawn) => {
     const w = tokens.length / rows;
     const rng = mulberry32(mixSeed(o.seed, "window-transform", epoch, batchIndex));
     for (let r = 0; r < rows; r++) {
       const row = tokens.subarray(r * w, (r + 1) * w);
       let len = w;
-      while (len > 0 && row[len - 1] === PAD_ID) len--;
+      const at = o.repeatLead ? drawn?.windows[r] : undefined;
+      const led = at ? withLead(row, w, drawn!.pieces[at.piece], at.start, cond, isBar) : -1;
+      if (led >= 0) len = led;
+      else while (len > 0 && row[len - 1] === PAD_ID) len--;
       dropConditions(row, len, cond, rng, o.conditionDropout, o.conditionDropAll);
       if (rng() < o.fimRate) fimWindow(row, len, w, cond.fim, isBar, cond, rng);
     }

@@ -108,6 +108,7 @@ export {
   windowTransform,
   type WindowTransformOptions,
 } from "./fim.ts";
+export { leadLength, withLead } from "./lead.ts";
 export { type DatasetListing, listDatasetSources, type StyledSource } from "./sources.ts";
 export {
   estimateKey,

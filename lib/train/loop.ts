@@ -137,7 +137,9 @@ export interface TrainRunOptions {
    * `DEFAULT_WINDOW_TRANSFORM`), applied only when the data's tokenizer has the conditioning and FIM tokens
    * (`tokenize --conditioning`); `false` turns it off. Seeded by (`train.seed`, epoch, batch): `--resume` exact.
    */
-  windowTransform?: { fimRate?: number; conditionDropout?: number; conditionDropAll?: number } | false;
+  windowTransform?:
+    | { fimRate?: number; conditionDropout?: number; conditionDropAll?: number; repeatLead?: boolean }
+    | false;
 }
 
 /**
@@ -533,7 +535,7 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       for (const b of batches) {
         if (state.step >= total) break;
         if (i++ < state.stepInEpoch) continue;
-        transform?.(b.tokens, b.rows, state.epoch, i - 1);
+        transform?.(b.tokens, b.rows, state.epoch, i - 1, { windows: b.windows, pieces: opts.data.train });
         const t0 = performance.now();
         const lr = learningRate(state.step, sched);
         const r = await trainer.step(b.tokens, b.rows, lr);
