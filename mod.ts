@@ -148,9 +148,11 @@ export {
   type ParamSpec,
   type ParamTable,
   type RangeParam,
+  readGenerationConfig,
   resolveDevice,
   type RowEnd,
   type RowSampling,
+  type SamplingDefaults,
   type TextParam,
 } from "./lib/infer/mod.ts";
 export {

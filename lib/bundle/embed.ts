@@ -13,6 +13,7 @@
 import { join } from "node:path";
 import { registerKernelSources } from "../infer/kernel_sources.ts";
 import { CHECKPOINT_FILES } from "../model/checkpoint.ts";
+import { GENERATION_CONFIG_FILE } from "../infer/generation_config.ts";
 import { decodeBase64, encodeBase64 } from "../util/base64.ts";
 
 /** What a generated embed module exports. */
@@ -125,6 +126,12 @@ export async function embedModuleSource(modelDir: string, kernelsDir: string): P
       throw new Error(`${join(modelDir, f)}: missing (a model directory holds ${MODEL_FILES.join(", ")})`);
     }
     model[f] = encodeBase64(bytes);
+  }
+  // the model's own sampling defaults travel with it when it has them
+  try {
+    model[GENERATION_CONFIG_FILE] = encodeBase64(await Deno.readFile(join(modelDir, GENERATION_CONFIG_FILE)));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   const kernels: Record<string, string> = {};
   const names: string[] = [];

@@ -27,6 +27,7 @@
  */
 import { dirname, join } from "node:path";
 import { REPO_ROOT } from "../util/paths.ts";
+import { withModelSampling } from "../infer/generation_config.ts";
 import { cliParamMessage, paramOptions, paramsFromCli, paramUsage, parseCli, UsageError } from "./args.ts";
 import { Progress } from "../util/progress.ts";
 import { MAX_MIDI_BYTES, readMidiDetailed, writeMidi } from "../midi/mod.ts";
@@ -338,7 +339,7 @@ export async function generateCli(
     // Every generation parameter, checked against GENERATE_PARAMS before the (slow) model load.
     params = paramsFromCli(values);
   }
-  const { temperature, topK, topP, seed, batch, maxTokens, bars, seconds } = params;
+  const { seed, batch, maxTokens, bars, seconds } = params;
   for (const [k, ext] of [["out", ".mid"], ["wav", ".wav"]] as const) {
     const v = values[k];
     if (v !== undefined && (typeof v !== "string" || v === "")) {
@@ -508,6 +509,16 @@ export async function generateCli(
       });
 
     const model = await loadModel(modelDir, { device: weights === "f32" ? device : "cpu", threads, weights });
+    // Sampling flags left out take the model's own defaults (generation_config.json) before the table's; a replay
+    // takes its record's.
+    if (!replay) {
+      const flags = { temperature: "temperature", topK: "top-k", topP: "top-p" } as const;
+      const defaulted = new Set(
+        Object.keys(flags).filter((k) => values[flags[k as keyof typeof flags]] === undefined),
+      );
+      params = withModelSampling(params, model.sampling, defaulted);
+    }
+    const { temperature, topK, topP } = params;
     try {
       const blank = model.tokenizer.decode([]); // the tokenizer's resolution and default tempo
       const tpb = blank.ticksPerBeat || 480;

@@ -11,6 +11,7 @@ import { Engine } from "./engine.ts";
 import { type GrammarTables, grammarTables } from "./grammar.ts";
 import { engineModel, type ModelWeights } from "./model_loader.ts";
 import { type Checkpoint, CheckpointFormatError, readCheckpoint } from "../model/checkpoint.ts";
+import { readGenerationConfig, type SamplingDefaults } from "./generation_config.ts";
 import type { LstmConfig, ModelConfig } from "../model/config.ts";
 import { getGpu } from "./_gpu.ts";
 import { type CpuDecoder } from "../cpu/decode.ts";
@@ -54,6 +55,11 @@ export interface LoadedModel {
   readonly cpuDecoder?: (batch: number) => CpuDecoder;
   /** The engine (recreated with a larger batch capacity when needed). */
   engine(batch: number): Promise<Engine>;
+  /**
+   * The model's own sampling defaults (`generation_config.json` beside it, lib/infer/generation_config.ts): what a
+   * parameter left out takes before the table's default. Undefined: none shipped.
+   */
+  readonly sampling?: SamplingDefaults;
   /** Frees the GPU buffers (or tfjs tensors); the model cannot be used afterwards. */
   dispose(): void;
 }
@@ -131,6 +137,14 @@ export async function loadModel(
   opts: LoadModelOptions = {},
 ): Promise<LoadedModel> {
   const ck = typeof source === "string" ? await readCheckpoint(source) : source;
+  // the model's own sampling defaults (generation_config.json), read before the (slow) weights go anywhere
+  const sampling = ck.dir ? await readGenerationConfig(ck.dir) : undefined;
+  const model = await loadFrom(ck, opts);
+  if (sampling) (model as { sampling?: SamplingDefaults }).sampling = sampling;
+  return model;
+}
+
+async function loadFrom(ck: Checkpoint, opts: LoadModelOptions): Promise<LoadedModel> {
   const dir = ck.dir, json = ck.tokenizerJson;
   if (!json) {
     throw new CheckpointFormatError(

@@ -14,6 +14,13 @@ export {
 } from "./load.ts";
 export { generate, type GenerateOptions, type GenerateResult } from "./generate.ts";
 export { type GenerationPlan, prepareGeneration } from "./plan.ts";
+export {
+  GENERATION_CONFIG_FILE,
+  parseGenerationConfig,
+  readGenerationConfig,
+  type SamplingDefaults,
+  withModelSampling,
+} from "./generation_config.ts";
 export { type BatcherOptions, type BatcherStats, GenerationBatcher } from "./batch.ts";
 export {
   barStarts,

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { withModelSampling } from "./generation_config.ts";
 import { ticksToSeconds } from "../score.ts";
 import { type GrammarState, type GrammarTables, initialState, nextState, TokenType } from "./grammar.ts";
 import { BOS_ID, EOS_ID } from "../tokenizers/tokenizer.ts";
@@ -121,7 +122,7 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
     grammar: useGrammar,
     infill: range,
     ...p
-  } = checkGenerateParams(opts);
+  } = checkGenerateParams(withModelSampling(opts, model.sampling)); // left out: the model's own defaults first
   // With bars or seconds, the token range's top is the safety cap.
   let maxTokens = p.maxTokens ?? GENERATE_PARAMS.maxTokens.max;
   const g = model.grammar, ctx = model.context, tok = model.tokenizer;

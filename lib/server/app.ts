@@ -53,6 +53,7 @@ import {
 import { clipText, GenerateParamError, showValue } from "../infer/param_error.ts";
 import { controlError } from "../infer/param_check.ts";
 import { fileSha256, makeProvenance, provenanceText } from "../infer/provenance.ts";
+import { type SamplingDefaults, withModelSampling } from "../infer/generation_config.ts";
 import { sha256Hex } from "../util/hash.ts";
 import type { Controls } from "../infer/controls.ts";
 import { listModels, type ModelInfo } from "./models.ts";
@@ -522,6 +523,15 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
       try {
         const model = await pending;
         jobSignal.throwIfAborted();
+        // sampling fields left out: the model's own defaults (generation_config.json) before the table's
+        const sampling = (model as { sampling?: SamplingDefaults }).sampling;
+        if (sampling && params.defaulted?.length) {
+          const { temperature, topK, topP } = params;
+          Object.assign(
+            params,
+            withModelSampling({ temperature, topK, topP }, sampling, new Set(params.defaulted)),
+          );
+        }
         return await opts.generate({
           model,
           prompt,
@@ -584,7 +594,7 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
     } catch {
       return undefined; // a test double's model, or one removed meanwhile: the take is still answered
     }
-    const { model: _m, promptBase64: _p, controls, conditions, infill, ...rest } = params;
+    const { model: _m, promptBase64: _p, defaulted: _d, controls, conditions, infill, ...rest } = params;
     return provenanceText(makeProvenance({
       model: { path: dir, sha256: sha },
       params: {

@@ -34,3 +34,4 @@ export {
   parseGenerateParams,
 } from "./params.ts";
 export { listModels, type ModelInfo } from "./models.ts";
+export type { SamplingDefaults } from "../infer/generation_config.ts";

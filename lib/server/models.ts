@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { CHECKPOINT_FILES, readCheckpointInfo } from "../model/checkpoint.ts";
 import { conditioningIds } from "../data/conditioning.ts";
+import { readGenerationConfig, type SamplingDefaults } from "../infer/generation_config.ts";
 
 /**
  * What `GET /api/models` says about one model.
@@ -38,6 +39,11 @@ export interface ModelInfo {
    * sentinels of `tokenize --conditioning`): it takes `style` and `infill`.
    */
   conditioning: boolean;
+  /**
+   * The model's own sampling defaults (`generation_config.json`: what a request leaving them out gets), or null when
+   * it ships none (or an unreadable one: generation then says why).
+   */
+  sampling: SamplingDefaults | null;
 }
 
 /**
@@ -77,6 +83,7 @@ export async function listModels(modelsDir: string): Promise<ModelInfo[]> {
         heads: t ? c.heads : null,
         bytes: sizes[CHECKPOINT_FILES.indexOf("model.safetensors")],
         conditioning: conditioningIds(tokenizerJson?.vocab ?? []) !== undefined,
+        sampling: (await readGenerationConfig(dir).catch(() => undefined)) ?? null,
       });
     } catch {
       // incomplete or unreadable: not offered

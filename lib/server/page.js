@@ -122,6 +122,13 @@ async function loadModels() {
 const conditioned = () => !!state.models[$("model").value]?.conditioning;
 function modelChanged() {
   $("style-field").hidden = !conditioned() || !limits?.style;
+  // the sliders start at the model's own sampling defaults (its generation_config.json), else the table's
+  const own = state.models[$("model").value]?.sampling ?? {};
+  for (const id of SLIDERS) {
+    if (!limits?.[id]) continue;
+    $(id).value = String(own[id] ?? limits[id].default);
+    $(`${id}-out`).textContent = $(id).value;
+  }
   infill.update(!!state.abort);
 }
 $("model").addEventListener("change", modelChanged);

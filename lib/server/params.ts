@@ -85,6 +85,11 @@ export interface GenerateParams {
   conditions?: { style?: "classical" | "pop" };
   /** Infilling: bars `from..to` of the prompt regenerated (`"5:8"` or `{from, to}`); absent when not given. */
   infill?: { from: number; to: number };
+  /**
+   * The sampling fields left out (filled from the table here): the app sets them from the model's own defaults
+   * (`generation_config.json`) once it is loaded.
+   */
+  defaulted?: ("temperature" | "topK" | "topP")[];
 }
 
 /**
@@ -295,6 +300,8 @@ export function parseGenerateParams(
   if (p.controls) out.controls = p.controls;
   if (p.conditions) out.conditions = p.conditions;
   if (p.infill) out.infill = p.infill;
+  const defaulted = (["temperature", "topK", "topP"] as const).filter((k) => used[k] === undefined);
+  if (defaulted.length) out.defaulted = [...defaulted];
   const prompt = raw.prompt;
   if (prompt !== undefined) {
     if (typeof prompt !== "string" || !/^[A-Za-z0-9+/=\s]+$/.test(prompt) || prompt.trim() === "") {

@@ -35,7 +35,11 @@ Deno.test("parseGenerateParams: defaults are the documented ones", () => {
     seed: 1234,
     grammar: true,
     maxTokens: 512,
+    // left out: the app sets them from the model's generation_config.json when it has one
+    defaulted: ["temperature", "topK", "topP"],
   });
+  assertEquals(parseGenerateParams({ top_k: 5 }, seed).defaulted, ["temperature", "topP"]);
+  assertEquals(parseGenerateParams({ temperature: 1, topK: 5, top_p: 0.5 }, seed).defaulted, undefined);
 });
 
 Deno.test("parseGenerateParams: accepts JSON numbers, query strings and snake_case aliases", () => {
