@@ -37,6 +37,7 @@ const USAGE = `usage: deno task eval --model DIR [options]
   --samples N        samples to generate (default 8, 0 = none; --conditioning: per value, default 20)
   --tokens N         tokens per sample (default 512)   --sample-seconds S  S seconds of music per sample instead
   --seed N           sampling seed (default 1)   --temperature T --top-k K --top-p P (defaults 0.8, 50, 0.95)
+  --style S          the samples' learned style (classical | pop) on a model trained with conditions
   --max-tokens N     tokens scored per split, whole pieces (default 16384, 0 = all)
   --backend B        NLL forward: auto (WebGPU engine on a real GPU, else the CPU backend with a BLAS, else tfjs) |
                      engine | cpu | tfjs | reference
@@ -74,6 +75,7 @@ if (import.meta.main) {
       seed: { type: "string" },
       temperature: { type: "string" },
       "top-k": { type: "string" },
+      style: { type: "string" },
       "top-p": { type: "string" },
       "max-tokens": { type: "string" },
       "prompt-bars": { type: "string" },
@@ -180,6 +182,7 @@ if (import.meta.main) {
         ? undefined
         : numberOpt(values, "sample-seconds", 30, 1, 3600),
       ...sampling,
+      style: styleOpt(values.style),
       nllMaxTokens: numberOpt(values, "max-tokens", 16384, 0, Number.MAX_SAFE_INTEGER, true),
       backend: backend as EvalBackend,
       promptBars: numberOpt(values, "prompt-bars", 4, 1, 64, true),
@@ -199,4 +202,10 @@ if (import.meta.main) {
       svg ? `\nwrote ${json} and ${svg}` : `\nwrote ${json} (no SVG: neither samples nor a reference corpus)`,
     );
   });
+}
+
+function styleOpt(v: unknown): "classical" | "pop" | undefined {
+  if (v === undefined) return undefined;
+  if (v === "classical" || v === "pop") return v;
+  throw new UsageError(`--style: expected classical or pop, got ${JSON.stringify(String(v).slice(0, 40))}`);
 }

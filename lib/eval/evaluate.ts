@@ -92,6 +92,11 @@ export interface EvalOptions {
   topK?: number;
   /** Top-p (nucleus) cut-off in (0, 1] (default `GENERATE_PARAMS.topP.default`, 0.95). */
   topP?: number;
+  /**
+   * The samples' learned style condition (e.g. `classical` against MAESTRO), on a model trained with conditions; a
+   * model without them samples unconditioned (its report says so).
+   */
+  style?: "classical" | "pop";
   /** Tokens scored per split, whole pieces (default 16,384; 0 = all). */
   nllMaxTokens?: number;
   /** The forward used for NLL (default `auto`). */
@@ -213,6 +218,8 @@ export interface EvalReport {
       temperature: number;
       topK: number;
       topP: number;
+      /** The learned style asked (null: unconditioned). */
+      style: string | null;
       adapter: string;
       tokensPerSecond: number;
       notes: number;
@@ -494,6 +501,9 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
       const model = await c.loaded();
       {
         const ts = performance.now();
+        const { modelSupports } = await import("../infer/conditions.ts");
+        const style = o.style && modelSupports(model).conditioning ? o.style : undefined;
+        if (o.style && !style) log(`samples: ${o.modelDir}: no learned conditions, sampled without --style`);
         const run = (grammar: boolean, length: { seconds: number } | { maxTokens: number }) =>
           generate({
             model,
@@ -504,6 +514,7 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
             seed,
             grammar,
             batch: Math.min(n, 64),
+            ...(style ? { conditions: { style } } : {}),
           });
         const on = await run(
           true,
@@ -525,6 +536,7 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
           temperature,
           topK,
           topP,
+          style: style ?? null,
           adapter: on.adapter,
           tokensPerSecond: on.tokensPerSecond,
           notes: scores.reduce((a, s) => a + s.notes.length, 0),
