@@ -105,6 +105,11 @@ export const decodeCpu: BenchPart = {
   rows: () => [
     { id: "decode.cpu.b1", label: "CPU backend (BLAS), KV cache, batch 1", unit: "tokens/s" },
     { id: "decode.cpu.b16", label: "CPU backend (BLAS), KV cache, batch 16", unit: "tokens/s" },
+    {
+      id: "decode.cpu.b16.ceiling",
+      label: "CPU backend b16 ÷ b1 ceiling: 16 b1 steps ÷ the b16 step's products + attention alone",
+      unit: "×",
+    },
     ...WEIGHTS.flatMap((w) => [
       { id: `decode.cpu.b1.${w}`, label: `CPU backend, ${w} weights (WASM SIMD), batch 1`, unit: "tokens/s" },
       {
@@ -170,6 +175,15 @@ export const decodeCpu: BenchPart = {
       note: `${f2(b16.msPerStep)} ms/step (${parts(b16)} ms), ${threads}`,
     }));
     const byId = (id: string) => specs.find((s) => s.id === id)!;
+    // what batch 16 could reach over batch 1 if its norms, SwiGLU, sampling and JS cost nothing: the weight GEMMs
+    // (each weight read from memory, then multiplied by 16 rows) and the attention (16 rows' own KV caches read)
+    // bound it
+    const floor = b16.breakdown.gemv + b16.breakdown.attention;
+    out.push(row("decode", byId("decode.cpu.b16.ceiling"), (16 * b1.msPerStep) / floor, {
+      note: `16 × ${f2(b1.msPerStep)} ms ÷ (${f2(b16.breakdown.gemv)} GEMM + ${
+        f2(b16.breakdown.attention)
+      } attention ms); measured ${f2(b16.tokensPerSecond / b1.tokensPerSecond)}×`,
+    }));
     for (const w of WEIGHTS) {
       const q1 = best[`${w}.b1`], q16 = best[`${w}.b16`];
       out.push(row("decode", byId(`decode.cpu.b1.${w}`), q1.tokensPerSecond, {
