@@ -227,7 +227,9 @@ const tokenizeMaestro: BenchPart = {
         } notes: ${stages}${cpu}`,
       }),
       row("tokenizer", specs[1], n.shardsSeconds),
-      row("tokenizer", specs[2], n.projectedSeconds, { note: `× ${n.scale.toFixed(2)} (hours)` }),
+      row("tokenizer", specs[2], n.projectedSeconds, {
+        note: `× ${n.scale.toFixed(2)} (hours); BPE × ${n.bpeScale.toFixed(2)} (its sample cap)`,
+      }),
       row("tokenizer", specs[3], n.projectedShardsSeconds, {
         note: n.projectedShardsSeconds < 30 ? "goal met" : "above the goal of 30 s",
       }),

@@ -198,6 +198,8 @@ export interface MaestroPrepareResult {
   /** CPU seconds used up to each progress line. */
   cpuMarks: { cpu?: number; line: string }[];
   workers: number;
+  /** What BPE learned on: base tokens used, the training split's, and the sample cap (meta.json's record). */
+  bpe?: { baseTokens: number; trainBaseTokens?: number; sampleCap?: number };
 }
 
 /**
@@ -260,6 +262,7 @@ export async function maestroPrepare(
         line: m.line,
       })),
       workers,
+      bpe: meta.tokenizer.bpe,
     };
   } finally {
     await Deno.remove(out, { recursive: true }).catch(() => {});
@@ -278,7 +281,8 @@ function SPLITS_OF(
  * The numbers `deno task bench`'s `tokenize-maestro` part reports: the MAESTRO subset prepared end to end with 2
  * workers (or `limit` files of it), the same without the copy index (read, split, augment, BPE, shards), and both
  * projected to the full MAESTRO v3 by its hours (the work of every stage grows with the notes, which grow with the
- * hours; the 1,276 files hold 6.9× the subset's hours, more than their 4.8× file count).
+ * hours; the 1,276 files hold 6.9× the subset's hours, more than their 4.8× file count), except BPE learning, which
+ * grows only up to its sample cap (`bpeSampleTokens`, 8M base tokens by default).
  *
  * @example
  * ```ts ignore
@@ -292,6 +296,8 @@ export async function maestroPrepareNumbers(limit?: number): Promise<
     r: MaestroPrepareResult;
     hours: number;
     scale: number;
+    /** The BPE stage's own scale: the hours' past the sample cap (`bpeSampleTokens`) no longer count. */
+    bpeScale: number;
     shardsSeconds: number;
     projectedSeconds: number;
     projectedShardsSeconds: number;
@@ -313,14 +319,21 @@ export async function maestroPrepareNumbers(limit?: number): Promise<
   const hours = r.sources.reduce((a, f) => a + (m.fileHours.get(f) ?? 0), 0);
   const scale = m.fullHours / hours;
   const shardsSeconds = r.seconds - r.stages.copyIndex;
+  // Every stage grows with the hours, except BPE past its sample cap: it learns on min(scaled tokens, cap).
+  const b = r.bpe, all = b?.trainBaseTokens ?? b?.baseTokens ?? 0, cap = b?.sampleCap ?? 0;
+  const bpeScale = b && b.baseTokens > 0
+    ? (cap > 0 ? Math.min(all * scale, cap) : all * scale) / b.baseTokens
+    : scale;
+  const project = (secs: number, bpeSecs: number) => (secs - bpeSecs) * scale + bpeSecs * bpeScale;
   const cpuAt = (re: RegExp) => r.cpuMarks.find((x) => re.test(x.line))?.cpu;
-  const a = cpuAt(/^learning BPE/), b = cpuAt(/^BPE learned/), c = cpuAt(/^building the copy index/);
+  const a = cpuAt(/^learning BPE/), bl = cpuAt(/^BPE learned/), c = cpuAt(/^building the copy index/);
   const d = cpuAt(/^copy index:/);
-  let idleShardsSeconds: number | undefined, idleSeconds: number | undefined;
+  let idleShardsSeconds: number | undefined, idleSeconds: number | undefined, bpeCpu: number | undefined;
   if (
-    a !== undefined && b !== undefined && c !== undefined && d !== undefined && r.cpuSeconds !== undefined
+    a !== undefined && bl !== undefined && c !== undefined && d !== undefined && r.cpuSeconds !== undefined
   ) {
-    idleShardsSeconds = a / 2 + (b - a) + (c - b) / 2;
+    bpeCpu = bl - a;
+    idleShardsSeconds = a / 2 + (bl - a) + (c - bl) / 2;
     idleSeconds = idleShardsSeconds + (d - c) + (r.cpuSeconds - d);
   }
   return {
@@ -328,11 +341,16 @@ export async function maestroPrepareNumbers(limit?: number): Promise<
     hours,
     scale,
     shardsSeconds,
-    projectedSeconds: r.seconds * scale,
-    projectedShardsSeconds: shardsSeconds * scale,
+    bpeScale,
+    projectedSeconds: project(r.seconds, r.stages.bpe),
+    projectedShardsSeconds: project(shardsSeconds, r.stages.bpe),
     idleShardsSeconds,
-    projectedIdleShardsSeconds: idleShardsSeconds === undefined ? undefined : idleShardsSeconds * scale,
-    projectedIdleSeconds: idleSeconds === undefined ? undefined : idleSeconds * scale,
+    projectedIdleShardsSeconds: idleShardsSeconds === undefined
+      ? undefined
+      : project(idleShardsSeconds, b !== undefined && bpeCpu !== undefined ? bpeCpu : 0),
+    projectedIdleSeconds: idleSeconds === undefined
+      ? undefined
+      : project(idleSeconds, b !== undefined && bpeCpu !== undefined ? bpeCpu : 0),
     fullFiles: m.fullFiles ?? 1276,
   };
 }

@@ -22,6 +22,8 @@ const HELP = `usage: deno task tokenize [--dataset DIR] [options]
   --style S          classical | pop: the style of a plain folder's pieces (default: from the source, else none)
   --tokenizer KIND   pitch | remi | remi-bpe (default remi-bpe)
   --vocab N          BPE vocabulary size (default 1024), learned on the training split only
+  --bpe-sample N     BPE learns on at most N base tokens of it, whole pieces in a seeded order (default
+                     8000000; 0 = all): the merges settle long before, and the cost stays bounded
   --tokenizer-from M reuse model M's tokenizer (e.g. models/default; or a prepared dataset, or a tokenizer.json):
                      no new BPE, tokenizer.json copied byte for byte, so train --init-from M can fine-tune on it
                      (default name <dataset>-from-<M>)
@@ -51,6 +53,7 @@ if (import.meta.main) {
       seed: { type: "string" },
       workers: { type: "string" },
       limit: { type: "string" },
+      "bpe-sample": { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (values.help) return console.log(HELP);
@@ -70,6 +73,9 @@ if (import.meta.main) {
       seed: numberOpt(values, "seed", 0, 0, 2 ** 32 - 1, true),
       workers: numberOpt(values, "workers", 2, 0, 64, true),
       limit: values.limit === undefined ? undefined : numberOpt(values, "limit", 0, 1, Infinity, true),
+      bpeSampleTokens: values["bpe-sample"] === undefined
+        ? undefined
+        : numberOpt(values, "bpe-sample", 0, 0, Number.MAX_SAFE_INTEGER, true),
       log: (line) => console.error(line),
     });
     for (const s of SPLITS) {

@@ -64,6 +64,17 @@ import {
 import { buildCopyIndex, COPY_INDEX_BIN, COPY_INDEX_JSON, copyIndexFiles } from "./copy_index.ts";
 
 /**
+ * The most base tokens BPE learns its merges on by default (`bpeSampleTokens`).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_BPE_SAMPLE_TOKENS } from "./dataset.ts";
+ * DEFAULT_BPE_SAMPLE_TOKENS; // 8000000
+ * ```
+ */
+export const DEFAULT_BPE_SAMPLE_TOKENS = 8_000_000;
+
+/**
  * Options for {@link prepareDataset}.
  *
  * @example
@@ -111,6 +122,13 @@ export interface PrepareOptions {
   workers?: number;
   /** Use only this many files (a proportional sample of each split). */
   limit?: number;
+  /**
+   * BPE learns its merges on at most this many base tokens of the training split: whole pieces in a seeded order
+   * until the sum reaches it (default `DEFAULT_BPE_SAMPLE_TOKENS`, 8M; 0 = all), as sentencepiece samples its
+   * `input_sentence_size`. 1,024 merges are settled long before 8M tokens, and the cost of learning them stays
+   * bounded however large the corpus (the full MAESTRO holds ≈ 25M).
+   */
+  bpeSampleTokens?: number;
   /** Train/validation/test shares for a plain folder (default 0.9/0.05/0.05). */
   fractions?: [number, number, number];
   /** Force progress bars even when stderr is not a terminal. */
@@ -441,19 +459,44 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
       );
     } else {
       const train = pieces.filter((p) => p.src.split === "train");
-      // The REMI ids of step 1b.
-      const corpus = train.map((p) => Array.from(baseIds.get(p)!));
-      const baseTokens = corpus.reduce((a, c) => a + c.length, 0);
-      log(`learning BPE to ${vocab} tokens on ${train.length} training pieces (${baseTokens} base tokens)…`);
+      // The REMI ids of step 1b: all of them, or whole pieces in a seeded order up to the sample cap.
+      const all = train.map((p) => baseIds.get(p)!);
+      const baseTokens = all.reduce((a, c) => a + c.length, 0);
+      const cap = opts.bpeSampleTokens ?? DEFAULT_BPE_SAMPLE_TOKENS;
+      if (!(Number.isInteger(cap) && cap >= 0)) {
+        throw new UsageError(`--bpe-sample: expected an integer >= 0 (0 = all), got ${cap}`);
+      }
+      let chosen = all;
+      if (cap > 0 && baseTokens > cap) {
+        const order = shuffleInPlace(all.map((_, i) => i), mulberry32(mixSeed(seed, "bpe-sample")));
+        chosen = [];
+        let n = 0;
+        for (const i of order) {
+          if (n >= cap) break;
+          chosen.push(all[i]);
+          n += all[i].length;
+        }
+      }
+      const corpus = chosen.map((ids) => Array.from(ids));
+      const sampled = corpus.reduce((a, c) => a + c.length, 0);
+      log(
+        `learning BPE to ${vocab} tokens on ${corpus.length} training pieces (${sampled} base tokens${
+          sampled < baseTokens ? ` sampled of ${baseTokens}` : ""
+        })…`,
+      );
       const tb = performance.now();
       tokenizer = trainBpe(remi!, corpus, { vocabSize: vocab });
       bpeSeconds = (performance.now() - tb) / 1000;
       log(`BPE learned in ${bpeSeconds.toFixed(1)} s: vocab ${tokenizer.vocab.length}`);
       bpeInfo = {
-        trainedOn: "train split, unaugmented",
-        pieces: train.length,
-        baseTokens,
+        trainedOn: sampled < baseTokens
+          ? `train split, unaugmented: ${corpus.length} of ${train.length} pieces in a seeded order, up to ${cap} base tokens`
+          : "train split, unaugmented",
+        pieces: corpus.length,
+        baseTokens: sampled,
         vocabSize: tokenizer.vocab.length,
+        trainBaseTokens: baseTokens,
+        sampleCap: cap,
       };
     }
     // a reused tokenizer.json is copied byte for byte (its sha256 is the model's)

@@ -116,7 +116,17 @@ export interface ShardMeta {
     /** sha256 of the tokenizer.json bytes. */
     sha256: string;
     /** BPE only: what the merges were learned on. */
-    bpe?: { trainedOn: string; pieces: number; baseTokens: number; vocabSize: number };
+    bpe?: {
+      trainedOn: string;
+      pieces: number;
+      /** Base tokens the merges were learned on. */
+      baseTokens: number;
+      vocabSize: number;
+      /** Base tokens of the whole training split (more than `baseTokens` when BPE learned on a sample). */
+      trainBaseTokens?: number;
+      /** The sample cap in force (`--bpe-sample`; 0 = none). */
+      sampleCap?: number;
+    };
     /** The `tokenizer.json` copied unchanged (`tokenize --tokenizer-from`), when the tokenizer was reused. */
     from?: string;
   };

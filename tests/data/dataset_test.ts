@@ -4,7 +4,8 @@ import { CORPUS } from "../_corpus.ts";
 import { fetchMaestro } from "../../lib/data/maestro.ts";
 import { chooseShifts, prepareDataset } from "../../lib/data/dataset.ts";
 import { openShards, type ShardMeta } from "../../lib/data/shards.ts";
-import { readMidiFile } from "../../lib/midi/mod.ts";
+import { readMidiFile, writeMidi } from "../../lib/midi/mod.ts";
+import { emptyScore } from "../../lib/score.ts";
 import { loadTokenizer } from "../../lib/tokenizers/mod.ts";
 import type { Score } from "../../lib/score.ts";
 import { buildMaestroZip } from "./_fixture.ts";
@@ -338,6 +339,61 @@ Deno.test("tokenize --tokenizer-from a model: its tokenizer.json copied byte for
       );
       assert(re.test(msg), `${JSON.stringify(o)}: ${msg}`);
     }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("tokenize --bpe-sample: BPE learns on whole training pieces up to the cap, seeded, recorded in meta.json", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "etude_bpe_sample_" });
+  try {
+    const src = join(tmp, "midi");
+    await Deno.mkdir(src);
+    // eight pieces the test writes, each different (so BPE's sample and the whole differ)
+    for (let f = 0; f < 8; f++) {
+      const sc = emptyScore(480);
+      for (let i = 0; i < 150; i++) {
+        sc.notes.push({
+          pitch: 40 + ((i * (f + 3)) % 45),
+          velocity: 40 + ((i * 7 + f) % 80),
+          start: i * 120 * (1 + (f % 3)),
+          duration: 120 + ((i + f) % 4) * 120,
+        });
+      }
+      await Deno.writeFile(join(src, `piece${f}.mid`), writeMidi(sc));
+    }
+    const prep = (name: string, bpeSampleTokens?: number) =>
+      prepareDataset({
+        dataset: src,
+        name,
+        out: join(tmp, "prepared"),
+        tokenizer: "remi-bpe",
+        vocab: 400,
+        shifts: 0,
+        fractions: [1, 0, 0],
+        workers: 0,
+        bpeSampleTokens,
+      });
+    const all = (await prep("all", 0)).meta;
+    const bpeAll = all.tokenizer.bpe!;
+    assertEquals(bpeAll.baseTokens, bpeAll.trainBaseTokens);
+    assertEquals(bpeAll.pieces, all.splits.train.pieces);
+    assert(bpeAll.trainBaseTokens! > 4000, `${bpeAll.trainBaseTokens}`);
+    const cap = Math.floor(bpeAll.trainBaseTokens! / 3);
+    const a = (await prep("a", cap)).meta, b = (await prep("b", cap)).meta;
+    const s = a.tokenizer.bpe!;
+    // whole pieces until the cap is reached: at least the cap, fewer pieces than all, the same draw twice
+    assert(s.baseTokens >= cap && s.baseTokens < bpeAll.trainBaseTokens!, `${s.baseTokens} vs cap ${cap}`);
+    assert(s.pieces < bpeAll.pieces, `${s.pieces} of ${bpeAll.pieces}`);
+    assertEquals(s.trainBaseTokens, bpeAll.trainBaseTokens);
+    assertEquals(s.sampleCap, cap);
+    assert(s.trainedOn.includes(`up to ${cap} base tokens`), s.trainedOn);
+    assertEquals(
+      await Deno.readTextFile(join(tmp, "prepared", "a", "tokenizer.json")),
+      await Deno.readTextFile(join(tmp, "prepared", "b", "tokenizer.json")),
+    );
+    // every training piece is still encoded (the sample only chooses what BPE learns on)
+    assertEquals(a.splits.train.pieces, all.splits.train.pieces);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
