@@ -33,63 +33,90 @@ const NOTE_OFF = 3;
  */
 export function applySustain(notes: RawNote[], pedal: PedalEvent[], endTick: number): number {
   if (pedal.length === 0 || notes.length === 0) return 0;
-  const originalEnds = notes.map((n) => n.end);
-  // Events as [tick, kind, index]; index is a note index (or the pedal index for pedal events).
-  const events: [number, number, number][] = [];
-  pedal.forEach((p, i) => events.push([p.tick, p.value >= 64 ? PEDAL_DOWN : PEDAL_UP, i]));
-  notes.forEach((n, i) => {
-    events.push([n.start, NOTE_ON, i]);
-    events.push([n.end, NOTE_OFF, i]);
-  });
-  events.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+  const n = notes.length, P = pedal.length, E = P + 2 * n;
+  const originalEnds = new Float64Array(n);
+  // Events (tick, kind, index) in one sorted order: at one tick pedal-down < pedal-up < note-on < note-off, then
+  // by index. Packed into one float each when that fits in 53 bits (a numeric sort, no per-event objects), else
+  // sorted by comparing the three.
+  const tick = new Float64Array(E), kind = new Uint8Array(E), idx = new Uint32Array(E);
+  let maxTick = 0;
+  for (let i = 0; i < P; i++) {
+    tick[i] = pedal[i].tick;
+    kind[i] = pedal[i].value >= 64 ? PEDAL_DOWN : PEDAL_UP;
+    idx[i] = i;
+  }
+  for (let i = 0; i < n; i++) {
+    const a = P + 2 * i;
+    originalEnds[i] = notes[i].end;
+    tick[a] = notes[i].start, kind[a] = NOTE_ON, idx[a] = i;
+    tick[a + 1] = notes[i].end, kind[a + 1] = NOTE_OFF, idx[a + 1] = i;
+  }
+  let integral = true;
+  for (let e = 0; e < E; e++) {
+    const t = tick[e];
+    if (t > maxTick) maxTick = t;
+    if (!(t >= 0 && Math.floor(t) === t)) integral = false;
+  }
+  const M = Math.max(n, P) + 1;
+  let order: Uint32Array;
+  if (integral && (maxTick * 4 + 4) * M < Number.MAX_SAFE_INTEGER) {
+    const keys = new Float64Array(E);
+    for (let e = 0; e < E; e++) keys[e] = (tick[e] * 4 + kind[e]) * M + idx[e];
+    keys.sort();
+    order = new Uint32Array(E);
+    for (let e = 0; e < E; e++) {
+      const k = keys[e], i = k % M, rest = (k - i) / M, kd = rest % 4;
+      order[e] = kd <= PEDAL_UP ? i : P + 2 * i + (kd - NOTE_ON);
+    }
+  } else {
+    order = new Uint32Array(E).map((_, e) => e);
+    order.sort((a, b) => tick[a] - tick[b] || kind[a] - kind[b] || idx[a] - idx[b]);
+  }
+  // Per note: 0 silent, 1 held (key down), 2 sustained (key released while the pedal was down). `sustained` and
+  // `byPitch` list candidates; an entry whose note has fallen silent since is skipped. Each entry is visited at most
+  // once (its list is cleared after a visit): linear in the events.
+  const state = new Uint8Array(n);
+  const sustained: number[] = [];
+  const byPitch: number[][] = [];
   let down = false;
-  // Sounding notes: `held` (key still down) and `sustained` (key released while the pedal was down), and per pitch
-  // which of them sound, for the re-strike cut. Each note joins and leaves each set once: linear in the events.
-  const held = new Set<number>();
-  const sustained = new Set<number>();
-  const byPitch = new Map<number, Set<number>>();
-  const stop = (j: number) => {
-    held.delete(j);
-    sustained.delete(j);
-    byPitch.get(notes[j].pitch)!.delete(j);
-  };
-  for (const [tick, kind, i] of events) {
-    if (kind === PEDAL_DOWN) down = true;
-    else if (kind === PEDAL_UP) {
+  for (let o = 0; o < E; o++) {
+    const e = order[o], t = tick[e], k = kind[e], i = idx[e];
+    if (k === PEDAL_DOWN) down = true;
+    else if (k === PEDAL_UP) {
       down = false;
       // Notes whose key was released earlier end here (a key released at this very tick ends on its own).
       for (const j of sustained) {
-        notes[j].end = tick;
-        byPitch.get(notes[j].pitch)!.delete(j);
-      }
-      sustained.clear();
-    } else if (kind === NOTE_ON) {
-      const same = byPitch.get(notes[i].pitch);
-      if (down && same) {
-        for (const j of same) {
-          notes[j].end = tick;
-          held.delete(j);
-          sustained.delete(j);
+        if (state[j] === 2) {
+          notes[j].end = t;
+          state[j] = 0;
         }
-        same.clear();
       }
-      held.add(i);
-      if (same) same.add(i);
-      else byPitch.set(notes[i].pitch, new Set([i]));
-    } else if (held.has(i)) {
+      sustained.length = 0;
+    } else if (k === NOTE_ON) {
+      const p = notes[i].pitch;
+      const same = byPitch[p] ??= [];
       if (down) {
-        held.delete(i);
-        sustained.add(i);
-      } else stop(i);
+        for (const j of same) {
+          if (state[j] !== 0) {
+            notes[j].end = t;
+            state[j] = 0;
+          }
+        }
+        same.length = 0;
+      }
+      state[i] = 1;
+      same.push(i);
+    } else if (state[i] === 1) {
+      if (down) {
+        state[i] = 2;
+        sustained.push(i);
+      } else state[i] = 0;
     }
   }
   if (down) {
-    for (const j of held) notes[j].end = Math.max(notes[j].end, endTick);
-    for (const j of sustained) notes[j].end = Math.max(notes[j].end, endTick);
+    for (let j = 0; j < n; j++) if (state[j] !== 0) notes[j].end = Math.max(notes[j].end, endTick);
   }
   let extended = 0;
-  notes.forEach((n, i) => {
-    if (n.end > originalEnds[i]) extended++;
-  });
+  for (let i = 0; i < n; i++) if (notes[i].end > originalEnds[i]) extended++;
   return extended;
 }
