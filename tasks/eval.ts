@@ -36,7 +36,8 @@ const USAGE = `usage: deno task eval --model DIR [options]
   --pieces N         continuation (default 8, 0 = none) or infill check (default 20): pieces at most
   --samples N        samples to generate (default 8, 0 = none; --conditioning: per value, default 20)
   --tokens N         tokens per sample (default 512)   --sample-seconds S  S seconds of music per sample instead
-  --seed N           sampling seed (default 1)   --temperature T --top-k K --top-p P (defaults 0.8, 50, 0.95)
+  --seed N           sampling seed (default 1)   --temperature T --top-k K --top-p P (default: each model's
+                     generation_config.json, else 0.8, 50, 0.95)
   --style S          the samples' learned style (classical | pop) on a model trained with conditions
   --max-tokens N     tokens scored per split, whole pieces (default 16384, 0 = all)
   --backend B        NLL forward: auto (WebGPU engine on a real GPU, else the CPU backend with a BLAS, else tfjs) |
@@ -119,9 +120,12 @@ if (import.meta.main) {
     const out = typeof values.out === "string" ? values.out : "eval.json";
     const sampling = {
       seed: numberOpt(values, "seed", 1, 0, Number.MAX_SAFE_INTEGER, true),
-      temperature: numberOpt(values, "temperature", 0.8, 0.1, 2),
-      topK: numberOpt(values, "top-k", 50, 0, 500, true),
-      topP: numberOpt(values, "top-p", 0.95, 0.01, 1),
+      // left out: each model's own sampling defaults (generation_config.json), else the table's
+      temperature: values.temperature === undefined
+        ? undefined
+        : numberOpt(values, "temperature", 0.8, 0.1, 2),
+      topK: values["top-k"] === undefined ? undefined : numberOpt(values, "top-k", 50, 0, 500, true),
+      topP: values["top-p"] === undefined ? undefined : numberOpt(values, "top-p", 0.95, 0.01, 1),
     };
     const log = (s: string) => console.error(s);
     if (values.conditioning || values.infill !== undefined) {

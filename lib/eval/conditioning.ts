@@ -303,8 +303,11 @@ export async function conditioningCheck(
     );
   }
   const n = o.samples ?? 20, bars = o.bars ?? 8, seed = o.seed ?? 1;
-  const temperature = o.temperature ?? D.temperature.default, topK = o.topK ?? D.topK.default;
-  const topP = o.topP ?? D.topP.default;
+  // left out: the model's own sampling defaults (generation_config.json), then the table's
+  const own = model.sampling ?? {};
+  const temperature = o.temperature ?? own.temperature ?? (D.temperature.default as number);
+  const topK = o.topK ?? own.topK ?? (D.topK.default as number);
+  const topP = o.topP ?? own.topP ?? (D.topP.default as number);
   const keys = o.keys ?? CHECK_KEYS;
   for (const k of keys) { // a bad key name fails before any sampling
     try {

@@ -86,11 +86,11 @@ export interface EvalOptions {
    * samples as long as the reference pieces (e.g. `cropSeconds`), whatever each model's tokens per second.
    */
   sampleSeconds?: number;
-  /** Sampling temperature (default `GENERATE_PARAMS.temperature.default`, 0.8). */
+  /** Sampling temperature (default: the model's `generation_config.json`, else `GENERATE_PARAMS`' 0.8). */
   temperature?: number;
-  /** Top-k cut-off, 0 = off (default `GENERATE_PARAMS.topK.default`, 50). */
+  /** Top-k cut-off, 0 = off (default: the model's, else 50). */
   topK?: number;
-  /** Top-p (nucleus) cut-off in (0, 1] (default `GENERATE_PARAMS.topP.default`, 0.95). */
+  /** Top-p (nucleus) cut-off in (0, 1] (default: the model's, else 0.95). */
   topP?: number;
   /**
    * The samples' learned style condition (e.g. `classical` against MAESTRO), on a model trained with conditions; a
@@ -493,12 +493,15 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
   if (n > 0) {
     const { GENERATE_PARAMS: D } = await import("../infer/params.ts");
     const seed = o.seed ?? 1, tokensEach = o.sampleTokens ?? D.maxTokens.default;
-    const temperature = o.temperature ?? D.temperature.default, topK = o.topK ?? D.topK.default;
-    const topP = o.topP ?? D.topP.default;
     try {
       const { generate } = await import("../infer/generate.ts");
       const { grammarErrors } = await import("../infer/grammar.ts");
       const model = await c.loaded();
+      // left out: the model's own sampling defaults (generation_config.json), then the table's
+      const own = model.sampling ?? {};
+      const temperature = o.temperature ?? own.temperature ?? (D.temperature.default as number);
+      const topK = o.topK ?? own.topK ?? (D.topK.default as number);
+      const topP = o.topP ?? own.topP ?? (D.topP.default as number);
       {
         const ts = performance.now();
         const { modelSupports } = await import("../infer/conditions.ts");

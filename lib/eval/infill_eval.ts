@@ -207,8 +207,11 @@ export async function infillCheck(
   const { EOS_ID } = await import("../tokenizers/tokenizer.ts");
   const range = o.range ?? { from: 5, to: 6 }, after = o.after ?? 4, maxPieces = o.pieces ?? 20;
   const seed0 = o.seed ?? 1;
-  const temperature = o.temperature ?? D.temperature.default, topK = o.topK ?? D.topK.default;
-  const topP = o.topP ?? D.topP.default;
+  // left out: the model's own sampling defaults (generation_config.json), then the table's
+  const own = model.sampling ?? {};
+  const temperature = o.temperature ?? own.temperature ?? (D.temperature.default as number);
+  const topK = o.topK ?? own.topK ?? (D.topK.default as number);
+  const topP = o.topP ?? own.topP ?? (D.topP.default as number);
   if (
     !(Number.isInteger(range.from) && range.from >= 1 && Number.isInteger(range.to) && range.to >= range.from)
   ) {

@@ -434,8 +434,11 @@ export async function continuationTest(
   const { GENERATE_PARAMS: D } = await import("../infer/params.ts");
   const { generate } = await import("../infer/generate.ts");
   const { TokenType } = await import("../infer/grammar.ts");
-  const temperature = opts.temperature ?? D.temperature.default, topK = opts.topK ?? D.topK.default;
-  const topP = opts.topP ?? D.topP.default;
+  // left out: the model's own sampling defaults (generation_config.json), then the table's
+  const own = model.sampling ?? {};
+  const temperature = opts.temperature ?? own.temperature ?? (D.temperature.default as number);
+  const topK = opts.topK ?? own.topK ?? (D.topK.default as number);
+  const topP = opts.topP ?? own.topP ?? (D.topP.default as number);
   const tok = model.tokenizer, g = model.grammar;
   if (!g.remi) throw new Error(`the ${model.tokenizerJson.kind} tokenizer has no bars`);
   const isBar = (id: number) => (g.base[id] ?? []).some((b) => g.baseType[b] === TokenType.Bar);
