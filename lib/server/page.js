@@ -143,7 +143,8 @@ function fitCanvas() {
 }
 
 function draw(cursorTick = -1) {
-  drawRoll(roll, state.notes, state.result?.ticksPerBeat ?? state.tpb ?? 480, cursorTick, state.selection);
+  const tpb = state.result?.ticksPerBeat ?? state.tpb ?? 480;
+  drawRoll(roll, state.notes, tpb, cursorTick, state.selection, state.result?.timeSignatures ?? []);
   $("notes-count").textContent = String(state.notes.length);
 }
 

@@ -1,8 +1,8 @@
-// Infilling on the piano roll: drag across bars to select them (4/4 bars, as the roll's grid draws them), then
+// Infilling on the piano roll: drag across bars to select them (in the piece's meters, as the grid draws them), then
 // "Regenerate bars" sends the piece on the roll as the prompt with `infill: "FROM:TO"`; every other bar comes back
 // as it was. Offered only for a model trained with infilling (GET /api/models: `conditioning`). Plain browser
 // JavaScript, no build step.
-import { barAtX } from "./page_roll.js";
+import { barAtTick, barAtX, barTicks } from "./page_roll.js";
 
 /**
  * Wires the selection on `roll` and the `button`. `state` is the page's (its `notes`, `result`, `selection`);
@@ -16,21 +16,24 @@ export function setupInfill({ roll, button, info, state, redraw, supported, form
     for (const unit of ["bars", "tokens", "seconds"]) delete r[unit];
     r.prompt = state.result.midiBase64;
     r.infill = `${from}:${to}`;
-    const tpb = state.result.ticksPerBeat, a = (from - 1) * 4 * tpb, b = to * 4 * tpb;
+    const bars = barTicks(sigs(), tpb(), to * 16 * tpb() + lastTick());
+    const a = bars[from - 1], b = bars[to];
     generate(r, state.result.notes.filter((n) => n.start < a || n.start >= b));
   };
   let anchor = 0;
   const tpb = () => state.result?.ticksPerBeat ?? 480;
+  const sigs = () => state.result?.timeSignatures ?? [];
   const barOf = (e) => {
     const r = roll.getBoundingClientRect();
-    return barAtX((e.clientX - r.left) / Math.max(1, r.width), state.notes, tpb());
+    return barAtX((e.clientX - r.left) / Math.max(1, r.width), state.notes, tpb(), sigs());
   };
-  // The bars the piece on the roll has (the last note's bar).
-  const lastBar = () => {
+  const lastTick = () => {
     let end = 0;
     for (const n of state.result?.notes ?? []) end = Math.max(end, n.start);
-    return Math.floor(end / (tpb() * 4)) + 1;
+    return end;
   };
+  // The bars the piece on the roll has (the last note's bar).
+  const lastBar = () => barAtTick(lastTick(), barTicks(sigs(), tpb(), lastTick()));
   const select = (a, b) => {
     const hi = lastBar();
     const from = Math.min(Math.max(1, Math.min(a, b)), hi), to = Math.min(Math.max(a, b), hi);
