@@ -10,6 +10,7 @@
  * @module
  */
 import { numberOpt, parseCli, runMain, UsageError } from "../lib/cli/args.ts";
+import { type KeyReference, referenceKeyAgreement } from "../lib/eval/key_reference.ts";
 import { type EvalBackend, evaluate, formatEvalReport } from "../lib/eval/evaluate.ts";
 import { writeEvalReport } from "../lib/eval/report.ts";
 import { compareModels, formatComparison } from "../lib/eval/compare.ts";
@@ -145,16 +146,31 @@ if (import.meta.main) {
               throw new UsageError(`--data ${values.data}: meta.json has no conditioning`);
             }
           }
+          const bars = numberOpt(values, "bars", 8, 1, 128, true);
           const r = await conditioningCheck(model, {
             ...sampling,
             samples: numberOpt(values, "samples", 20, 1, 256, true),
-            bars: numberOpt(values, "bars", 8, 1, 128, true),
+            bars,
             keys: typeof values.keys === "string" ? values.keys.split(",").map((k) => k.trim()) : undefined,
             densityThresholds,
             log,
           });
           console.log(formatConditioningReport(r));
-          return await writeJson(out, r);
+          // the reference: real test pieces' opening bars against their own key labels
+          let keyReference: KeyReference | undefined;
+          if (values.data) {
+            const { openShards } = await import("../lib/data/shards.ts");
+            const { loadTokenizer } = await import("../lib/tokenizers/mod.ts");
+            const ds = await openShards(values.data as string);
+            keyReference = referenceKeyAgreement(ds.splits.test, loadTokenizer(ds.tokenizer), bars);
+            console.log(
+              `reference: the first ${bars} bars of ${keyReference.pieces} real test pieces agree with their ` +
+                `piece's key label in ${
+                  (100 * keyReference.agreement).toFixed(0)
+                }% (what imitating the data gives)`,
+            );
+          }
+          return await writeJson(out, keyReference ? { ...r, keyReference } : r);
         }
         const { readCheckpoint } = await import("../lib/model/checkpoint.ts");
         const lm = await makeLogits(await readCheckpoint(models[0]), backend as EvalBackend);

@@ -99,6 +99,7 @@ export {
   formatConditioningReport,
   scoreConditioning,
 } from "./conditioning.ts";
+export { type KeyReference, referenceKeyAgreement } from "./key_reference.ts";
 export {
   formatInfillReport,
   infillCheck,
