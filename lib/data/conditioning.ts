@@ -22,6 +22,7 @@
  */
 import type { Score } from "../score.ts";
 import { estimateKey, type Key, keyFromIndex, parseKey as parseKeyName } from "../score/key.ts";
+import { estimateTempo } from "../score/tempo.ts";
 import { PITCH_CLASS_NAMES } from "../score.ts";
 
 /**
@@ -190,8 +191,14 @@ export function conditioningIds(vocab: readonly string[]): ConditioningIds | und
 export interface PieceFeatures {
   /** The Krumhansl–Schmuckler key of the notes. */
   key: Key;
-  /** Tick-weighted mean bpm of the tempo map up to the last note's end; undefined for a lone 120-bpm tempo. */
+  /**
+   * Tick-weighted mean bpm of the tempo map up to the last note's end; for a map that says nothing (none, or a lone
+   * 120 bpm: a recorded performance, as all of MAESTRO), the beat estimated from the onsets (lib/score/tempo.ts);
+   * undefined when neither exists (fewer than 16 onsets).
+   */
   bpm: number | undefined;
+  /** Where `bpm` came from. */
+  bpmFrom?: "map" | "onsets";
   /** Notes per bar (bars from the meter map, up to the last note's end; at least one bar). */
   notesPerBar: number;
 }
@@ -224,7 +231,7 @@ export function pieceFeatures(score: Score): PieceFeatures {
       if (b > a) acc += (Math.min(b, end) - a) * tempos[i].bpm;
     }
     bpm = end > 0 ? acc / end : tempos[0].bpm;
-  }
+  } else bpm = estimateTempo(score);
   // bars: by the meter map
   const tpb = score.ticksPerBeat;
   const sigs = score.timeSignatures.length
@@ -241,6 +248,7 @@ export function pieceFeatures(score: Score): PieceFeatures {
   return {
     key: { tonic: k.tonic, mode: k.mode },
     bpm,
+    ...(bpm === undefined ? {} : { bpmFrom: placeholder ? "onsets" as const : "map" as const }),
     notesPerBar: score.notes.length / Math.max(1, bars),
   };
 }
@@ -414,7 +422,7 @@ export function dropConditions(
 
 /**
  * Measures every piece and cuts the class thresholds at the tertiles of the training pieces (tempo: of those with a
- * tempo map; [90, 130] bpm when none has one).
+ * tempo, from their map or their onsets; [90, 130] bpm when none has one).
  *
  * @example
  * ```ts

@@ -51,15 +51,22 @@ function piece(o: { tonic: number; bpm: number; perBar: number; bars?: number; n
   return s;
 }
 
-Deno.test("pieceFeatures: tick-weighted tempo, notes per bar by the meter, the key; a lone 120 bpm says nothing", () => {
+Deno.test("pieceFeatures: tick-weighted tempo, notes per bar by the meter, the key; a lone 120 bpm takes the onsets' beat", () => {
   const s = piece({ tonic: 2, bpm: 60, perBar: 6, num: 3 });
   s.tempos.push({ tick: 4 * 1440, bpm: 180 }); // half the piece at 60, half at 180
   const f = pieceFeatures(s);
   assertEquals(f.bpm, 120);
   assertEquals(f.notesPerBar, 6);
   assertEquals([f.key.tonic, f.key.mode], [2, "major"]);
-  assertEquals(pieceFeatures(piece({ tonic: 0, bpm: 120, perBar: 4 })).bpm, undefined);
-  assertEquals(pieceFeatures({ ...piece({ tonic: 0, bpm: 90, perBar: 4 }), tempos: [] }).bpm, undefined);
+  // a map that says nothing (a lone 120, or none): the beat of the onsets
+  const placeholder = pieceFeatures(piece({ tonic: 0, bpm: 120, perBar: 4 }));
+  assertEquals(placeholder.bpmFrom, "onsets");
+  assert(Math.abs(placeholder.bpm! - 120) < 3, `${placeholder.bpm}`);
+  assertEquals(pieceFeatures({ ...piece({ tonic: 0, bpm: 90, perBar: 4 }), tempos: [] }).bpmFrom, "onsets");
+  assertEquals(pieceFeatures(piece({ tonic: 0, bpm: 90, perBar: 4 })).bpmFrom, "map");
+  const few = piece({ tonic: 0, bpm: 120, perBar: 4 });
+  few.notes = few.notes.slice(0, 5);
+  assertEquals(pieceFeatures(few).bpm, undefined);
 });
 
 Deno.test("classes: tertiles, thresholds, and the key moving with a pitch shift", () => {
