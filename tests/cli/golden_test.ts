@@ -1,5 +1,5 @@
 /**
- * Golden files: the bundled default model (models/default) gives byte-identical .mid files for fixed seeds and
+ * Golden files: the bundled default model (models/maestro-2m) gives byte-identical .mid files for fixed seeds and
  * settings, checked against sha256 hashes recorded before "The house" restructure (by running `generateCli` with the
  * arguments below). A change of any hash means generation changed: the model, tokenizer, sampler, grammar mask,
  * engine kernels or MIDI writer.
@@ -22,7 +22,7 @@ import { provenanceText } from "../../lib/infer/provenance.ts";
 import { stripLeadingText } from "../midi/_strip.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const MODEL = join(ROOT, "models", "default");
+const MODEL = join(ROOT, "models", "maestro-2m");
 const PROMPT = join(ROOT, "tests", "testdata", "midi", "jazz-soft-test-c-major-scale.mid");
 
 /** `generateCli` arguments (besides --model and --out) and the files they gave, with their sizes and hashes. */
@@ -160,7 +160,7 @@ async function runAll(dir: string, provenance: boolean) {
 }
 
 Deno.test({
-  name: `golden: models/default gives the recorded .mid files for fixed seeds (--no-provenance)${
+  name: `golden: models/maestro-2m gives the recorded .mid files for fixed seeds (--no-provenance)${
     ignored ? ` (ignored: ${ignored})` : ""
   }`,
   ignore: ignored !== undefined,

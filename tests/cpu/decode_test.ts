@@ -109,7 +109,7 @@ Deno.test("decoder range checks: cache overflow, holes, bad ids and slots", () =
 });
 
 Deno.test("the default model over its whole 512-token context: forward and KV-cache steps = the plain-TS reference", async () => {
-  const m = await CpuTransformer.load(new URL("../../models/default/", import.meta.url).pathname);
+  const m = await CpuTransformer.load(new URL("../../models/maestro-2m/", import.meta.url).pathname);
   const T = m.config.maxPositions, V = m.config.vocabSize;
   let seed = 7;
   const ids = Array.from(
@@ -133,7 +133,7 @@ Deno.test("the default model over its whole 512-token context: forward and KV-ca
 });
 
 Deno.test("bf16 and int8 weights on the default model: logits within their error bounds of f32, the same argmax almost everywhere; steps = prefill", async () => {
-  const m = await CpuTransformer.load(new URL("../../models/default/", import.meta.url).pathname);
+  const m = await CpuTransformer.load(new URL("../../models/maestro-2m/", import.meta.url).pathname);
   const V = m.config.vocabSize, T = 128;
   // a real continuation: the f32 model's greedy tokens after BOS
   const f32 = new CpuDecoder(m), ids = [1];
@@ -184,11 +184,11 @@ Deno.test("loadModel({ device: 'cpu', weights }): int8 and bf16 generate grammat
   const { generate } = await import("../../lib/infer/generate.ts");
   const { loadModel } = await import("../../lib/infer/load.ts");
   const { grammarErrors } = await import("../../lib/infer/grammar.ts");
-  const f32 = await loadModel("models/default", { device: "cpu" });
+  const f32 = await loadModel("models/maestro-2m", { device: "cpu" });
   const want = (await generate({ model: f32, seed: 7, maxTokens: 64 })).ids[0];
   f32.dispose();
   for (const weights of ["bf16", "int8"] as const) {
-    const m = await loadModel("models/default", { device: "cpu", weights });
+    const m = await loadModel("models/maestro-2m", { device: "cpu", weights });
     try {
       assert(m.adapter.endsWith(`, ${weights} weights)`), m.adapter);
       const got = (await generate({ model: m, seed: 7, maxTokens: 64 })).ids[0];
@@ -202,7 +202,7 @@ Deno.test("loadModel({ device: 'cpu', weights }): int8 and bf16 generate grammat
     }
   }
   await assertRejects(
-    () => loadModel("models/default", { device: "gpu", weights: "int8" }),
+    () => loadModel("models/maestro-2m", { device: "gpu", weights: "int8" }),
     Error,
     "CPU device",
   );

@@ -100,9 +100,9 @@ Deno.test("vocabulary: old tokenizers unchanged; --conditioning's tokens follow 
   assertEquals(plain.vocab.length, 314);
   assert(!("extraTokens" in plain.toJSON().config));
   assertEquals(conditioningIds(plain.vocab), undefined);
-  const def = await loadTokenizerFile("models/default/tokenizer.json");
+  const def = await loadTokenizerFile("models/maestro-2m/tokenizer.json");
   assertEquals(conditioningIds(def.vocab), undefined);
-  const text = await Deno.readTextFile("models/default/tokenizer.json");
+  const text = await Deno.readTextFile("models/maestro-2m/tokenizer.json");
   assertEquals(
     tokenizerJsonText(loadTokenizer(text)),
     text,

@@ -211,7 +211,7 @@ Deno.test("planted training piece: prepareDataset's copy index catches a generat
     const h = await copyIndexInto(prep.dir, join(tmp, "model"));
     assertEquals((await readCopyIndex(join(tmp, "model")))!.header, h);
     await Deno.mkdir(join(tmp, "other"));
-    await Deno.copyFile("models/default/tokenizer.json", join(tmp, "other", "tokenizer.json"));
+    await Deno.copyFile("models/maestro-2m/tokenizer.json", join(tmp, "other", "tokenizer.json"));
     await assertRejects(() => copyIndexInto(prep.dir, join(tmp, "other")), Error, "made with tokenizer");
     for (const f of [COPY_INDEX_BIN, COPY_INDEX_JSON]) {
       await Deno.copyFile(join(prep.dir, f), join(tmp, "other", f));
@@ -259,7 +259,7 @@ Deno.test({
         dataset: join(tmp, "midi"),
         out: tmp,
         name: "data",
-        tokenizerFrom: "models/default",
+        tokenizerFrom: "models/maestro-2m",
         shifts: 2,
         workers: 0,
         fractions: [0.75, 0.125, 0.125],

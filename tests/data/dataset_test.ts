@@ -293,7 +293,7 @@ Deno.test({
 
 Deno.test("tokenize --tokenizer-from a model: its tokenizer.json copied byte for byte, no BPE, pieces in its ids", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "etude_tok_from_" });
-  const model = new URL("../../models/default", import.meta.url).pathname;
+  const model = new URL("../../models/maestro-2m", import.meta.url).pathname;
   try {
     const src = join(tmp, "midi");
     await Deno.mkdir(src);
@@ -312,7 +312,7 @@ Deno.test("tokenize --tokenizer-from a model: its tokenizer.json copied byte for
       fractions: [1, 0, 0],
       workers: 0,
     });
-    assertEquals(dir, join(tmp, "prepared", "midi-from-default"));
+    assertEquals(dir, join(tmp, "prepared", "midi-from-maestro-2m"));
     assertEquals(await Deno.readTextFile(join(dir, "tokenizer.json")), text);
     assertEquals(meta.tokenizer.kind, "remi-bpe");
     assertEquals(meta.tokenizer.from, join(model, "tokenizer.json"));

@@ -165,7 +165,7 @@ Deno.test("windowTransform: deterministic per (seed, epoch, batch), the FIM shar
 
 Deno.test("windowTransform: nothing for a tokenizer without the tokens (the default model's: training unchanged)", async () => {
   assertEquals(
-    windowTransform(await Deno.readTextFile("models/default/tokenizer.json"), { seed: 1 }),
+    windowTransform(await Deno.readTextFile("models/maestro-2m/tokenizer.json"), { seed: 1 }),
     undefined,
   );
   assertEquals(windowTransform(new RemiTokenizer().toJSON(), { seed: 1 }), undefined);

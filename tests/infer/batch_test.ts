@@ -242,7 +242,7 @@ Deno.test("batcher (CPU device, OpenBLAS or the BLAS found): the default model's
   // runs GEMVs; on a native BLAS the logits then agree to rounding (~4e-6, tests/infer/cpu_rows_test.ts), so a
   // draw that lands within that of a token boundary could pick its neighbour: a failure here that shows a late
   // first difference is such a flip (none in 24,000 draws of this model with OpenBLAS 0.3.21), not a logic error.
-  const model = await loadModel("models/default", { device: "cpu" });
+  const model = await loadModel("models/maestro-2m", { device: "cpu" });
   try {
     const reqs: Request[] = Array.from({ length: 12 }, (_, i) => ({
       maxTokens: 48 + 8 * i,

@@ -11,7 +11,7 @@ import type { Score } from "../../lib/score.ts";
 import { remiTokenizer } from "./_fixtures.ts";
 import { rng } from "./_fixtures.ts";
 
-const DEFAULT_TOK: TokenizerJson = JSON.parse(await Deno.readTextFile("models/default/tokenizer.json"));
+const DEFAULT_TOK: TokenizerJson = JSON.parse(await Deno.readTextFile("models/maestro-2m/tokenizer.json"));
 const EOS = 2;
 
 interface Walk {

@@ -18,7 +18,7 @@ import { writeMidi } from "../../lib/midi/mod.ts";
 const { Midi } = midiPkg;
 type Midi = InstanceType<typeof Midi>;
 const BARS = 4;
-const model = await loadModel("models/default", { device: "cpu" });
+const model = await loadModel("models/maestro-2m", { device: "cpu" });
 
 /** 50 pieces: seeds 1…10, batch 5, `BARS` bars, read back from their .mid bytes. */
 async function takes(controls: Controls | undefined, opts: Partial<GenerateOptions> = {}): Promise<Midi[]> {
@@ -153,7 +153,7 @@ Deno.test("no dynamic control: the same tokens as before (controls absent or emp
 });
 
 Deno.test("WebGPU engine (per-step host masks): exact bars, polyphony and key", async () => {
-  const gpu = await loadModel("models/default", { device: "gpu" });
+  const gpu = await loadModel("models/maestro-2m", { device: "gpu" });
   try {
     const pcs = new Set(keyPitchClasses("C major"));
     for (let seed = 1; seed <= 2; seed++) {

@@ -12,7 +12,7 @@ import { initialState, nextState } from "../../lib/infer/grammar.ts";
 import type { DecodeRow, RowEnd } from "../../lib/infer/engine.ts";
 
 const { Midi } = midiPkg;
-const model = await loadModel("models/default", { device: "cpu" });
+const model = await loadModel("models/maestro-2m", { device: "cpu" });
 
 Deno.test("checkControls: one-line RangeErrors naming the field", () => {
   checkControls(undefined);
@@ -71,7 +71,7 @@ Deno.test("tempo and time signature: the written file's tempo is the one asked",
 });
 
 Deno.test("Engine.decodeRows adds a row's bias: the same ids as decode with that bias, in key", async () => {
-  const gpu = await loadModel("models/default", { device: "gpu" });
+  const gpu = await loadModel("models/maestro-2m", { device: "gpu" });
   try {
     const g = gpu.grammar, bias = controlBias(gpu.tokenizer.vocab, { key: "D major" })!;
     const gs = nextState(g, initialState(g), BOS_ID);

@@ -48,8 +48,8 @@ async function same(cpu: LoadedModel, gpu: LoadedModel, o: Omit<GenerateOptions,
 }
 
 Deno.test("cpu device: the default model gives the engine's tokens (seed, batch, no grammar, prompt + seconds)", async () => {
-  const cpu = await loadModel("models/default", { device: "cpu" });
-  const gpu = await loadModel("models/default", { device: "gpu" });
+  const cpu = await loadModel("models/maestro-2m", { device: "cpu" });
+  const gpu = await loadModel("models/maestro-2m", { device: "gpu" });
   try {
     assertEquals(cpu.device, "cpu");
     assert(cpu.adapter.startsWith("cpu ("), cpu.adapter);
@@ -92,7 +92,7 @@ Deno.test("cpu device: a tiny random model with a 32-position context slides man
 });
 
 Deno.test("cpu device: streamed notes are the final score's; a signal stops early", async () => {
-  const cpu = await loadModel("models/default", { device: "cpu" });
+  const cpu = await loadModel("models/maestro-2m", { device: "cpu" });
   try {
     const streamed: Record<number, Note[]> = { 0: [], 1: [] };
     const r = await generate({

@@ -207,7 +207,7 @@ Deno.test("CpuRowDecoder: a row whose own work fails (a bad id, a throwing const
 });
 
 Deno.test("CPU decoder on the BLAS loadModel finds: a step over several slots gives each row its logits alone, to rounding", async () => {
-  const model = await loadModel("models/default", { device: "cpu" });
+  const model = await loadModel("models/maestro-2m", { device: "cpu" });
   try {
     const dec = model.cpuDecoder!(8), V = model.config.vocabSize;
     const prompts = Array.from({ length: 8 }, (_, s) => [1, 5 + s, 9, 12 + 2 * s, 40]);

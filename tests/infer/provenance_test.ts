@@ -36,7 +36,7 @@ function errorOf(f: () => unknown): ProvenanceError {
   }
   throw new Error("no error");
 }
-const model = { path: "models/default", sha256: SHA };
+const model = { path: "models/maestro-2m", sha256: SHA };
 
 Deno.test("provenance: the canonical record holds the normalised settings, in a fixed order, without chunk", () => {
   const p = makeProvenance({

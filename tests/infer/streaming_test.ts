@@ -15,7 +15,7 @@ import { writeTinyCheckpoint } from "./_fixtures.ts";
 
 const REMI = new RemiTokenizer().toJSON();
 const BPE = JSON.parse(
-  await Deno.readTextFile(new URL("../../models/default/tokenizer.json", import.meta.url)),
+  await Deno.readTextFile(new URL("../../models/maestro-2m/tokenizer.json", import.meta.url)),
 ) as TokenizerJson;
 
 const key = (n: Note) => `${n.start}:${n.pitch}:${n.duration}:${n.velocity}`;

@@ -17,7 +17,7 @@ import { engineModel, readEngineModel } from "../../lib/infer/model_loader.ts";
 await selectBackend("wasm");
 
 const HF_DIR = new URL("../testdata/hf_llama", import.meta.url).pathname;
-const DEFAULT_DIR = new URL("../../models/default", import.meta.url).pathname;
+const DEFAULT_DIR = new URL("../../models/maestro-2m", import.meta.url).pathname;
 
 /** A safetensors reader written here from the format description, sharing nothing with lib/util/safetensors.ts. */
 function readSafetensors(bytes: Uint8Array) {

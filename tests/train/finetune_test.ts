@@ -1,6 +1,6 @@
 /**
- * The fine-tune recipe on the real default model: `tokenize --tokenizer-from models/default` on three MIDI files, then
- * `train --init-from models/default` for a few steps; the files' NLL under the model drops and every copy of the
+ * The fine-tune recipe on the real default model: `tokenize --tokenizer-from models/maestro-2m` on three MIDI files, then
+ * `train --init-from models/maestro-2m` for a few steps; the files' NLL under the model drops and every copy of the
  * tokenizer stays byte-identical to the model's.
  */
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
@@ -18,7 +18,7 @@ import { writePrepared } from "./_shards.ts";
 import { syntheticPieces } from "./_synthetic.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const DEFAULT = join(ROOT, "models/default");
+const DEFAULT = join(ROOT, "models/maestro-2m");
 
 /** Three real piano pieces (short ones of piano-midi.de) when the shared corpus is here, else the test fixtures. */
 function threeFiles(): string[] {
