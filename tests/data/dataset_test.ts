@@ -387,6 +387,7 @@ Deno.test("tokenize --bpe-sample: BPE learns on whole training pieces up to the 
     assert(s.pieces < bpeAll.pieces, `${s.pieces} of ${bpeAll.pieces}`);
     assertEquals(s.trainBaseTokens, bpeAll.trainBaseTokens);
     assertEquals(s.sampleCap, cap);
+    assertEquals(b.tokenizer.bpe, s, "the same seeded sample twice");
     assert(s.trainedOn.includes(`up to ${cap} base tokens`), s.trainedOn);
     assertEquals(
       await Deno.readTextFile(join(tmp, "prepared", "a", "tokenizer.json")),
