@@ -122,11 +122,16 @@ Deno.test({
       );
       assert(before.notes.length > 0);
 
-      // Drag from the middle of bar 3 to the middle of bar 4 (the roll's 4/4 grid).
+      // Drag from the middle of bar 3 to the middle of bar 4 (bars in the piece's meters, as REMI counts them).
       await page.locator("#roll").scrollIntoViewIfNeeded();
       const box = (await page.locator("#roll").boundingBox())!;
       const end = Math.max(...before.notes.map((n) => n.start + n.duration), before.ticksPerBeat * 16);
-      const xOf = (bar: number) => box.x + ((bar - 0.5) * 4 * before.ticksPerBeat / end) * box.width;
+      const middleTick = (bar: number) => {
+        const ticks: number[] = [];
+        for (let t = 0; t < end; t += before.ticksPerBeat / 8) if (barOf(before, t) === bar) ticks.push(t);
+        return (ticks[0] + ticks[ticks.length - 1]) / 2;
+      };
+      const xOf = (bar: number) => box.x + (middleTick(bar) / end) * box.width;
       await page.mouse.move(xOf(3), box.y + box.height / 2);
       await page.mouse.down();
       await page.mouse.move(xOf(4), box.y + box.height / 2, { steps: 4 });

@@ -64,7 +64,7 @@ Deno.test("fine-tune the default model on 3 MIDI files: their NLL drops, the tok
       fractions: [1, 0, 0], // all three are fine-tuned on (no validation: each epoch is kept)
       workers: 0,
     });
-    assertEquals(dir, `${root}/prepared/my-midi-from-default`);
+    assertEquals(dir, `${root}/prepared/my-midi-from-maestro-2m`);
     assertEquals(await Deno.readFile(`${dir}/tokenizer.json`), modelTok);
     assertEquals(meta.tokenizer.sha256, await sha256Hex(modelTok));
     assertEquals(meta.tokenizer.from, `${DEFAULT}/tokenizer.json`);
@@ -85,7 +85,7 @@ Deno.test("fine-tune the default model on 3 MIDI files: their NLL drops, the tok
     });
     assert(r && r.stopped === "finished", said.join("\n"));
     assert(
-      said.some((l) => /^init from: .*models\/default \(step 1370\): fresh optimizer/.test(l)),
+      said.some((l) => /^init from: .*models\/maestro-2m \(step 1370\): fresh optimizer/.test(l)),
       said.join("\n"),
     );
     assert(said.some((l) => /^expected duration ≈ .*: \d+ steps × [\d.]+ s\/step/.test(l)), said.join("\n"));
@@ -123,7 +123,7 @@ Deno.test("--init-from refuses data in another tokenizer, and architecture flags
     await assertRejects(
       () => runTraining(o),
       (err: Error) =>
-        /^--init-from .*models\/default: its tokenizer\.json \(sha256 [0-9a-f]{12}…\) differs from .*meta\.json's/
+        /^--init-from .*models\/maestro-2m: its tokenizer\.json \(sha256 [0-9a-f]{12}…\) differs from .*meta\.json's/
           .test(err.message) && !err.message.includes("\n") && err.message.includes("--tokenizer-from"),
     );
     await assertRejects(
