@@ -30,6 +30,7 @@ import {
 import { BOS_ID, type Tokenizer } from "../tokenizers/tokenizer.ts";
 import { computeMetrics, meanMetrics } from "./metrics.ts";
 import type { LoadedModel } from "../infer/load.ts";
+import { resolveSampling } from "../infer/generation_config.ts";
 
 /**
  * One group of samples: what was asked, and the pieces.
@@ -293,7 +294,6 @@ export async function conditioningCheck(
   model: LoadedModel,
   o: ConditioningCheckOptions = {},
 ): Promise<ConditioningReport & { seconds: number; settings: Record<string, unknown> }> {
-  const { GENERATE_PARAMS: D } = await import("../infer/params.ts");
   const { generate } = await import("../infer/generate.ts");
   const tok = model.tokenizer;
   const c = conditioningIds(tok.vocab);
@@ -304,10 +304,7 @@ export async function conditioningCheck(
   }
   const n = o.samples ?? 20, bars = o.bars ?? 8, seed = o.seed ?? 1;
   // left out: the model's own sampling defaults (generation_config.json), then the table's
-  const own = model.sampling ?? {};
-  const temperature = o.temperature ?? own.temperature ?? (D.temperature.default as number);
-  const topK = o.topK ?? own.topK ?? (D.topK.default as number);
-  const topP = o.topP ?? own.topP ?? (D.topP.default as number);
+  const { temperature, topK, topP } = resolveSampling(o, model.sampling);
   const keys = o.keys ?? CHECK_KEYS;
   for (const k of keys) { // a bad key name fails before any sampling
     try {

@@ -42,6 +42,7 @@ import {
 } from "./midi_folder.ts";
 import type { LoadedModel } from "../infer/load.ts";
 import { type EvalBackend, type Logits, makeLogits } from "./logits.ts";
+import { resolveSampling } from "../infer/generation_config.ts";
 
 export type { EvalBackend } from "./logits.ts";
 
@@ -498,10 +499,7 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
       const { grammarErrors } = await import("../infer/grammar.ts");
       const model = await c.loaded();
       // left out: the model's own sampling defaults (generation_config.json), then the table's
-      const own = model.sampling ?? {};
-      const temperature = o.temperature ?? own.temperature ?? (D.temperature.default as number);
-      const topK = o.topK ?? own.topK ?? (D.topK.default as number);
-      const topP = o.topP ?? own.topP ?? (D.topP.default as number);
+      const { temperature, topK, topP } = resolveSampling(o, model.sampling);
       {
         const ts = performance.now();
         const { modelSupports } = await import("../infer/conditions.ts");

@@ -34,6 +34,7 @@ import { modelNll } from "./nll.ts";
 import type { NllModel } from "./midi_folder.ts";
 import type { MidiFolder, SkippedFile } from "./midi_folder.ts";
 import { sliceBars } from "./midi_folder.ts";
+import { resolveSampling } from "../infer/generation_config.ts";
 
 /**
  * Options of {@link infillCheck}.
@@ -201,17 +202,13 @@ export async function infillCheck(
   o: InfillCheckOptions = {},
 ): Promise<InfillReport> {
   const t0 = performance.now();
-  const { GENERATE_PARAMS: D } = await import("../infer/params.ts");
   const { initialState, nextState } = await import("../infer/grammar.ts");
   const { sampleIds } = await import("./sample_ids.ts");
   const { EOS_ID } = await import("../tokenizers/tokenizer.ts");
   const range = o.range ?? { from: 5, to: 6 }, after = o.after ?? 4, maxPieces = o.pieces ?? 20;
   const seed0 = o.seed ?? 1;
   // left out: the model's own sampling defaults (generation_config.json), then the table's
-  const own = model.sampling ?? {};
-  const temperature = o.temperature ?? own.temperature ?? (D.temperature.default as number);
-  const topK = o.topK ?? own.topK ?? (D.topK.default as number);
-  const topP = o.topP ?? own.topP ?? (D.topP.default as number);
+  const { temperature, topK, topP } = resolveSampling(o, model.sampling);
   if (
     !(Number.isInteger(range.from) && range.from >= 1 && Number.isInteger(range.to) && range.to >= range.from)
   ) {

@@ -23,6 +23,7 @@ import { BOS_ID, EOS_ID, type Tokenizer } from "../tokenizers/tokenizer.ts";
 import { computeMetrics, meanMetrics, METRIC_NAMES, type Metrics } from "./metrics.ts";
 import { type LogitsFn, modelNll, type NllReport, nllReport } from "./nll.ts";
 import type { LoadedModel } from "../infer/load.ts";
+import { resolveSampling } from "../infer/generation_config.ts";
 
 /**
  * A file that was left out, and why.
@@ -431,14 +432,10 @@ export async function continuationTest(
   const maxPieces = opts.maxPieces ?? 8, seed0 = opts.seed ?? 1;
   if (!(Number.isInteger(P) && P >= 1)) throw new RangeError(`promptBars: expected an integer ≥ 1, got ${P}`);
   if (!(Number.isInteger(C) && C >= 1)) throw new RangeError(`bars: expected an integer ≥ 1, got ${C}`);
-  const { GENERATE_PARAMS: D } = await import("../infer/params.ts");
   const { generate } = await import("../infer/generate.ts");
   const { TokenType } = await import("../infer/grammar.ts");
   // left out: the model's own sampling defaults (generation_config.json), then the table's
-  const own = model.sampling ?? {};
-  const temperature = opts.temperature ?? own.temperature ?? (D.temperature.default as number);
-  const topK = opts.topK ?? own.topK ?? (D.topK.default as number);
-  const topP = opts.topP ?? own.topP ?? (D.topP.default as number);
+  const { temperature, topK, topP } = resolveSampling(opts, model.sampling);
   const tok = model.tokenizer, g = model.grammar;
   if (!g.remi) throw new Error(`the ${model.tokenizerJson.kind} tokenizer has no bars`);
   const isBar = (id: number) => (g.base[id] ?? []).some((b) => g.baseType[b] === TokenType.Bar);

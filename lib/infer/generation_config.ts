@@ -13,9 +13,12 @@
 import { join } from "node:path";
 import { checkGenerateParams } from "./param_check.ts";
 import { GenerateParamError } from "./param_error.ts";
+import { GENERATE_PARAMS } from "./params.ts";
 
 /** The file name, in a model directory. */
 export const GENERATION_CONFIG_FILE = "generation_config.json";
+
+const MAX_GENERATION_CONFIG_BYTES = 64 * 1024;
 
 /**
  * Sampling defaults a model ships (each optional: absent → the table's default).
@@ -89,9 +92,15 @@ export async function readGenerationConfig(dir: string): Promise<SamplingDefault
   const file = join(dir, GENERATION_CONFIG_FILE);
   let text: string;
   try {
+    // a few keys: anything larger is not a generation config (and is not read whole)
+    const size = (await Deno.stat(file)).size;
+    if (size > MAX_GENERATION_CONFIG_BYTES) {
+      throw new Error(`${file}: ${size} bytes, more than a generation config holds (at most 64 KiB)`);
+    }
     text = await Deno.readTextFile(file);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
+    if ((e as Error).message.startsWith(`${file}: `)) throw e;
     throw new Error(`${file}: cannot read (${(e as Error).message.split("\n")[0]})`);
   }
   return parseGenerationConfig(text, file);
@@ -120,4 +129,26 @@ export function withModelSampling<T extends SamplingDefaults>(
     }
   }
   return out;
+}
+
+/**
+ * The three sampling values a run uses: each as `given`, else the model's own default, else the table's
+ * (`GENERATE_PARAMS`) — what every face does when an option is left out.
+ *
+ * @example
+ * ```ts
+ * import { resolveSampling } from "./generation_config.ts";
+ * resolveSampling({ topK: 5 }, { temperature: 1 }); // { temperature: 1, topK: 5, topP: 0.95 }
+ * ```
+ */
+export function resolveSampling(
+  given: SamplingDefaults,
+  model: SamplingDefaults | undefined,
+): Required<SamplingDefaults> {
+  const own = model ?? {};
+  return {
+    temperature: given.temperature ?? own.temperature ?? (GENERATE_PARAMS.temperature.default as number),
+    topK: given.topK ?? own.topK ?? (GENERATE_PARAMS.topK.default as number),
+    topP: given.topP ?? own.topP ?? (GENERATE_PARAMS.topP.default as number),
+  };
 }

@@ -18,6 +18,7 @@ export {
   GENERATION_CONFIG_FILE,
   parseGenerationConfig,
   readGenerationConfig,
+  resolveSampling,
   type SamplingDefaults,
   withModelSampling,
 } from "./generation_config.ts";

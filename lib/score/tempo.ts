@@ -43,17 +43,14 @@ export interface TempoEstimateOptions {
 export function estimateTempo(score: Score, o: TempoEstimateOptions = {}): number | undefined {
   const maxSeconds = o.maxSeconds ?? 180, [slow, fast] = o.range ?? [40, 240], prior = o.prior ?? 90;
   const bin = 0.01;
-  const onsets: { t: number; v: number }[] = [];
-  const seen = new Set<number>();
-  for (const n of score.notes as readonly Note[]) seen.add(n.start);
-  // seconds of each distinct onset tick, in order (one pass over the sorted ticks)
-  const ticks = [...seen].sort((a, b) => a - b);
+  // each distinct onset tick with its summed velocity, in time order, up to maxSeconds
   const vel = new Map<number, number>();
-  for (const n of score.notes) vel.set(n.start, (vel.get(n.start) ?? 0) + n.velocity);
-  for (const t of ticks) {
-    const s = ticksToSeconds(score, t);
+  for (const n of score.notes as readonly Note[]) vel.set(n.start, (vel.get(n.start) ?? 0) + n.velocity);
+  const onsets: { t: number; v: number }[] = [];
+  for (const tick of [...vel.keys()].sort((a, b) => a - b)) {
+    const s = ticksToSeconds(score, tick);
     if (s > maxSeconds) break;
-    onsets.push({ t: s, v: vel.get(t)! });
+    onsets.push({ t: s, v: vel.get(tick)! });
   }
   if (onsets.length < 16) return undefined;
   const first = onsets[0].t;

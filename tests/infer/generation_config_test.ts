@@ -74,6 +74,11 @@ Deno.test({
     const root = await tinyModelsDir();
     const dir = join(root, "default");
     assertEquals(await readGenerationConfig(dir), undefined);
+    // a file far past a few keys is refused by its size, not read whole
+    await Deno.writeTextFile(join(dir, GENERATION_CONFIG_FILE), `{"temperature": 1${" ".repeat(100_000)}}`);
+    const big = await readGenerationConfig(dir).then(() => "", (e) => (e as Error).message);
+    assert(/generation_config\.json: 100\d{3} bytes, more than a generation config holds/.test(big), big);
+    await Deno.remove(join(dir, GENERATION_CONFIG_FILE));
     const plain = await loadModel(dir, { device: "cpu" });
     assertEquals(plain.sampling, undefined);
     await Deno.writeTextFile(join(dir, GENERATION_CONFIG_FILE), JSON.stringify(OWN));
