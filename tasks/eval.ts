@@ -38,7 +38,8 @@ const USAGE = `usage: deno task eval --model DIR [options]
   --samples N        samples to generate (default 8, 0 = none; --conditioning: per value, default 20)
   --tokens N         tokens per sample (default 512)   --sample-seconds S  S seconds of music per sample instead
   --seed N           sampling seed (default 1)   --temperature T --top-k K --top-p P (default: each model's
-                     generation_config.json, else 0.8, 50, 0.95)
+                     generation_config.json, else 0.8, 50, 0.95)   --guidance-scale G  classifier-free guidance
+                     over the asked conditions (--style, --conditioning; default the model's, else 1 = off)
   --style S          the samples' learned style (classical | pop) on a model trained with conditions
   --max-tokens N     tokens scored per split, whole pieces (default 16384, 0 = all)
   --backend B        NLL forward: auto (WebGPU engine on a real GPU, else the CPU backend with a BLAS, else tfjs) |
@@ -79,6 +80,7 @@ if (import.meta.main) {
       "top-k": { type: "string" },
       style: { type: "string" },
       "top-p": { type: "string" },
+      "guidance-scale": { type: "string" },
       "max-tokens": { type: "string" },
       "prompt-bars": { type: "string" },
       bars: { type: "string" },
@@ -127,6 +129,9 @@ if (import.meta.main) {
         : numberOpt(values, "temperature", 0.8, 0.1, 2),
       topK: values["top-k"] === undefined ? undefined : numberOpt(values, "top-k", 50, 0, 500, true),
       topP: values["top-p"] === undefined ? undefined : numberOpt(values, "top-p", 0.95, 0.01, 1),
+      guidanceScale: values["guidance-scale"] === undefined
+        ? undefined
+        : numberOpt(values, "guidance-scale", 1, 1, 10),
     };
     const log = (s: string) => console.error(s);
     if (values.conditioning || values.infill !== undefined) {

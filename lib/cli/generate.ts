@@ -512,13 +512,18 @@ export async function generateCli(
     // Sampling flags left out take the model's own defaults (generation_config.json) before the table's; a replay
     // takes its record's.
     if (!replay) {
-      const flags = { temperature: "temperature", topK: "top-k", topP: "top-p" } as const;
+      const flags = {
+        temperature: "temperature",
+        topK: "top-k",
+        topP: "top-p",
+        guidanceScale: "guidance-scale",
+      } as const;
       const defaulted = new Set(
         Object.keys(flags).filter((k) => values[flags[k as keyof typeof flags]] === undefined),
       );
       params = withModelSampling(params, model.sampling, defaulted);
     }
-    const { temperature, topK, topP } = params;
+    const { temperature, topK, topP, guidanceScale } = params;
     try {
       const blank = model.tokenizer.decode([]); // the tokenizer's resolution and default tempo
       const tpb = blank.ticksPerBeat || 480;
@@ -541,9 +546,9 @@ export async function generateCli(
         `generating ${length}${
           batch > 1 ? ` × ${batch}` : ""
         } with ${modelLabel} (seed ${seed}, temperature ${temperature}, ` +
-          `top-k ${topK}, top-p ${topP}${params.grammar ? "" : ", no grammar"})${
-            prompt ? ` after ${prompt.notes.length} prompt notes` : ""
-          }`,
+          `top-k ${topK}, top-p ${topP}${guidanceScale !== 1 ? `, guidance ${guidanceScale}` : ""}${
+            params.grammar ? "" : ", no grammar"
+          })${prompt ? ` after ${prompt.notes.length} prompt notes` : ""}`,
       );
       if (params.controls) {
         const list = Object.entries(params.controls).map(([k, v]) =>

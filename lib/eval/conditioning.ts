@@ -268,6 +268,8 @@ export interface ConditioningCheckOptions {
   topK?: number;
   /** Top-p (default `GENERATE_PARAMS`'). */
   topP?: number;
+  /** Classifier-free guidance scale (default the model's, else 1 = off; lib/infer/guidance.ts). */
+  guidanceScale?: number;
   /** Density class thresholds in notes per bar (the data's `meta.json` `conditioning.notesPerBar`), for `inClass`. */
   densityThresholds?: readonly [number, number];
   /** Progress lines. */
@@ -304,7 +306,7 @@ export async function conditioningCheck(
   }
   const n = o.samples ?? 20, bars = o.bars ?? 8, seed = o.seed ?? 1;
   // left out: the model's own sampling defaults (generation_config.json), then the table's
-  const { temperature, topK, topP } = resolveSampling(o, model.sampling);
+  const { temperature, topK, topP, guidanceScale } = resolveSampling(o, model.sampling);
   const keys = o.keys ?? CHECK_KEYS;
   for (const k of keys) { // a bad key name fails before any sampling
     try {
@@ -337,6 +339,7 @@ export async function conditioningCheck(
       temperature,
       topK,
       topP,
+      guidanceScale,
       seed,
     });
     groups.push({ condition: r.condition, value: r.value, scores, bars });
@@ -350,7 +353,17 @@ export async function conditioningCheck(
   return {
     ...report,
     seconds: (performance.now() - t0) / 1000,
-    settings: { model: model.dir, samples: n, bars, seed, temperature, topK, topP, adapter: model.adapter },
+    settings: {
+      model: model.dir,
+      samples: n,
+      bars,
+      seed,
+      temperature,
+      topK,
+      topP,
+      guidanceScale,
+      adapter: model.adapter,
+    },
   };
 }
 

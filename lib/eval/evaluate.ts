@@ -93,6 +93,8 @@ export interface EvalOptions {
   topK?: number;
   /** Top-p (nucleus) cut-off in (0, 1] (default: the model's, else 0.95). */
   topP?: number;
+  /** Classifier-free guidance over `style` (default: the model's, else 1 = off; lib/infer/guidance.ts). */
+  guidanceScale?: number;
   /**
    * The samples' learned style condition (e.g. `classical` against MAESTRO), on a model trained with conditions; a
    * model without them samples unconditioned (its report says so).
@@ -219,6 +221,8 @@ export interface EvalReport {
       temperature: number;
       topK: number;
       topP: number;
+      /** Classifier-free guidance scale over the style (1: off; absent in reports made before it existed). */
+      guidanceScale?: number;
       /** The learned style asked (null: unconditioned). */
       style: string | null;
       adapter: string;
@@ -499,7 +503,7 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
       const { grammarErrors } = await import("../infer/grammar.ts");
       const model = await c.loaded();
       // left out: the model's own sampling defaults (generation_config.json), then the table's
-      const { temperature, topK, topP } = resolveSampling(o, model.sampling);
+      const { temperature, topK, topP, guidanceScale } = resolveSampling(o, model.sampling);
       {
         const ts = performance.now();
         const { modelSupports } = await import("../infer/conditions.ts");
@@ -512,6 +516,7 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
             temperature,
             topK,
             topP,
+            guidanceScale,
             seed,
             grammar,
             batch: Math.min(n, 64),
@@ -537,6 +542,7 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
           temperature,
           topK,
           topP,
+          guidanceScale,
           style: style ?? null,
           adapter: on.adapter,
           tokensPerSecond: on.tokensPerSecond,
@@ -638,7 +644,9 @@ export function formatEvalReport(r: EvalReport): string {
         s
           ? `${s.count} samples × ${
             s.secondsEach ? `${s.secondsEach} s` : `${s.tokensEach} tokens`
-          } (seed ${s.seed}, T ${s.temperature}, top-k ${s.topK}, top-p ${s.topP})`
+          } (seed ${s.seed}, T ${s.temperature}, top-k ${s.topK}, top-p ${s.topP}${
+            s.guidanceScale && s.guidanceScale !== 1 ? `, guidance ${s.guidanceScale}` : ""
+          })`
           : "no samples"
       } vs ${ref ? `${ref.pieces} reference pieces from ${ref.source}` : "no reference"}`,
     );

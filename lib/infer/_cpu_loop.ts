@@ -25,9 +25,9 @@ import { type CpuDecoder } from "../cpu/decode.ts";
  */
 export interface RowSource {
   /** Logits of each sequence's next draw (`draw` = draws so far); read before the next call only. */
-  rows(draw: number): Float32Array[];
+  rows(draw: number): Float32Array[] | Promise<Float32Array[]>;
   /** Draws possible before the context must slide (sliding first if it is full); unbounded when absent. */
-  room?(): number;
+  room?(): number | Promise<number>;
 }
 
 /**
@@ -72,9 +72,9 @@ export async function sampleLoop(
   let draws = 0;
   while (draws < maxTokens) {
     const fresh: number[][] = Array.from({ length: batch }, () => []);
-    const n = Math.min(chunk, maxTokens - draws, src.room?.() ?? Infinity);
+    const n = Math.min(chunk, maxTokens - draws, (await src.room?.()) ?? Infinity);
     for (let i = 0; i < n; i++, draws++) {
-      const rows = src.rows(draws);
+      const rows = await src.rows(draws);
       for (let b = 0; b < batch; b++) {
         const mask = cs ? cs[b].allowed() : useGrammar ? allowedMask(g, states[b]) : undefined;
         const t = sampleFast(rows[b], sampling, b, draws, mask, bias).token;
@@ -91,9 +91,30 @@ export async function sampleLoop(
 }
 
 /**
- * The Transformer's rows on the CPU decoder, as the engine runs them: the prompt prefilled into every slot (the first
- * draw from its last row), then one step per draw; when the context is full, every sequence's history is cut at
- * `windowStart` (clamped as the engine does), all but its newest token re-prefilled, and decoding resumes from it.
+ * What {@linkcode decoderRows} drives: a KV-cache decoder with sequence slots, sync (the CPU decoder) or async (the
+ * WebGPU engine, one readback per call).
+ *
+ * @example
+ * ```ts ignore
+ * import type { RowStepper } from "./_cpu_loop.ts";
+ * import { loadModel } from "./load.ts";
+ * const model = await loadModel("models/default", { device: "gpu" });
+ * const engine = await model.engine(2);
+ * const stepper: RowStepper = {
+ *   prefill: (ids, seq) => engine.forward(ids, { seq }),
+ *   step: (tokens, positions) => engine.step(Array.from(tokens), positions),
+ * };
+ * ```
+ */
+export interface RowStepper {
+  /** Fills slot `seq`'s cache with `ids` at positions 0… (what it held before is dropped); the last row's logits. */
+  prefill(ids: number[], seq: number): Float32Array | Promise<Float32Array>;
+  /** One step of every slot: `tokens[s]` at `positions[s]`; logits [slots, vocab], read before the next call. */
+  step(tokens: Int32Array, positions: number[]): Float32Array | Promise<Float32Array>;
+}
+
+/**
+ * The Transformer's rows on the CPU decoder, as the engine runs them: see {@linkcode decoderRows}.
  *
  * @example
  * ```ts ignore
@@ -110,12 +131,50 @@ export function cpuRows(
   ctx: number,
   windowStart: (ids: number[]) => number,
 ): (hist: number[][]) => RowSource {
+  return decoderRows(
+    {
+      prefill: (ids, seq) => {
+        dec.reset(seq);
+        return ids.length ? dec.prefill(ids, { seq }) : new Float32Array(0);
+      },
+      step: (tokens, positions) => dec.step(tokens, positions),
+    },
+    batch,
+    ctx,
+    windowStart,
+  );
+}
+
+/**
+ * A decoder's rows, as the engine runs them: the prompt prefilled into every slot (the first draw from its last
+ * row), then one step per draw; when the context is full, every sequence's history is cut at `windowStart`
+ * (clamped as the engine does), all but its newest token re-prefilled, and decoding resumes from it.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadModel } from "./load.ts";
+ * import { decoderRows } from "./_cpu_loop.ts";
+ * const model = await loadModel("models/default", { device: "gpu" });
+ * const engine = await model.engine(2);
+ * const source = decoderRows({
+ *   prefill: (ids, seq) => engine.forward(ids, { seq }),
+ *   step: (tokens, positions) => engine.step(Array.from(tokens), positions),
+ * }, 2, model.context, (ids) => ids.length - model.context / 2);
+ * const first = await source([[1], [1]]).rows(0); // two rows of logits after the prompt [BOS]
+ * ```
+ */
+export function decoderRows(
+  dec: RowStepper,
+  batch: number,
+  ctx: number,
+  windowStart: (ids: number[]) => number,
+): (hist: number[][]) => RowSource {
   return (hist) => {
     const off = new Array(batch).fill(0); // where each sequence's window starts in hist
     const pos = new Array(batch).fill(0); // the position of the token each next step processes
     const tokens = new Int32Array(batch);
     let prefilled = false;
-    const room = () => {
+    const room = async () => {
       if (!prefilled) return ctx - hist[0].length + 1;
       if (Math.max(...pos) >= ctx) {
         for (let s = 0; s < batch; s++) {
@@ -124,8 +183,7 @@ export function cpuRows(
           start = Math.min(Math.max(start, h.length - ctx + 1, 0), h.length - 1);
           off[s] += start;
           const w = h.slice(start);
-          dec.reset(s);
-          if (w.length > 1) dec.prefill(w.slice(0, -1), { seq: s });
+          await dec.prefill(w.slice(0, -1), s);
           pos[s] = w.length - 1;
         }
       }
@@ -133,19 +191,18 @@ export function cpuRows(
     };
     return {
       room,
-      rows() {
+      async rows() {
         if (!prefilled) {
           prefilled = true;
           const rows = [];
           for (let s = 0; s < batch; s++) {
-            dec.reset(s);
-            rows.push(dec.prefill(hist[s], { seq: s }).slice());
+            rows.push((await dec.prefill(hist[s], s)).slice());
             pos[s] = hist[s].length;
           }
           return rows;
         }
         for (let s = 0; s < batch; s++) tokens[s] = hist[s][hist[s].length - 1];
-        const out = dec.step(tokens, pos);
+        const out = await dec.step(tokens, pos);
         for (let s = 0; s < batch; s++) pos[s]++;
         const V = out.length / batch;
         return Array.from({ length: batch }, (_, s) => out.subarray(s * V, (s + 1) * V));

@@ -133,7 +133,8 @@ export class GenerationBatcher {
   /**
    * Generates one piece as a row of the running batch (or of the next one). Parameter errors reject at once with a
    * `GenerateParamError` (a control the model cannot honour, with a `RangeError` naming it); requests with `batch` > 1,
-   * LSTM models and, on the engine, requests with dynamic controls run through plain `generate`. A bound function:
+   * LSTM models, guided requests (`guidanceScale` with a condition) and, on the engine, requests with dynamic controls
+   * run through plain `generate`. A bound function:
    * pass `batcher.generate` where a generation entry goes.
    */
   readonly generate = (opts: GenerateOptions): Promise<GenerateResult> => {
@@ -147,6 +148,8 @@ export class GenerationBatcher {
     }
     // Dynamic controls mask each draw by what was drawn: the CPU decoder's rows take them, the engine's do not (yet).
     if (plan.constraint && !model.cpuDecoder) return this.#generateAlone(opts);
+    // Guided decoding runs each sequence beside its unconditional twin: a request of its own.
+    if (plan.guidance) return this.#generateAlone(opts);
     return new Promise<GenerateResult>((resolve, reject) => {
       const job: Job = { model, opts, plan, resolve, reject };
       const signal = opts.signal;

@@ -12,7 +12,9 @@ import type { InfillRange } from "./infill.ts";
 import type { GenerateConditions } from "./conditions.ts";
 import { type LoadedModel, useModel } from "./load.ts";
 import { prepareGeneration } from "./plan.ts";
-import { cpuRows, sampleLoop } from "./_cpu_loop.ts";
+import { cpuRows, decoderRows, type RowSource, sampleLoop } from "./_cpu_loop.ts";
+import { guidedRows } from "./guidance.ts";
+import type { Engine } from "./engine.ts";
 
 export { GenerateParamError } from "./param_error.ts";
 
@@ -57,6 +59,13 @@ export interface GenerateOptions {
   topK?: number;
   /** Top-p, nucleus (`GENERATE_PARAMS.topP`). */
   topP?: number;
+  /**
+   * Classifier-free guidance over the learned `conditions` (`GENERATE_PARAMS.guidanceScale`; 1 = off): each draw's
+   * logits are the unconditional ones (every condition token as its `_none`) + scale × (conditional −
+   * unconditional), so a scale above 1 follows the conditions more closely than the model learned to, at twice the
+   * decoding work. Without a condition asked it changes nothing.
+   */
+  guidanceScale?: number;
   /** Sampling seed, an integer (`GENERATE_PARAMS.seed`; the library's default is fixed, faces draw one). */
   seed?: number;
   /** Grammar mask (`GENERATE_PARAMS.grammar`). */
@@ -140,8 +149,15 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   return await useModel(model, async () => {
     const t0 = performance.now();
     let steps: number;
-    if (model.arch === "lstm" || model.cpuDecoder) {
-      const L = model.seqLen ?? 100;
+    const guidance = plan.guidance;
+    if (model.arch === "lstm" || model.cpuDecoder || guidance) {
+      // CPU sampling: the LSTM, the CPU decoder, and guided decoding on any device (two slots per sequence)
+      const L = model.seqLen ?? 100, slots = guidance ? 2 * batch : batch;
+      const rows = model.arch === "lstm"
+        ? (hist: number[][]) => ({ rows: () => model.lstmLogits!(hist.map((h) => h.slice(-L))) })
+        : model.cpuDecoder
+        ? cpuRows(model.cpuDecoder(slots), slots, model.context, plan.windowStart)
+        : engineRows(await model.engine(slots), slots, model.context, plan.windowStart);
       steps = await sampleLoop(
         model,
         plan.prompt,
@@ -152,9 +168,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
         plan.chunk,
         plan.sampling,
         plan.onTokens,
-        model.cpuDecoder
-          ? cpuRows(model.cpuDecoder(batch), batch, model.context, plan.windowStart)
-          : (hist) => ({ rows: () => model.lstmLogits!(hist.map((h) => h.slice(-L))) }),
+        guidance ? guidedRows(rows, guidance.unconditional, plan.prompt.length, guidance.scale) : rows,
         opts.signal,
         bias,
         plan.constraint,
@@ -196,4 +210,22 @@ function stepBias(
     while (seen[s] < ids.length) cs[s].advance(ids[seen[s]++]);
     return cs[s].bias();
   };
+}
+
+/** The engine's rows for CPU sampling (one readback per step): what guided decoding runs on the WebGPU engine. */
+function engineRows(
+  engine: Engine,
+  slots: number,
+  ctx: number,
+  windowStart: (ids: number[]) => number,
+): (hist: number[][]) => RowSource {
+  return decoderRows(
+    {
+      prefill: (ids, seq) => ids.length ? engine.forward(ids, { seq }) : new Float32Array(0),
+      step: (tokens, positions) => engine.step(Array.from(tokens), positions),
+    },
+    slots,
+    ctx,
+    windowStart,
+  );
 }

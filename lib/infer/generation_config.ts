@@ -36,12 +36,19 @@ export interface SamplingDefaults {
   topK?: number;
   /** Top-p in (0, 1]. */
   topP?: number;
+  /** Classifier-free guidance over the learned conditions (1 = off; transformers' `guidance_scale`). */
+  guidanceScale?: number;
 }
 
-const FIELDS = [["temperature", "temperature"], ["top_k", "topK"], ["top_p", "topP"]] as const;
+const FIELDS = [
+  ["temperature", "temperature"],
+  ["top_k", "topK"],
+  ["top_p", "topP"],
+  ["guidance_scale", "guidanceScale"],
+] as const;
 
 /**
- * Parses a `generation_config.json` text: `temperature`, `top_k`, `top_p` (transformers' names), each checked against
+ * Parses a `generation_config.json` text: `temperature`, `top_k`, `top_p`, `guidance_scale` (transformers' names), each checked against
  * the parameter table's range; other keys (`do_sample`, `bos_token_id`, …) are ignored. Throws one line naming the
  * file and the field.
  *
@@ -132,13 +139,13 @@ export function withModelSampling<T extends SamplingDefaults>(
 }
 
 /**
- * The three sampling values a run uses: each as `given`, else the model's own default, else the table's
+ * The sampling values a run uses: each as `given`, else the model's own default, else the table's
  * (`GENERATE_PARAMS`) — what every face does when an option is left out.
  *
  * @example
  * ```ts
  * import { resolveSampling } from "./generation_config.ts";
- * resolveSampling({ topK: 5 }, { temperature: 1 }); // { temperature: 1, topK: 5, topP: 0.95 }
+ * resolveSampling({ topK: 5 }, { temperature: 1 }); // { temperature: 1, topK: 5, topP: 0.95, guidanceScale: 1 }
  * ```
  */
 export function resolveSampling(
@@ -150,5 +157,7 @@ export function resolveSampling(
     temperature: given.temperature ?? own.temperature ?? (GENERATE_PARAMS.temperature.default as number),
     topK: given.topK ?? own.topK ?? (GENERATE_PARAMS.topK.default as number),
     topP: given.topP ?? own.topP ?? (GENERATE_PARAMS.topP.default as number),
+    guidanceScale: given.guidanceScale ?? own.guidanceScale ??
+      (GENERATE_PARAMS.guidanceScale.default as number),
   };
 }

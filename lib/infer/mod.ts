@@ -13,6 +13,8 @@ export {
   useModel,
 } from "./load.ts";
 export { generate, type GenerateOptions, type GenerateResult } from "./generate.ts";
+export { guidanceMix, guidedRows } from "./guidance.ts";
+export { type RowSource, type RowStepper } from "./_cpu_loop.ts";
 export { type GenerationPlan, prepareGeneration } from "./plan.ts";
 export {
   GENERATION_CONFIG_FILE,

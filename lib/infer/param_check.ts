@@ -41,6 +41,8 @@ export interface GenerateParamValues {
   topK: number;
   /** Top-p cut-off, in [0.01, 1] (default 0.95). */
   topP: number;
+  /** Classifier-free guidance scale over the learned conditions, in [1, 10] (default 1 = off). */
+  guidanceScale: number;
   /** Sampling seed, a 32-bit unsigned integer (default 0). */
   seed: number;
   /** Pieces generated at once, in [1, 64] (default 1). */

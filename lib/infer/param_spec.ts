@@ -178,6 +178,11 @@ export interface ParamTable {
   readonly topK: NumberParam;
   /** Nucleus sampling: the likeliest tokens up to this cumulative probability. */
   readonly topP: NumberParam;
+  /**
+   * Classifier-free guidance over the learned conditions: logits = unconditional + scale × (conditional −
+   * unconditional); 1 = off.
+   */
+  readonly guidanceScale: NumberParam;
   /** Sampling seed: same seed, same piece. */
   readonly seed: NumberParam;
   /** Pieces generated at once. */

@@ -124,6 +124,16 @@ export const GENERATE_PARAMS: ParamTable = freezeTable({
     http: ["topP", "top_p"],
     doc: "sample among the likeliest tokens up to this probability",
   },
+  guidanceScale: {
+    kind: "float",
+    min: 1,
+    max: 10,
+    default: 1,
+    step: 0.5,
+    cli: { flag: "guidance-scale", metavar: "G" },
+    http: ["guidanceScale", "guidance_scale"],
+    doc: "with learned conditions: above 1 follows them more closely (twice the compute), 1 = as trained",
+  },
   seed: {
     kind: "int",
     min: 0,

@@ -18,6 +18,7 @@ import { GenerateParamError } from "./param_error.ts";
 import { barStarts, buildInfillPrompt, spliceInfill, spliceScore, splitAtBars } from "./infill.ts";
 import { conditionBias, conditioningOf, conditionLead, untrained } from "./conditions.ts";
 import type { GenerateOptions, GenerateResult } from "./generate.ts";
+import type { ConditioningIds } from "../data/conditioning.ts";
 
 /**
  * The shortest bar length (grid positions) among the middle's bars, as the grammar reads the meters, with a Bar
@@ -74,6 +75,11 @@ export interface GenerationPlan {
   readonly maxTokens: number;
   /** The checked sampling settings. */
   readonly sampling: { temperature: number; topK: number; topP: number; seed: number };
+  /**
+   * Classifier-free guidance (`guidanceScale` above 1 and a condition asked), else undefined: the prompt with every
+   * condition token as its category's `_none` (same length, so both sequences share positions) and the scale.
+   */
+  readonly guidance?: { readonly unconditional: number[]; readonly scale: number };
   /** Whether the grammar mask applies. */
   readonly grammar: boolean;
   /** Sequences. */
@@ -121,6 +127,7 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
     chunk,
     grammar: useGrammar,
     infill: range,
+    guidanceScale,
     ...p
   } = checkGenerateParams(withModelSampling(opts, model.sampling)); // left out: the model's own defaults first
   // With bars or seconds, the token range's top is the safety cap.
@@ -278,6 +285,7 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
   };
   return {
     prompt,
+    guidance: guidanceOf(cids, prompt, guidanceScale),
     grammarState: gs,
     maxTokens,
     sampling: { temperature, topK, topP, seed },
@@ -290,4 +298,19 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
     windowStart,
     result,
   };
+}
+
+/**
+ * The unconditional twin of a prompt for classifier-free guidance: every condition value token as its category's
+ * `_none` (what training's condition dropout writes). Undefined when guidance is off (scale 1), the model has no
+ * conditions, or the prompt asks none (the twin would be the prompt itself).
+ */
+function guidanceOf(
+  c: ConditioningIds | undefined,
+  prompt: readonly number[],
+  scale: number,
+): GenerationPlan["guidance"] {
+  if (!c || scale === 1) return undefined;
+  const unconditional = prompt.map((id) => c.category[id] >= 0 ? c.none[c.category[id]] : id);
+  return unconditional.some((id, i) => id !== prompt[i]) ? { unconditional, scale } : undefined;
 }

@@ -116,6 +116,8 @@ export interface ProvenanceParams {
   topK: number;
   /** Top-p. */
   topP: number;
+  /** Classifier-free guidance scale (set when it is not 1). */
+  guidanceScale?: number;
   /** Length in tokens (set when it is the length unit). */
   maxTokens?: number;
   /** Length in bars (set when it is the length unit). */
@@ -197,7 +199,17 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
-const NUMERIC = ["seed", "temperature", "topK", "topP", "maxTokens", "bars", "seconds", "batch"] as const;
+const NUMERIC = [
+  "seed",
+  "temperature",
+  "topK",
+  "topP",
+  "guidanceScale",
+  "maxTokens",
+  "bars",
+  "seconds",
+  "batch",
+] as const;
 
 /** The parameters in record order, normalised by `checkGenerateParams` (`chunk` dropped). */
 function recordParams(v: GenerateParamValues): ProvenanceParams {
@@ -207,6 +219,7 @@ function recordParams(v: GenerateParamValues): ProvenanceParams {
     topK: v.topK,
     topP: v.topP,
   };
+  if (v.guidanceScale !== undefined && v.guidanceScale !== 1) out.guidanceScale = v.guidanceScale;
   for (const k of LENGTH_PARAMS) if (v[k] !== undefined) out[k] = v[k]!;
   out.batch = v.batch;
   out.grammar = v.grammar;

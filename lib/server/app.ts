@@ -90,6 +90,8 @@ export interface AppGenerateOptions<M> {
   topK: number;
   /** Top-p (nucleus). */
   topP: number;
+  /** Classifier-free guidance over the learned conditions (1 = off). */
+  guidanceScale?: number;
   /** Sampling seed (same seed, same piece). */
   seed: number;
   /** Mask tokens that cannot follow the previous one. */
@@ -526,10 +528,14 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
         // sampling fields left out: the model's own defaults (generation_config.json) before the table's
         const sampling = (model as { sampling?: SamplingDefaults }).sampling;
         if (sampling && params.defaulted?.length) {
-          const { temperature, topK, topP } = params;
+          const { temperature, topK, topP, guidanceScale } = params;
           Object.assign(
             params,
-            withModelSampling({ temperature, topK, topP }, sampling, new Set(params.defaulted)),
+            withModelSampling(
+              { temperature, topK, topP, guidanceScale },
+              sampling,
+              new Set(params.defaulted),
+            ),
           );
         }
         return await opts.generate({
@@ -541,6 +547,7 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
           temperature: params.temperature,
           topK: params.topK,
           topP: params.topP,
+          guidanceScale: params.guidanceScale,
           seed: params.seed,
           grammar: params.grammar,
           ...(params.controls ? { controls: params.controls } : {}),

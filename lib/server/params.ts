@@ -67,6 +67,8 @@ export interface GenerateParams {
   topK: number;
   /** Top-p (nucleus). */
   topP: number;
+  /** Classifier-free guidance over the learned conditions (1 = off). */
+  guidanceScale: number;
   /** Sampling seed (random when not given). */
   seed: number;
   /** Grammar-constrained decoding. */
@@ -89,7 +91,7 @@ export interface GenerateParams {
    * The sampling fields left out (filled from the table here): the app sets them from the model's own defaults
    * (`generation_config.json`) once it is loaded.
    */
-  defaulted?: ("temperature" | "topK" | "topP")[];
+  defaulted?: ("temperature" | "topK" | "topP" | "guidanceScale")[];
 }
 
 /**
@@ -291,6 +293,7 @@ export function parseGenerateParams(
     temperature: p.temperature,
     topK: p.topK,
     topP: p.topP,
+    guidanceScale: p.guidanceScale,
     seed: p.seed,
     grammar: p.grammar,
   };
@@ -300,7 +303,9 @@ export function parseGenerateParams(
   if (p.controls) out.controls = p.controls;
   if (p.conditions) out.conditions = p.conditions;
   if (p.infill) out.infill = p.infill;
-  const defaulted = (["temperature", "topK", "topP"] as const).filter((k) => used[k] === undefined);
+  const defaulted = (["temperature", "topK", "topP", "guidanceScale"] as const).filter((k) =>
+    used[k] === undefined
+  );
   if (defaulted.length) out.defaulted = [...defaulted];
   const prompt = raw.prompt;
   if (prompt !== undefined) {

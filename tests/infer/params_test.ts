@@ -74,6 +74,7 @@ Deno.test("GENERATE_PARAMS: every entry is complete and its default lies within 
     "temperature",
     "topK",
     "topP",
+    "guidanceScale",
     "seed",
     "batch",
     "grammar",

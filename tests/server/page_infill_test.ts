@@ -3,8 +3,8 @@
  * Infilling and the style condition in the web page, in a real headless Chromium (Debian `chromium` +
  * npm:playwright-core), against the real generation entry (the server's batcher) and a tiny random model whose
  * vocabulary has the condition and FIM tokens: the style picker shows for that model only; a piece generated with
- * style pop; bars 3–4 picked by dragging on the piano roll and regenerated: every note outside them comes back as it
- * was. Ignored (visibly) where /usr/bin/chromium is absent.
+ * style pop; bars 3–4 picked by dragging on the piano roll and regenerated (guided toward the style, scale 3):
+ * every note outside them comes back as it was. Ignored (visibly) where /usr/bin/chromium is absent.
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { join } from "node:path";
@@ -116,6 +116,7 @@ Deno.test({
       await page.click("#generate");
       await waitDone();
       assertEquals(seen.at(-1)!.conditions, { style: "pop" });
+      assertEquals(seen.at(-1)!.guidanceScale, 1, "guidance starts at the table's 1 (off)");
       const before: Piece & { midiBase64: string } = await page.evaluate(() =>
         (globalThis as unknown as { etudeState: { result: Piece & { midiBase64: string } } }).etudeState
           .result
@@ -138,10 +139,16 @@ Deno.test({
       await page.mouse.up();
       assertEquals(await page.textContent("#infill"), "Regenerate bars 3–4");
       assert(!(await page.isDisabled("#infill")));
+      await page.fill("#guidanceScale", "3"); // the middle guided toward style pop
       await page.click("#infill");
       await waitDone();
       const o = seen.at(-1)!;
-      assertEquals([o.infill, o.conditions, o.bars], [{ from: 3, to: 4 }, { style: "pop" }, undefined]);
+      assertEquals([o.infill, o.conditions, o.bars, o.guidanceScale], [
+        { from: 3, to: 4 },
+        { style: "pop" },
+        undefined,
+        3,
+      ]);
       assert(o.prompt, "the piece on the roll is the prompt");
       const after: Piece = await page.evaluate(() =>
         (globalThis as unknown as { etudeState: { result: Piece } }).etudeState.result

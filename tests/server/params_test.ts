@@ -32,14 +32,18 @@ Deno.test("parseGenerateParams: defaults are the documented ones", () => {
     temperature: 0.8,
     topK: 50,
     topP: 0.95,
+    guidanceScale: 1,
     seed: 1234,
     grammar: true,
     maxTokens: 512,
     // left out: the app sets them from the model's generation_config.json when it has one
-    defaulted: ["temperature", "topK", "topP"],
+    defaulted: ["temperature", "topK", "topP", "guidanceScale"],
   });
-  assertEquals(parseGenerateParams({ top_k: 5 }, seed).defaulted, ["temperature", "topP"]);
-  assertEquals(parseGenerateParams({ temperature: 1, topK: 5, top_p: 0.5 }, seed).defaulted, undefined);
+  assertEquals(parseGenerateParams({ top_k: 5 }, seed).defaulted, ["temperature", "topP", "guidanceScale"]);
+  assertEquals(
+    parseGenerateParams({ temperature: 1, topK: 5, top_p: 0.5, guidance_scale: "2.5" }, seed).defaulted,
+    undefined,
+  );
 });
 
 Deno.test("parseGenerateParams: accepts JSON numbers, query strings and snake_case aliases", () => {
@@ -52,6 +56,7 @@ Deno.test("parseGenerateParams: accepts JSON numbers, query strings and snake_ca
       seed: "42",
       grammar: "false",
       bars: "16",
+      guidance_scale: "3",
     },
     seed,
   );
@@ -60,6 +65,7 @@ Deno.test("parseGenerateParams: accepts JSON numbers, query strings and snake_ca
     temperature: 2,
     topK: 0,
     topP: 0.01,
+    guidanceScale: 3,
     seed: 42,
     grammar: false,
     bars: 16,
@@ -79,6 +85,8 @@ Deno.test("parseGenerateParams: every field outside its range names the field an
   fails({ top_k: -1 }, "top_k");
   fails({ topP: 0 }, "topP", /\[0\.01, 1\]/);
   fails({ topP: 1.5 }, "topP");
+  fails({ guidanceScale: 0.5 }, "guidanceScale", /\[1, 10\]/);
+  fails({ guidance_scale: "strong" }, "guidance_scale");
   fails({ seed: -1 }, "seed");
   fails({ seed: 2 ** 32 }, "seed");
   fails({ seed: "1e400" }, "seed");
