@@ -11,6 +11,7 @@ import type { SamplerParams } from "./sampling.ts";
 import { sampleFast } from "./sample_fast.ts";
 import type { DecodeConstraint } from "./constraints.ts";
 import { type CpuDecoder } from "../cpu/decode.ts";
+import { nextWindow } from "./_window.ts";
 
 /**
  * Where {@linkcode sampleLoop} gets each draw's logits rows, over the loop's growing histories.
@@ -130,6 +131,7 @@ export function cpuRows(
   batch: number,
   ctx: number,
   windowStart: (ids: number[]) => number,
+  lead?: (slot: number) => readonly number[],
 ): (hist: number[][]) => RowSource {
   return decoderRows(
     {
@@ -142,13 +144,15 @@ export function cpuRows(
     batch,
     ctx,
     windowStart,
+    lead,
   );
 }
 
 /**
  * A decoder's rows, as the engine runs them: the prompt prefilled into every slot (the first draw from its last
- * row), then one step per draw; when the context is full, every sequence's history is cut at `windowStart`
- * (clamped as the engine does), all but its newest token re-prefilled, and decoding resumes from it.
+ * row), then one step per draw; when the context is full, every sequence's window slides (`nextWindow`: slot `s`'s
+ * `lead(s)`, then its history from `windowStart`, clamped as the engine does), all but its newest token is
+ * re-prefilled, and decoding resumes from it.
  *
  * @example
  * ```ts ignore
@@ -168,21 +172,23 @@ export function decoderRows(
   batch: number,
   ctx: number,
   windowStart: (ids: number[]) => number,
+  lead: (slot: number) => readonly number[] = () => [],
 ): (hist: number[][]) => RowSource {
   return (hist) => {
-    const off = new Array(batch).fill(0); // where each sequence's window starts in hist
+    const win: number[][] = hist.map(() => []); // each sequence's window: what its cache holds + its newest token
+    const seen = new Array(batch).fill(0); // ids of hist[s] taken into win[s]
     const pos = new Array(batch).fill(0); // the position of the token each next step processes
     const tokens = new Int32Array(batch);
     let prefilled = false;
+    const sync = (s: number) => {
+      for (; seen[s] < hist[s].length; seen[s]++) win[s].push(hist[s][seen[s]]);
+    };
     const room = async () => {
       if (!prefilled) return ctx - hist[0].length + 1;
       if (Math.max(...pos) >= ctx) {
         for (let s = 0; s < batch; s++) {
-          const h = hist[s].slice(off[s]);
-          let start = windowStart(h);
-          start = Math.min(Math.max(start, h.length - ctx + 1, 0), h.length - 1);
-          off[s] += start;
-          const w = h.slice(start);
+          sync(s);
+          const w = win[s] = nextWindow(win[s], ctx, windowStart, lead(s));
           await dec.prefill(w.slice(0, -1), s);
           pos[s] = w.length - 1;
         }
@@ -196,6 +202,7 @@ export function decoderRows(
           prefilled = true;
           const rows = [];
           for (let s = 0; s < batch; s++) {
+            sync(s);
             rows.push((await dec.prefill(hist[s], s)).slice());
             pos[s] = hist[s].length;
           }

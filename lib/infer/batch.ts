@@ -248,6 +248,7 @@ export class GenerationBatcher {
       grammar: plan.grammar,
       signal: job.opts.signal,
       windowStart: plan.windowStart,
+      windowLead: plan.windowLead,
       onTokens: (t) => {
         drawn += t.length;
         return plan.onTokens([t]);

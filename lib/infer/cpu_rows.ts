@@ -29,6 +29,7 @@ import type { DecodeRow, DecodeRowsOptions, DecodeRowsStats, RowEnd } from "./en
 import type { DecodeConstraint } from "./constraints.ts";
 import { allowedMask, type GrammarState } from "./grammar.ts";
 import { GENERATE_PARAMS } from "./params.ts";
+import { nextWindow } from "./_window.ts";
 // The one sampler import: `sampleFast` draws exactly what `sampleReference` (lib/infer/sampling.ts) draws.
 import { sampleFast as sampleToken } from "./sample_fast.ts";
 
@@ -192,10 +193,7 @@ export class CpuRowDecoder implements RowDecoder {
     // A full context: keep the window from `windowStart` (clamped as the engine and generate do), re-prefill all
     // but its newest token, which the next step runs.
     const slide = (L: Live) => {
-      const h = L.history;
-      let start = L.row.windowStart?.(h) ?? h.length - Math.floor(ctx / 2);
-      start = Math.min(Math.max(start, h.length - ctx + 1, 0), h.length - 1);
-      const w = L.history = h.slice(start);
+      const w = L.history = nextWindow(L.history, ctx, L.row.windowStart, L.row.windowLead);
       dec.reset(L.slot);
       if (w.length > 1) dec.prefill(w.slice(0, -1), { seq: L.slot });
       L.pos = w.length - 1;

@@ -27,6 +27,7 @@ import type { ModelWeights } from "./model_loader.ts";
 import type { TransformerConfig } from "../model/config.ts";
 import type { GrammarState, GrammarTables } from "./grammar.ts";
 import { seedWords } from "./sampling.ts";
+import { nextWindow } from "./_window.ts";
 
 export type { DecodeSampling } from "./_model.ts";
 
@@ -104,6 +105,11 @@ export interface DecodeOptions extends DecodeSampling {
    * keeps the last half of the context.
    */
   windowStart?: (ids: number[], seq: number) => number;
+  /**
+   * Ids each re-prefilled window starts with (a conditioning model's `BOS` and condition ids, as its training
+   * windows did); the prompt must start with them. Default none.
+   */
+  windowLead?: readonly number[];
   /** Grammar state after a token (for window slides); default keeps `grammarState` semantics of the tables. */
   nextState?: (s: GrammarState, id: number) => GrammarState;
   /** Cancels between readbacks. */
@@ -203,6 +209,8 @@ export interface DecodeRow extends RowSampling {
    * default keeps the last half of the context.
    */
   windowStart?: (ids: number[]) => number;
+  /** Ids each re-prefilled window starts with (its prompt starts with them); default none. */
+  windowLead?: readonly number[];
   /** Ends the sequence (`aborted`) at the next readback boundary; the others go on undisturbed. */
   signal?: AbortSignal;
   /** Its controls' static per-token bias (`controlBias`), added to its logits before every draw; none: unbiased. */
@@ -590,10 +598,8 @@ export class Engine {
   #slideWindow(run: DecodeRun) {
     const maxPos = this.config.maxPositions;
     for (let s = 0; s < run.batch; s++) {
-      const h = run.history[s];
-      let start = run.o.windowStart?.(h, s) ?? h.length - Math.floor(maxPos / 2);
-      start = Math.min(Math.max(start, h.length - maxPos + 1, 0), h.length - 1);
-      run.history[s] = h.slice(start);
+      const ws = run.o.windowStart;
+      run.history[s] = nextWindow(run.history[s], maxPos, ws && ((h) => ws(h, s)), run.o.windowLead);
     }
     for (let s = 0; s < run.batch; s++) {
       const w = run.history[s];
@@ -710,10 +716,7 @@ export class Engine {
       while (ring.pending) await take();
     };
     const slide = (L: LiveRow) => {
-      const h = L.history;
-      let start = L.row.windowStart?.(h) ?? h.length - Math.floor(maxPos / 2);
-      start = Math.min(Math.max(start, h.length - maxPos + 1, 0), h.length - 1);
-      const w = L.history = h.slice(start);
+      const w = L.history = nextWindow(L.history, maxPos, L.row.windowStart, L.row.windowLead);
       if (w.length > 1) this.#runPrefill(w.slice(0, -1), L.slot, 0, { row0: 0, rows: 0 });
       m.writeStates([this.#rowState(L.grammar, w[w.length - 1], w.length - 1, G)], L.slot);
       L.pos = w.length - 1;

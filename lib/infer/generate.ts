@@ -153,11 +153,14 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
     if (model.arch === "lstm" || model.cpuDecoder || guidance) {
       // CPU sampling: the LSTM, the CPU decoder, and guided decoding on any device (two slots per sequence)
       const L = model.seqLen ?? 100, slots = guidance ? 2 * batch : batch;
+      // a slid window starts with the sequence's lead: the conditions asked, its twin's `_none`s
+      const n = plan.windowLead.length;
+      const lead = (slot: number) => slot < batch ? plan.windowLead : guidance!.unconditional.slice(0, n);
       const rows = model.arch === "lstm"
         ? (hist: number[][]) => ({ rows: () => model.lstmLogits!(hist.map((h) => h.slice(-L))) })
         : model.cpuDecoder
-        ? cpuRows(model.cpuDecoder(slots), slots, model.context, plan.windowStart)
-        : engineRows(await model.engine(slots), slots, model.context, plan.windowStart);
+        ? cpuRows(model.cpuDecoder(slots), slots, model.context, plan.windowStart, lead)
+        : engineRows(await model.engine(slots), slots, model.context, plan.windowStart, lead);
       steps = await sampleLoop(
         model,
         plan.prompt,
@@ -187,6 +190,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
         signal: opts.signal,
         nextState: (s, id) => nextState(g, s, id),
         windowStart: plan.windowStart,
+        windowLead: plan.windowLead,
         onTokens: plan.onTokens,
         stepBias: stepBias(plan.constraint, batch),
       });
@@ -218,6 +222,7 @@ function engineRows(
   slots: number,
   ctx: number,
   windowStart: (ids: number[]) => number,
+  lead: (slot: number) => readonly number[],
 ): (hist: number[][]) => RowSource {
   return decoderRows(
     {
@@ -227,5 +232,6 @@ function engineRows(
     slots,
     ctx,
     windowStart,
+    lead,
   );
 }

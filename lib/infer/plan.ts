@@ -98,6 +98,11 @@ export interface GenerationPlan {
   onTokens(fresh: number[][]): boolean;
   /** Where a full context's re-prefilled window starts in `ids` (a bar near the last half context). */
   windowStart(ids: number[]): number;
+  /**
+   * What every re-prefilled window starts with: a conditioning model's `BOS` and condition ids (its training
+   * windows all did, lib/data/lead.ts), the prompt's first ids; empty for other models and for infilling.
+   */
+  readonly windowLead: readonly number[];
   /** The result so far, reporting `tokens` tokens sampled in `seconds`. */
   result(tokens: number, seconds: number): GenerateResult;
 }
@@ -296,6 +301,7 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
     constraint,
     onTokens,
     windowStart,
+    windowLead: cids && !range ? lead : [],
     result,
   };
 }
