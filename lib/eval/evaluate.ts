@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { nllWindows } from "./windows.ts";
 import { formatTable } from "../util/table.ts";
 import { openShards, type PreparedDataset } from "../data/shards.ts";
 import { type Checkpoint, readCheckpoint } from "../model/checkpoint.ts";
@@ -30,7 +31,7 @@ import {
   pitchClassDistribution,
   relativeDifference,
 } from "./metrics.ts";
-import { bigramNll, modelNll, type NllReport, nllReport, trainBigram } from "./nll.ts";
+import { bigramNll, modelNll, type NllReport, nllReport, type NllWindows, trainBigram } from "./nll.ts";
 import { cropFolder, readMidiSplit } from "./split.ts";
 import {
   type ContinuationReport,
@@ -271,6 +272,7 @@ async function nllSection(
   tok: Tokenizer,
   lm: Logits,
   log: (s: string) => void,
+  windows: NllWindows | undefined,
 ): Promise<EvalReport["nll"]> {
   {
     const t0 = performance.now();
@@ -287,7 +289,12 @@ async function nllSection(
       const pieces = ds.splits[split];
       if (pieces.length === 0) continue;
       const ts = performance.now();
-      const m = await modelNll(lm.fn, pieces, { vocab: lm.vocab, context: lm.context, maxTokens: limit });
+      const m = await modelNll(lm.fn, pieces, {
+        vocab: lm.vocab,
+        context: lm.context,
+        maxTokens: limit,
+        windows,
+      });
       const scored = pieces.slice(0, m.pieces);
       let notes = 0, seconds = 0;
       for (const p of scored) {
@@ -414,7 +421,7 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
     }
     report.data = { dir: o.dataDir, name: ds.meta.name, tokenizer: ds.meta.tokenizer.kind };
     try {
-      report.nll = await nllSection(o, ds, tok, await c.logits(), log);
+      report.nll = await nllSection(o, ds, tok, await c.logits(), log, nllWindows(tj));
     } catch (e) {
       report.nll = { skipped: `NLL failed: ${why(e)}` };
       log(`NLL skipped: ${why(e)}`);
@@ -486,7 +493,12 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
       const lm = await c.logits();
       // a cropped piece does not end where it stops: its EOS is not scored
       const eos = o.cropSeconds === undefined;
-      report.midiNll = await folderNll(folder, tok, lm, { maxTokens: o.nllMaxTokens, log, eos });
+      report.midiNll = await folderNll(folder, tok, lm, {
+        maxTokens: o.nllMaxTokens,
+        log,
+        eos,
+        windows: nllWindows(c.tj),
+      });
     } catch (e) {
       report.midiNll = { skipped: `NLL failed: ${why(e)}` };
       log(`NLL on ${o.midiDir} skipped: ${why(e)}`);

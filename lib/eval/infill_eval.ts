@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { nllWindows } from "./windows.ts";
 import { formatTable } from "../util/table.ts";
 import { BOS_ID } from "../tokenizers/tokenizer.ts";
 import type { LoadedModel } from "../infer/load.ts";
@@ -218,6 +219,7 @@ export async function infillCheck(
     throw new Error(`--after: expected an integer >= 0, got ${after}`);
   }
   const tok = model.tokenizer, g = model.grammar, ctx = Math.min(model.context, lm.context);
+  const windows = nllWindows(model.tokenizerJson);
   const c = conditioningIds(tok.vocab);
   if (!c) {
     throw new Error(
@@ -233,7 +235,12 @@ export async function infillCheck(
   const sums: { scored: Sums[]; suffix: number }[] = [];
   const noteCount = (ids: readonly number[]) => tok.decode(ids).notes.length;
   const nll = async (ids: number[], from: number, to: number) => {
-    const r = await modelNll(lm.fn, [ids.slice(0, to)], { vocab: lm.vocab, context: ctx, scoreFrom: [from] });
+    const r = await modelNll(lm.fn, [ids.slice(0, to)], {
+      vocab: lm.vocab,
+      context: ctx,
+      scoreFrom: [from],
+      windows,
+    });
     return r.nll;
   };
   for (const { file, score } of folder.pieces) {

@@ -21,7 +21,8 @@ import { type Score, scoreEndTick, sortNotes, ticksToSeconds } from "../score.ts
 import { listMidiFiles } from "../util/fs.ts";
 import { BOS_ID, EOS_ID, type Tokenizer } from "../tokenizers/tokenizer.ts";
 import { computeMetrics, meanMetrics, METRIC_NAMES, type Metrics } from "./metrics.ts";
-import { type LogitsFn, modelNll, type NllReport, nllReport } from "./nll.ts";
+import { type LogitsFn, modelNll, type NllReport, nllReport, type NllWindows } from "./nll.ts";
+import { nllWindows } from "./windows.ts";
 import type { LoadedModel } from "../infer/load.ts";
 import { resolveSampling } from "../infer/generation_config.ts";
 
@@ -233,7 +234,7 @@ export async function folderNll(
   folder: MidiFolder,
   tok: Tokenizer,
   lm: NllModel,
-  opts: { maxTokens?: number; log?: (line: string) => void; eos?: boolean } = {},
+  opts: { maxTokens?: number; log?: (line: string) => void; eos?: boolean; windows?: NllWindows } = {},
 ): Promise<FolderNll> {
   const skipped = [...folder.skipped];
   const seqs: number[][] = [];
@@ -253,7 +254,12 @@ export async function folderNll(
   if (!seqs.length) throw new Error(`${folder.dir}: no file the model's tokenizer can encode`);
   const limit = opts.maxTokens === 0 ? Infinity : opts.maxTokens ?? 16_384;
   const ts = performance.now();
-  const m = await modelNll(lm.fn, seqs, { vocab: lm.vocab, context: lm.context, maxTokens: limit });
+  const m = await modelNll(lm.fn, seqs, {
+    vocab: lm.vocab,
+    context: lm.context,
+    maxTokens: limit,
+    windows: opts.windows,
+  });
   let notes = 0, seconds = 0;
   for (const s of rendered.slice(0, m.pieces)) {
     notes += s.notes.length;
@@ -440,6 +446,7 @@ export async function continuationTest(
   if (!g.remi) throw new Error(`the ${model.tokenizerJson.kind} tokenizer has no bars`);
   const isBar = (id: number) => (g.base[id] ?? []).some((b) => g.baseType[b] === TokenType.Bar);
   const log = opts.log ?? (() => {});
+  const windows = nllWindows(model.tokenizerJson);
 
   const skipped: SkippedFile[] = [...folder.skipped];
   const perPiece: ContinuationPiece[] = [];
@@ -494,6 +501,7 @@ export async function continuationTest(
       vocab: lm.vocab,
       context: lm.context,
       scoreFrom: [1 + bars[P]],
+      windows,
     });
     nllSum += nll.nll;
     nllTokens += nll.tokens;

@@ -46,9 +46,11 @@ export {
   type NllReport,
   nllReport,
   type NllTotals,
+  type NllWindows,
   tokenNll,
   trainBigram,
 } from "./nll.ts";
+export { nllWindows } from "./windows.ts";
 export { evalSvg, type EvalSvgInput } from "./svg.ts";
 export { evalReportSvg, writeEvalReport } from "./report.ts";
 export {
@@ -75,7 +77,7 @@ export {
   type SplitNll,
   type SyntaxErrorRates,
 } from "./evaluate.ts";
-export { type Logits, makeLogits } from "./logits.ts";
+export { type Logits, makeLogits, trainedContext } from "./logits.ts";
 export { cropFolder, cropSeconds, maestroCsv, readMidiSplit, splitFiles } from "./split.ts";
 export { sampleIds, type SampleIdsOptions } from "./sample_ids.ts";
 export {

@@ -212,6 +212,31 @@ export interface ModelNllOptions {
   scoreFrom?: readonly number[];
   /** Called after each window with tokens scored so far. */
   onProgress?: (tokens: number) => void;
+  /**
+   * How the model's windows look (see {@link nllWindows}): a conditioning model was trained on windows that all start
+   * with its lead (`BOS` and the condition ids) at a bar line. Each piece's `BOS` is then read as that lead, and every
+   * later window is the lead followed by the piece from a bar line, at or before where the window would start
+   * (at most a quarter context before; never scored twice; the lead is never scored). Default: plain windows (the piece as it is, cut anywhere).
+   */
+  windows?: NllWindows;
+}
+
+/**
+ * The window format of a model, for {@link modelNll}: `lead` (empty: none) and the bar-line test.
+ *
+ * @example
+ * ```ts
+ * import type { NllWindows } from "./nll.ts";
+ * const w: NllWindows = { lead: [1, 300, 301, 302, 303], isBar: (id) => id === 4 };
+ * ```
+ */
+export interface NllWindows {
+  /** Ids every window starts with (the first is `BOS`); empty for a model trained on plain windows. */
+  lead: readonly number[];
+  /** Whether an id starts a bar (a window starts at one). */
+  isBar: (id: number) => boolean;
+  /** The length of a piece's own lead (`BOS` and condition ids, data made with `--conditioning`), else 0 or 1. */
+  ownLead?: (ids: readonly number[]) => number;
 }
 
 /**
@@ -235,33 +260,56 @@ export async function modelNll(
   const { vocab, context } = opts;
   const overlap = Math.min(opts.overlap ?? Math.floor(context / 2), context - 1);
   const limit = opts.maxTokens ?? Infinity;
+  const w = opts.windows, isBar = w?.isBar;
   let nll = 0, tokens = 0, scoredPieces = 0;
   for (const [k, p] of pieces.entries()) {
     if (tokens >= limit) break;
-    const ids = Array.from(p);
-    // index of the last token already scored (BOS = 0 is never scored; nor is anything before `scoreFrom`)
-    let scoredUpTo = Math.max(0, (opts.scoreFrom?.[k] ?? 1) - 1);
-    let start = 0;
+    // a piece with its own lead keeps it; else its BOS is read as the model's lead (which starts with BOS): ids[i]
+    // for i ≥ L is then the piece's id i − L + 1
+    let ids = Array.from(p), lead: readonly number[] = [], shift = 0;
+    const own = w?.ownLead?.(ids) ?? 0;
+    if (own > 1) lead = ids.slice(0, own);
+    else if (w?.lead.length) {
+      lead = w.lead;
+      ids = [...lead, ...ids.slice(1)];
+      shift = lead.length - 1;
+    }
+    const L = lead.length;
+    if (L >= context / 2) throw new RangeError(`windows: a lead of ${L} ids in a context of ${context}`);
+    // index of the last id already scored (BOS = 0 is never scored; nor is the lead, nor anything before `scoreFrom`)
+    let scoredUpTo = Math.max(0, (opts.scoreFrom?.[k] ?? 1) - 1) + shift;
+    // window n > 0: the lead, then ids[start …]; window 0: ids[0 …] (its lead is the piece's own)
+    let start = 0, pre = 0;
     while (scoredUpTo < ids.length - 1) {
-      if (start + context - 1 <= scoredUpTo && start + context < ids.length) {
-        start += context - overlap; // this window holds no token to score
-        continue;
+      const end = Math.min(start + context - pre, ids.length); // ids of this window: [start, end)
+      if (end - 1 > scoredUpTo) {
+        const win = pre ? [...lead, ...ids.slice(start, end)] : ids.slice(start, end);
+        const logits = await logitsFn(win);
+        if (logits.length < win.length * vocab) {
+          throw new Error(`logits: expected ${win.length} × ${vocab} values, got ${logits.length}`);
+        }
+        for (let t = Math.max(pre - 1, 0); t < win.length - 1; t++) {
+          const target = start + t + 1 - pre;
+          if (target <= scoredUpTo) continue;
+          nll += tokenNll(logits, t, vocab, win[t + 1]);
+          tokens++;
+          scoredUpTo = target;
+        }
+        opts.onProgress?.(tokens);
       }
-      const win = ids.slice(start, start + context);
-      const logits = await logitsFn(win);
-      if (logits.length < win.length * vocab) {
-        throw new Error(`logits: expected ${win.length} × ${vocab} values, got ${logits.length}`);
+      if (end >= ids.length) break;
+      // the next window keeps `overlap` ids of context before the first it scores, from a bar line where one is
+      let next = end - overlap;
+      if (isBar) {
+        for (let i = next; i > Math.max(start, L, next - Math.floor(context / 4)); i--) {
+          if (isBar(ids[i])) {
+            next = i;
+            break;
+          }
+        }
       }
-      for (let t = 0; t < win.length - 1; t++) {
-        const target = start + t + 1;
-        if (target <= scoredUpTo) continue;
-        nll += tokenNll(logits, t, vocab, win[t + 1]);
-        tokens++;
-        scoredUpTo = target;
-      }
-      opts.onProgress?.(tokens);
-      if (start + context >= ids.length) break;
-      start += context - overlap;
+      start = Math.max(next, start + 1);
+      pre = L;
     }
     scoredPieces++;
   }

@@ -86,3 +86,44 @@ Deno.test("tokenNll is a stable log-softmax; nllReport converts units", () => {
   assertAlmostEquals(rep.perplexity, Math.exp(2), 1e-12);
   assertAlmostEquals(rep.bitsPerToken, 2 / Math.LN2, 1e-12);
 });
+
+Deno.test("model NLL with a lead: every window starts lead + bar line; each piece id scored once, the lead never", async () => {
+  const V = 16, BAR = 4, lead = [1, 9, 10];
+  // bars of 1 to 6 ids: Bar, then notes 5..8
+  const rand = lcg(3), piece = [1];
+  while (piece.length < 120) {
+    piece.push(BAR);
+    for (let n = Math.floor(rand() * 6); n > 0; n--) piece.push(5 + Math.floor(rand() * 4));
+  }
+  piece.push(2);
+  const windows: number[][] = [];
+  const oracle = (ids: readonly number[]) => {
+    windows.push([...ids]);
+    const out = new Float32Array(ids.length * V);
+    for (let t = 0; t + 1 < ids.length; t++) out[t * V + ids[t + 1]] = 50;
+    return out;
+  };
+  const w = { lead, isBar: (id: number) => id === BAR };
+  const r = await modelNll(oracle, [piece], { vocab: V, context: 24, windows: w });
+  assertEquals(r.tokens, piece.length - 1, "every id after BOS once, no lead id");
+  assert(r.nll < 1e-12, "targets aligned with the window's own next ids");
+  assert(windows.length > 5);
+  for (const [i, win] of windows.entries()) {
+    assert(win.length <= 24);
+    assertEquals(win.slice(0, 3), lead, `window ${i} starts with the lead`);
+    if (i > 0) assertEquals(win[3], BAR, `window ${i} resumes at a bar line`);
+  }
+  // the windows' bodies, in order, cover the piece (BOS read as the lead)
+  assert(piece.slice(1).join(",").startsWith(windows[0].slice(3).join(",")));
+  // a piece that carries its own lead keeps it (conditioned data): no id added, its lead scored as before
+  const own = [1, 11, 12, ...piece.slice(1)];
+  windows.length = 0;
+  const r2 = await modelNll(oracle, [own], { vocab: V, context: 24, windows: { ...w, ownLead: () => 3 } });
+  assertEquals(r2.tokens, own.length - 1);
+  for (const win of windows) assertEquals(win.slice(0, 3), [1, 11, 12]);
+  // without windows: the plain cut, as before
+  windows.length = 0;
+  const plain = await modelNll(oracle, [piece], { vocab: V, context: 24 });
+  assertEquals(plain.tokens, piece.length - 1);
+  assertEquals(windows[1][0], piece[12], "the second plain window starts half a context on");
+});
