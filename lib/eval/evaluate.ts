@@ -411,6 +411,7 @@ interface Ctx {
 
 async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<void> {
   const { tok, tj, log } = c;
+  const windows = nllWindows(tj); // the model's NLL windows, for both NLL sections
   let ds: PreparedDataset | undefined;
   if (o.dataDir) {
     ds = await openShards(o.dataDir);
@@ -421,7 +422,7 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
     }
     report.data = { dir: o.dataDir, name: ds.meta.name, tokenizer: ds.meta.tokenizer.kind };
     try {
-      report.nll = await nllSection(o, ds, tok, await c.logits(), log, nllWindows(tj));
+      report.nll = await nllSection(o, ds, tok, await c.logits(), log, windows);
     } catch (e) {
       report.nll = { skipped: `NLL failed: ${why(e)}` };
       log(`NLL skipped: ${why(e)}`);
@@ -497,7 +498,7 @@ async function sections(o: EvalOptions, report: EvalReport, c: Ctx): Promise<voi
         maxTokens: o.nllMaxTokens,
         log,
         eos,
-        windows: nllWindows(c.tj),
+        windows,
       });
     } catch (e) {
       report.midiNll = { skipped: `NLL failed: ${why(e)}` };

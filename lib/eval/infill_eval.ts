@@ -219,7 +219,7 @@ export async function infillCheck(
     throw new Error(`--after: expected an integer >= 0, got ${after}`);
   }
   const tok = model.tokenizer, g = model.grammar, ctx = Math.min(model.context, lm.context);
-  const windows = nllWindows(model.tokenizerJson);
+  const windows = nllWindows(model.tokenizerJson, model.grammar);
   const c = conditioningIds(tok.vocab);
   if (!c) {
     throw new Error(

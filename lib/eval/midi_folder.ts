@@ -446,7 +446,7 @@ export async function continuationTest(
   if (!g.remi) throw new Error(`the ${model.tokenizerJson.kind} tokenizer has no bars`);
   const isBar = (id: number) => (g.base[id] ?? []).some((b) => g.baseType[b] === TokenType.Bar);
   const log = opts.log ?? (() => {});
-  const windows = nllWindows(model.tokenizerJson);
+  const windows = nllWindows(model.tokenizerJson, model.grammar);
 
   const skipped: SkippedFile[] = [...folder.skipped];
   const perPiece: ContinuationPiece[] = [];

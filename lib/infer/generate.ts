@@ -171,7 +171,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
         plan.chunk,
         plan.sampling,
         plan.onTokens,
-        guidance ? guidedRows(rows, guidance.unconditional, plan.prompt.length, guidance.scale) : rows,
+        guidance ? guidedRows(rows, guidance.unconditional, guidance.scale) : rows,
         opts.signal,
         bias,
         plan.constraint,

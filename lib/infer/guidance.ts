@@ -32,8 +32,8 @@ export function guidanceMix(
 
 /**
  * Guided rows for `sampleLoop`: `inner` is a row source over twice the sequences (built for `2 × batch` slots);
- * sequence `b` runs in slot `b` and its unconditional twin (`unconditional` followed by the tokens `b` drew after
- * its `promptLength`-token prompt) in slot `batch + b`. Each draw's row `b` is their {@linkcode guidanceMix}.
+ * sequence `b` runs in slot `b` and its unconditional twin (`unconditional`, its prompt's twin of the same length,
+ * followed by the tokens `b` drew after that prompt) in slot `batch + b`. Each draw's row `b` is their {@linkcode guidanceMix}.
  *
  * @example
  * ```ts ignore
@@ -42,21 +42,16 @@ export function guidanceMix(
  * import { guidedRows } from "./guidance.ts";
  * const model = await loadModel("models/default", { device: "cpu" });
  * const half = (ids: number[]) => ids.length - model.context / 2;
- * const rows = guidedRows(cpuRows(model.cpuDecoder!(2), 2, model.context, half), [1, 5, 6, 7, 8], 5, 3);
+ * const rows = guidedRows(cpuRows(model.cpuDecoder!(2), 2, model.context, half), [1, 5, 6, 7, 8], 3);
  * const first = await rows([[1, 5, 40, 7, 8]]).rows(0); // one guided row: Key token 40 against its _none
  * ```
  */
 export function guidedRows(
   inner: (hist: number[][]) => RowSource,
   unconditional: readonly number[],
-  promptLength: number,
   scale: number,
 ): (hist: number[][]) => RowSource {
-  if (unconditional.length !== promptLength) {
-    throw new RangeError(
-      `guidance: the unconditional prompt has ${unconditional.length} ids, not ${promptLength}`,
-    );
-  }
+  const promptLength = unconditional.length;
   return (hist) => {
     const B = hist.length;
     const twins = hist.map((h) => [...unconditional, ...h.slice(promptLength)]);

@@ -48,7 +48,6 @@ Deno.test("guided rows = the reference forward of both prompts, mixed, at every 
     const src = guidedRows(
       cpuRows(model.cpuDecoder!(2), 2, model.context, plan.windowStart),
       g.unconditional,
-      plan.prompt.length,
       2.5,
     )(hist);
     let worst = 0;
