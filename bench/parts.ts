@@ -10,6 +10,7 @@ import type { BenchResult } from "../lib/util/table.ts";
 import type { TorchStatus } from "./torch_peer.ts";
 import { trainGpu } from "./gpu_train_part.ts";
 import { decodeCpu, readBandwidth, trainCpu } from "./cpu_parts.ts";
+import { decodeGuidance } from "./guidance_part.ts";
 
 /** One way of running the PyTorch peer. */
 export interface TorchVariant {
@@ -639,6 +640,7 @@ export const BENCH_PARTS: readonly BenchPart[] = [
   decodeEngine,
   decodeTfjs,
   decodeCpu,
+  decodeGuidance,
   trainTorch,
   trainTfjs("wasm"),
   trainTfjs("webgpu"),
