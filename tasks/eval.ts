@@ -45,7 +45,9 @@ const USAGE = `usage: deno task eval --model DIR [options]
   --backend B        NLL forward: auto (WebGPU engine on a real GPU, else the CPU backend with a BLAS, else tfjs) |
                      engine | cpu | tfjs | reference
   --conditioning     the conditioning check instead: --samples per style / key / density value and with none,
-                     --bars per sample (default 8), --keys "C major,A minor,Eb major,F# minor"
+                     --bars per sample (default 8), --keys "C major,A minor,Eb major,F# minor";
+                     --hard-controls: key and density samples also get the hard control (the out-of-key mask,
+                     the density bias), as generate --key/--density applies it: what a user gets
   --infill FROM:TO   the infill check instead, on the --midi pieces: bars FROM..TO infilled vs written from the left
                      alone, each scored given both sides; --after N bars of right side (default 4)
   --out FILE         report (default eval.json; the SVG goes beside it as .svg)`;
@@ -87,6 +89,7 @@ if (import.meta.main) {
       pieces: { type: "string" },
       backend: { type: "string" },
       conditioning: { type: "boolean" },
+      "hard-controls": { type: "boolean" },
       keys: { type: "string" },
       infill: { type: "string" },
       after: { type: "string" },
@@ -134,6 +137,11 @@ if (import.meta.main) {
         : numberOpt(values, "guidance-scale", 1, 1, 10),
     };
     const log = (s: string) => console.error(s);
+    if (values["hard-controls"] && !values.conditioning) {
+      throw new UsageError(
+        "--hard-controls: only with --conditioning (the key and density samples' controls)",
+      );
+    }
     if (values.conditioning || values.infill !== undefined) {
       if (models.length > 1) throw new UsageError("--conditioning / --infill: one --model at a time");
       if (values.conditioning && values.infill !== undefined) {
@@ -158,6 +166,7 @@ if (import.meta.main) {
             bars,
             keys: typeof values.keys === "string" ? values.keys.split(",").map((k) => k.trim()) : undefined,
             densityThresholds,
+            hardControls: Boolean(values["hard-controls"]),
             log,
           });
           console.log(formatConditioningReport(r));

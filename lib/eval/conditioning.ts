@@ -31,6 +31,7 @@ import { BOS_ID, type Tokenizer } from "../tokenizers/tokenizer.ts";
 import { computeMetrics, meanMetrics } from "./metrics.ts";
 import type { LoadedModel } from "../infer/load.ts";
 import { resolveSampling } from "../infer/generation_config.ts";
+import type { Controls } from "../infer/controls.ts";
 
 /**
  * One group of samples: what was asked, and the pieces.
@@ -270,6 +271,12 @@ export interface ConditioningCheckOptions {
   topP?: number;
   /** Classifier-free guidance scale (default the model's, else 1 = off; lib/infer/guidance.ts). */
   guidanceScale?: number;
+  /**
+   * Also apply the hard control of each key and density value (the out-of-key Pitch mask, the density bias;
+   * lib/infer/controls.ts), as `deno task generate --key/--density` does on top of the learned token: what a user
+   * gets, not what the model learned (default false: the condition token alone).
+   */
+  hardControls?: boolean;
   /** Density class thresholds in notes per bar (the data's `meta.json` `conditioning.notesPerBar`), for `inClass`. */
   densityThresholds?: readonly [number, number];
   /** Progress lines. */
@@ -334,6 +341,7 @@ export async function conditioningCheck(
     const { ids, scores } = await generate({
       model,
       conditions: r.request,
+      controls: o.hardControls ? hardControlsOf(r.request) : undefined,
       bars,
       batch: n,
       temperature,
@@ -362,9 +370,17 @@ export async function conditioningCheck(
       topK,
       topP,
       guidanceScale,
+      hardControls: Boolean(o.hardControls),
       adapter: model.adapter,
     },
   };
+}
+
+/** The hard controls `deno task generate` applies for a key or density condition (style has none). */
+function hardControlsOf(r: ConditionAsk): Controls | undefined {
+  if (r.key) return { key: r.key };
+  if (r.density) return { density: r.density };
+  return undefined;
 }
 
 function f(v: number | undefined, digits = 2): string {

@@ -159,3 +159,68 @@ Deno.test("conditioningCheck end to end on a tiny model: groups of generate({ co
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("conditioningCheck hardControls: key and density groups are generate() with the CLI's hard control too", async () => {
+  const { tmp, dir } = await conditionedTinyModel(6);
+  const model = await loadExactCpuModel(dir);
+  try {
+    const sampling = { temperature: 1, topK: 0, topP: 1, seed: 9 };
+    const ask = {
+      samples: 3,
+      bars: 2,
+      styles: [],
+      keys: ["Eb major"],
+      densities: ["high"],
+      baseline: false,
+    } as const;
+    const soft = await conditioningCheck(model, { ...ask, ...sampling });
+    const hard = await conditioningCheck(model, { ...ask, ...sampling, hardControls: true });
+    assertEquals(hard.settings.hardControls, true);
+    // the reference: generate as `deno task generate --key "Eb major"` calls it, token and mask
+    const { scores } = await generate({
+      model,
+      conditions: { key: "Eb major" },
+      controls: { key: "Eb major" },
+      bars: 2,
+      batch: 3,
+      ...sampling,
+    });
+    const scale = new Set([0, 2, 4, 5, 7, 9, 11].map((x) => (x + 3) % 12));
+    const notes = scores.flatMap((s) => s.notes);
+    assert(notes.length > 0 && notes.every((n) => scale.has(n.pitch % 12)), "every pitch in E♭ major");
+    const eb = parseKey("Eb major");
+    const agree = scores.filter((s) => {
+      const k = estimateKey(s.notes, s.ticksPerBeat);
+      return s.notes.length > 0 && k.tonic === eb.tonic && k.mode === eb.mode;
+    });
+    assertEquals(hard.groups[0].keyAgreement, agree.length / 3);
+    const { scores: plain } = await generate({
+      model,
+      conditions: { key: "Eb major" },
+      bars: 2,
+      batch: 3,
+      ...sampling,
+    });
+    assert(
+      plain.flatMap((s) => s.notes).some((n) => !scale.has(n.pitch % 12)),
+      "the token alone leaves a random model out of key (so the mask above did something)",
+    );
+    const { scores: high } = await generate({
+      model,
+      conditions: { density: "high" },
+      controls: { density: "high" },
+      bars: 2,
+      batch: 3,
+      ...sampling,
+    });
+    assertAlmostEquals(
+      hard.groups[1].notesPerBar,
+      high.reduce((a, s) => a + s.notes.length / 2, 0) / 3,
+      1e-9,
+    );
+    assert(hard.groups[1].notesPerBar !== soft.groups[1].notesPerBar, "the density bias changed the samples");
+  } finally {
+    model.dispose();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
