@@ -7,6 +7,9 @@
  */
 import type { Checkpoint } from "../model/checkpoint.ts";
 import type { LogitsFn } from "./nll.ts";
+import { trainedContext } from "../model/config.ts";
+
+export { trainedContext };
 
 /**
  * Which forward computes the model's logits for NLL: `auto` = the WebGPU engine on a real GPU, else the CPU backend
@@ -134,22 +137,4 @@ export async function makeLogits(ck: Checkpoint, backend: EvalBackend): Promise<
     name: `tfjs ${name}`,
     dispose: () => model.dispose(),
   };
-}
-
-/**
- * The window a Transformer's NLL is scored in: the sequence length it was trained on (its `maxPositions` may be
- * larger, but positions past the training length were never trained, and RoPE does not extrapolate: scoring
- * `models/maestro-2m`, trained on 256, in 512-id windows costs it 0.23 nats/token on the MAESTRO test split).
- *
- * @example
- * ```ts
- * import { trainedContext } from "./logits.ts";
- * trainedContext({ arch: "transformer", maxPositions: 512, seqLen: 256 }); // 256
- * ```
- */
-export function trainedContext(
-  c: { arch: string; seqLen: number; maxPositions?: number },
-): number {
-  if (c.arch !== "transformer" || c.maxPositions === undefined) return c.seqLen;
-  return Math.min(c.maxPositions, c.seqLen > 1 ? c.seqLen : c.maxPositions);
 }

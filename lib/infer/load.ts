@@ -12,7 +12,7 @@ import { type GrammarTables, grammarTables } from "./grammar.ts";
 import { engineModel, type ModelWeights } from "./model_loader.ts";
 import { type Checkpoint, CheckpointFormatError, readCheckpoint } from "../model/checkpoint.ts";
 import { readGenerationConfig, type SamplingDefaults } from "./generation_config.ts";
-import type { LstmConfig, ModelConfig } from "../model/config.ts";
+import { type LstmConfig, type ModelConfig, trainedContext } from "../model/config.ts";
 import { getGpu } from "./_gpu.ts";
 import { type CpuDecoder } from "../cpu/decode.ts";
 import type { WeightFormat } from "../cpu/qgemv.ts";
@@ -33,7 +33,11 @@ export interface LoadedModel {
   readonly dir: string;
   /** The model's hyper-parameters, from the checkpoint's `etude.*` metadata. */
   readonly config: ModelConfig;
-  /** Positions the model sees at once: the Transformer's `maxPositions`; unbounded for the LSTM (it windows). */
+  /**
+   * Positions the model sees at once: the Transformer's training length (`trainedContext`: a model trained on 256
+   * with `maxPositions` 512 slides its window at 256, never using positions it was not trained on); unbounded for
+   * the LSTM (it windows).
+   */
   readonly context: number;
   /** The model's tokenizer (encodes a prompt, decodes the generated ids). */
   readonly tokenizer: Tokenizer;
@@ -161,12 +165,14 @@ async function loadFrom(ck: Checkpoint, opts: LoadModelOptions): Promise<LoadedM
     throw new Error(`weights: ${opts.weights} needs the CPU device (--device cpu)`);
   }
   const { config, weights } = engineModel(ck);
-  let engine = await Engine.create(config, weights, { maxBatch: 1 });
+  // the engine's context is the training length: its window slides there, and its KV caches hold no more
+  const runtime = { ...config, maxPositions: trainedContext(config) };
+  let engine = await Engine.create(runtime, weights, { maxBatch: 1 });
   let w: ModelWeights | undefined = weights;
   const model: LoadedModel = {
     dir,
     config,
-    context: config.maxPositions,
+    context: runtime.maxPositions,
     tokenizer,
     tokenizerJson: json,
     grammar,
@@ -177,7 +183,7 @@ async function loadFrom(ck: Checkpoint, opts: LoadModelOptions): Promise<LoadedM
       if (batch > engine.maxBatch) {
         if (!w) throw new Error("model was disposed");
         engine.dispose();
-        engine = await Engine.create(config, w, { maxBatch: Math.max(batch, 2 * engine.maxBatch) });
+        engine = await Engine.create(runtime, w, { maxBatch: Math.max(batch, 2 * engine.maxBatch) });
       }
       return engine;
     },
@@ -217,8 +223,10 @@ async function loadCpu(
     adapter = "cpu (TypeScript fallback, no BLAS)";
   }
   if (weights !== "f32") adapter = adapter.replace(/\)$/, `, ${weights} weights)`);
+  // the context is the training length (as the engine's above)
+  const context = trainedContext(config);
   let m: InstanceType<typeof CpuTransformer> | undefined = CpuTransformer.fromWeights(
-    toCpuConfig(config),
+    toCpuConfig({ ...config, maxPositions: context }),
     ck.weights,
     blas,
   );
@@ -227,7 +235,7 @@ async function loadCpu(
   const model: LoadedModel = {
     dir: ck.dir,
     config,
-    context: config.maxPositions,
+    context,
     tokenizer,
     tokenizerJson: json,
     grammar,
@@ -249,7 +257,7 @@ async function loadCpu(
         const { config, weights } = engineModel(ck);
         const cap = Math.max(batch, 2 * (engine?.maxBatch ?? 0), 1);
         engine?.dispose();
-        engine = await Engine.create(config, weights, { maxBatch: cap });
+        engine = await Engine.create({ ...config, maxPositions: context }, weights, { maxBatch: cap });
       }
       return engine;
     },
