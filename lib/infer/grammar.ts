@@ -5,7 +5,7 @@
  *
  * Types follow MidiTok REMI: Bar → Position/Bar/TimeSig/Rest; Position → [TimeSig]/[Tempo]/[Chord]/Pitch;
  * Tempo → Chord/Pitch (or Position/Bar/Rest: a tempo change on a step without notes); Chord → Pitch; Pitch → Velocity → Duration → Pitch/Position/Bar/Rest; Rest → Rest/Position/Bar.
- * Positions strictly increase within a bar. A type absent from the vocabulary is skipped (Pitch → Duration when
+ * Positions strictly increase within a bar; a TimeSig only opens a bar (after `Bar` or `Position_0`). A type absent from the vocabulary is skipped (Pitch → Duration when
  * there are no velocities). A BPE token enters with its first base token's type and leaves with its last one's; one
  * whose inside breaks the grammar is never sampled. Like PAD and MASK, the condition tokens and FIM sentinels of a
  * model trained with conditioning (`Style_*`, `Key_*`, `TempoClass_*`, `Density_*`, `FIM_*`) are never sampled.
@@ -241,13 +241,17 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
       }
       if (t === T.Position) {
         posMax = Math.max(posMax, basePos[id]);
-        if (cur === -3) posReq = basePos[id];
+        if (cur === -3) posReq = posReq === 1 ? Math.min(1, basePos[id]) : basePos[id]; // 1: a TimeSig before
         else if (cur >= 0 && basePos[id] <= cur) typeIn = -1;
         cur = basePos[id];
         posOut = cur;
       } else if (t === T.Bar || t === T.Rest || t === T.End) {
         cur = -1;
         posOut = -1;
+      } else if (t === T.TimeSig) {
+        // a meter starts a bar: only at its first step (after `Bar` or `Position_0`), as REMI writes it
+        if (cur === -3) posReq = 1;
+        else if (cur > 0) typeIn = -1;
       }
       prev = t;
     }
@@ -401,6 +405,7 @@ export function grammarErrors(ids: readonly number[], tok: TokenizerJson | Gramm
       }
       if (t < 0 || !g.allow[type * N_TYPES + t]) errors.type++;
       if (g.baseBar[b] > 0) barLen = g.baseBar[b];
+      if (t === T.TimeSig && pos > 0) errors.time++; // a meter inside a bar
       if (t === T.Position) {
         if (g.basePos[b] <= pos || g.basePos[b] >= barLen) errors.time++;
         pos = g.basePos[b];

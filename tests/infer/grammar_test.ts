@@ -70,6 +70,15 @@ Deno.test("grammar: real REMI token streams have no errors; broken ones are coun
     0,
   );
   assertEquals(grammarErrors([...dup, ...dup.slice(2)], base.toJSON()).dupn, 1);
+  // A TimeSig opens a bar (after Bar or Position_0), never inside one: an error, and masked.
+  const sig = id("TimeSig_3/4");
+  assertEquals(grammarErrors([id("Bar_None"), id("Position_8"), sig], base.toJSON()).time, 1);
+  assertEquals(grammarErrors([id("Bar_None"), sig, id("Position_0")], base.toJSON()).time, 0);
+  const g2 = grammarTables(base.toJSON());
+  const after = (ids: number[]) => ids.reduce((st, t) => nextState(g2, st, t), initialState(g2));
+  assertEquals(allowedMask(g2, after([id("Bar_None")]))[sig], 1);
+  assertEquals(allowedMask(g2, after([id("Bar_None"), id("Position_0")]))[sig], 1);
+  assertEquals(allowedMask(g2, after([id("Bar_None"), id("Position_8")]))[sig], 0);
 });
 
 Deno.test("grammar: BPE tokens enter and leave with their first and last base types; broken merges are never allowed", async () => {
@@ -82,6 +91,8 @@ Deno.test("grammar: BPE tokens enter and leave with their first and last base ty
     [id("Bar_None"), id("Position_0")], // n0+3
     [id("Pitch_60"), id("Pitch_62")], // n0+4: broken inside
     [id("Position_8"), id("Position_2")], // n0+5: backwards inside
+    [id("Position_8"), id("TimeSig_3/4")], // n0+6: a meter inside a bar
+    [id("TimeSig_3/4"), id("Position_8")], // n0+7: a meter, then a step of the bar it opens
   ];
   const bpe = new BpeTokenizer(base, merges);
   const json = bpe.toJSON();
@@ -89,11 +100,15 @@ Deno.test("grammar: BPE tokens enter and leave with their first and last base ty
   assertEquals([...g.gtab.subarray((n0 + 2) * 16, (n0 + 2) * 16 + 7)], [2, 8, 4, 4, 4, -1, 1]);
   assertEquals(g.gtab[(n0 + 4) * 16], -1);
   assertEquals(g.gtab[(n0 + 5) * 16], -1);
+  assertEquals(g.gtab[(n0 + 6) * 16], -1);
+  assertEquals(g.gtab[(n0 + 7) * 16 + 2], 1, "TimeSig + Position_8 needs the bar's first step at most");
   // After Position_4 inside a bar, a token starting with Position_4 is not allowed; after Bar it is.
   let s = nextState(g, nextState(g, initialState(g), id("Bar_None")), id("Position_4"));
   s = nextState(g, nextState(g, nextState(g, s, id("Pitch_64")), id("Velocity_95")), id("Duration_1.0.8"));
   assertEquals(allowedMask(g, s)[n0 + 2], 0);
   assertEquals(allowedMask(g, nextState(g, s, id("Bar_None")))[n0 + 2], 1);
+  assertEquals(allowedMask(g, s)[n0 + 7], 0, "no meter inside the bar");
+  assertEquals(allowedMask(g, nextState(g, s, id("Bar_None")))[n0 + 7], 1);
   // Generation from a random model with this BPE vocabulary: no grammar errors in the expanded stream.
   const dir = await writeTinyCheckpoint(
     { vocab: json.vocab.length, d: 20, ffn: 36, layers: 1, heads: 2, maxPos: 64 },
