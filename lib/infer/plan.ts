@@ -6,7 +6,7 @@
  * @module
  */
 import { withModelSampling } from "./generation_config.ts";
-import { ticksToSeconds } from "../score.ts";
+import { type Note, sortNotes, ticksToSeconds } from "../score.ts";
 import { type GrammarState, type GrammarTables, initialState, nextState, TokenType } from "./grammar.ts";
 import { BOS_ID, EOS_ID } from "../tokenizers/tokenizer.ts";
 import { controlBias } from "./controls.ts";
@@ -235,7 +235,7 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
   const onTokens = (fresh: number[][]): boolean => {
     for (let s = 0; s < batch; s++) {
       if (done[s]) continue;
-      const before = ids[s].length;
+      const notes: Note[] = [];
       for (const id of fresh[s]) {
         if (id === EOS_ID) {
           done[s] = true;
@@ -246,16 +246,21 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
           break;
         }
         ids[s].push(id);
+        if (streams) {
+          // id by id: the seconds stop falls on the same token whatever the readback's length (CLI, server rows)
+          const pushed = streams[s].push([id]);
+          for (const n of pushed.notes) notes.push(n);
+          if (pushed.reachedStop) {
+            done[s] = true;
+            break;
+          }
+        }
         if (ids[s].length >= maxTokens) {
           done[s] = true;
           break;
         }
       }
-      if (streams) {
-        const { notes, reachedStop } = streams[s].push(ids[s].slice(before));
-        if (reachedStop) done[s] = true;
-        if (opts.onNotes && notes.length) opts.onNotes(notes, s);
-      }
+      if (opts.onNotes && notes.length) opts.onNotes(sortNotes(notes), s);
     }
     return done.every(Boolean);
   };

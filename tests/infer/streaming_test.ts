@@ -10,7 +10,7 @@ import { generate } from "../../lib/infer/generate.ts";
 import { loadModel } from "../../lib/infer/load.ts";
 import { RemiTokenizer } from "../../lib/tokenizers/remi.ts";
 import type { TokenizerJson } from "../../lib/tokenizers/tokenizer.ts";
-import { emptyScore, type Note, type Score, sortNotes } from "../../lib/score.ts";
+import { emptyScore, type Note, type Score, sortNotes, ticksToSeconds } from "../../lib/score.ts";
 import { writeTinyCheckpoint } from "./_fixtures.ts";
 
 const REMI = new RemiTokenizer().toJSON();
@@ -89,3 +89,36 @@ for (const [name, tok] of [["REMI", REMI], ["REMI+BPE", BPE]] as const) {
     }
   });
 }
+
+Deno.test("the seconds stop falls on the same token whatever the readback length (CLI chunk, server rows)", async () => {
+  const dir = await writeTinyCheckpoint(
+    { vocab: REMI.vocab.length, d: 24, ffn: 40, layers: 1, heads: 2, maxPos: 64 },
+    3,
+    REMI,
+  );
+  const model = await loadModel(dir, { device: "cpu" });
+  try {
+    let stops = 0;
+    for (const seed of [4, 6, 9]) {
+      const runs = [];
+      for (const chunk of [1, 7, 64]) {
+        runs.push((await generate({ model, seconds: 3, seed, temperature: 2, chunk })).ids[0]);
+      }
+      assertEquals(runs[1], runs[0], `seed ${seed}: chunk 7 = chunk 1`);
+      assertEquals(runs[2], runs[0], `seed ${seed}: chunk 64 = chunk 1`);
+      // the last id is the one that completed the first note at or past 3 s (when the stop, not EOS, ended it)
+      const timed = (ids: number[]) => {
+        const sc = model.tokenizer.decode([1, ...ids]);
+        return sc.notes.some((n) => ticksToSeconds(sc, n.start) >= 3);
+      };
+      if (timed(runs[0])) {
+        stops++;
+        assert(!timed(runs[0].slice(0, -1)), `seed ${seed}: stopped on the crossing token`);
+      }
+    }
+    assert(stops >= 2, `${stops} of 3 ended by the seconds stop`);
+  } finally {
+    model.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
