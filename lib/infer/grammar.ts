@@ -5,8 +5,8 @@
  *
  * Types follow MidiTok REMI: Bar → Position/Bar/TimeSig/Rest; Position → [TimeSig]/[Tempo]/[Chord]/Pitch;
  * Tempo → Chord/Pitch (or Position/Bar/Rest: a tempo change on a step without notes); Chord → Pitch; Pitch → Velocity → Duration → Pitch/Position/Bar/Rest; Rest → Rest/Position/Bar.
- * Positions strictly increase within a bar; a TimeSig only opens a bar (after `Bar` or `Position_0`). A type absent from the vocabulary is skipped (Pitch → Duration when
- * there are no velocities). A BPE token enters with its first base token's type and leaves with its last one's; one
+ * Positions strictly increase within a bar; a TimeSig only opens a bar (after `Bar` or `Position_0`). A type absent
+ * from the vocabulary is skipped (Pitch → Duration when there are no velocities). A BPE token enters with its first base token's type and leaves with its last one's; one
  * whose inside breaks the grammar is never sampled. Like PAD and MASK, the condition tokens and FIM sentinels of a
  * model trained with conditioning (`Style_*`, `Key_*`, `TempoClass_*`, `Density_*`, `FIM_*`) are never sampled.
  *
