@@ -60,16 +60,26 @@ function mat(w: Float32Array, out: number, inn: number, transpose: boolean): Mat
   return { w: wt, out, in: inn, t: true };
 }
 
-/** y ← x·Wᵀ + β·y for `rows` rows of x: a GEMV at one row, a GEMM above. */
+/**
+ * Rows up to which `linear` runs one GEMV per row instead of a GEMM: OpenBLAS's GEMM at 2–4 rows is slow here (v8
+ * on 2 cores: a 2- or 3-row step 19–21 ms as GEMMs, 10–13 ms as per-row GEMVs, 4 rows 16 ms; the default model's
+ * 2-row step 3.0 → 1.9 ms, which is what guidance runs at batch 1), and per-row GEMVs make each row's numbers
+ * exactly those of a batch-1 step.
+ */
+const GEMV_ROWS = 4;
+
+/** y ← x·Wᵀ + β·y for `rows` rows of x: one GEMV per row up to `GEMV_ROWS` rows, a GEMM above. */
 function linear(blas: Blas, rows: number, x: Float32Array, m: Mat, beta: number, y: Float32Array): void {
   if (m.q) m.q.apply(rows, x, beta, y);
-  else if (m.t) {
-    if (rows === 1) blas.sgemv(true, m.in, m.out, 1, m.w, m.out, x, beta, y);
-    else blas.sgemm(false, false, rows, m.out, m.in, 1, x, m.in, m.w, m.out, beta, y, m.out);
-  } else {
-    if (rows === 1) blas.sgemv(false, m.out, m.in, 1, m.w, m.in, x, beta, y);
-    else blas.sgemm(false, true, rows, m.out, m.in, 1, x, m.in, m.w, m.in, beta, y, m.out);
-  }
+  else if (rows <= GEMV_ROWS) {
+    for (let r = 0; r < rows; r++) {
+      const xr = rows === 1 ? x : x.subarray(r * m.in, (r + 1) * m.in);
+      const yr = rows === 1 ? y : y.subarray(r * m.out, (r + 1) * m.out);
+      if (m.t) blas.sgemv(true, m.in, m.out, 1, m.w, m.out, xr, beta, yr);
+      else blas.sgemv(false, m.out, m.in, 1, m.w, m.in, xr, beta, yr);
+    }
+  } else if (m.t) blas.sgemm(false, false, rows, m.out, m.in, 1, x, m.in, m.w, m.out, beta, y, m.out);
+  else blas.sgemm(false, true, rows, m.out, m.in, 1, x, m.in, m.w, m.in, beta, y, m.out);
 }
 
 /** Milliseconds spent per part of the decode steps since {@link CpuDecoder.resetProfile}. */

@@ -1,5 +1,5 @@
 /**
- * The KV-cache decoder: prefill (GEMM) and steps (GEMV at batch 1, GEMM above) give transformers' logits (HF fixture)
+ * The KV-cache decoder: prefill (GEMM) and steps (one GEMV per row up to 4 rows, GEMM above) give transformers' logits (HF fixture)
  * and the plain-TS reference's to ≤ 1e-4 relative; batched steps equal single ones; chunked prefill equals one
  * prefill; a slid window equals a fresh decoder over it.
  */
@@ -45,26 +45,39 @@ for (
     assert(dec.lengths[0] === T);
   });
 
-  Deno.test(`${blas.kind}, ${layout} weights: batched steps (GEMM) at different positions = each sequence alone (GEMV)`, async () => {
+  Deno.test(`${blas.kind}, ${layout} weights: batched steps at different positions = each sequence alone (GEMV)`, async () => {
     const m = await CpuTransformer.load(HF_DIR, blas);
     const V = m.config.vocabSize;
-    const prompts = [hf.ids.slice(0, 5), hf.ids.slice(2, 9), [1, 77, 3]];
-    const nexts = [[10, 11, 12], [20, 21, 22], [30, 31, 32]];
-    const batch = new CpuDecoder(m, { maxBatch: 3, layout });
-    prompts.forEach((p, s) => batch.prefill(p, { seq: s }));
-    const got: Float32Array[][] = [[], [], []];
-    for (let i = 0; i < 3; i++) {
-      const lg = batch.step(nexts.map((n) => n[i]));
-      for (let s = 0; s < 3; s++) got[s].push(lg.slice(s * V, (s + 1) * V));
-    }
-    for (let s = 0; s < 3; s++) {
-      const one = new CpuDecoder(m);
-      one.prefill(prompts[s]);
+    const all = [
+      hf.ids.slice(0, 5),
+      hf.ids.slice(2, 9),
+      [1, 77, 3],
+      hf.ids.slice(1, 4),
+      [1, 5],
+      hf.ids.slice(3, 10),
+    ];
+    // 3 rows: one GEMV per row (GEMV_ROWS), so each row is bit for bit its batch-1 step; 6 rows: a GEMM
+    for (const rows of [3, 6]) {
+      const prompts = all.slice(0, rows);
+      const nexts = prompts.map((_, s) => [10 + s, 20 + s, 30 + s]);
+      const batch = new CpuDecoder(m, { maxBatch: rows, layout });
+      prompts.forEach((p, s) => batch.prefill(p, { seq: s }));
+      const got: Float32Array[][] = prompts.map(() => []);
       for (let i = 0; i < 3; i++) {
-        const r = maxDiff(got[s][i], one.step([nexts[s][i]]));
-        assert(r.diff <= 1e-5 * r.scale, `seq ${s} step ${i}: ${r.diff}`);
+        const lg = batch.step(nexts.map((n) => n[i]));
+        for (let s = 0; s < rows; s++) got[s].push(lg.slice(s * V, (s + 1) * V));
       }
-      assert(batch.lengths[s] === prompts[s].length + 3);
+      for (let s = 0; s < rows; s++) {
+        const one = new CpuDecoder(m, { layout });
+        one.prefill(prompts[s]);
+        for (let i = 0; i < 3; i++) {
+          const r = maxDiff(got[s][i], one.step([nexts[s][i]]));
+          if (rows <= 4) {
+            assertEquals(r.diff, 0, `${rows} rows, seq ${s} step ${i}: per-row GEMVs are batch 1's`);
+          } else assert(r.diff <= 1e-5 * r.scale, `${rows} rows, seq ${s} step ${i}: ${r.diff}`);
+        }
+        assert(batch.lengths[s] === prompts[s].length + 3);
+      }
     }
   });
 }
