@@ -6,8 +6,8 @@
  * Types follow MidiTok REMI: Bar → Position/Bar/TimeSig/Rest; Position → [TimeSig]/[Tempo]/[Chord]/Pitch;
  * Tempo → Chord/Pitch (or Position/Bar/Rest: a tempo change on a step without notes); Chord → Pitch; Pitch → Velocity → Duration → Pitch/Position/Bar/Rest; Rest → Rest/Position/Bar.
  * Positions strictly increase within a bar; a TimeSig only opens a bar (after `Bar` or `Position_0`). A type absent
- * from the vocabulary is skipped (Pitch → Duration when there are no velocities). A BPE token enters with its first base token's type and leaves with its last one's; one
- * whose inside breaks the grammar is never sampled. Like PAD and MASK, the condition tokens and FIM sentinels of a
+ * from the vocabulary is skipped (Pitch → Duration when there are no velocities). A BPE token enters with its first
+ * base token's type and leaves with its last one's; one whose inside breaks the grammar is never sampled. Like PAD and MASK, the condition tokens and FIM sentinels of a
  * model trained with conditioning (`Style_*`, `Key_*`, `TempoClass_*`, `Density_*`, `FIM_*`) are never sampled.
  *
  * @module
@@ -223,6 +223,7 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
     let typeIn = baseType[seq[0]];
     const typeOut = baseType[seq[seq.length - 1]];
     let posReq = -1, posOut = -2, cur = -3; // -3: unknown (before any Bar/Position inside this token)
+    let sigFirst = false; // a TimeSig before any Bar/Position inside: the current step must be the bar's first
     let prev = -1;
     for (const id of seq) {
       const t = baseType[id];
@@ -241,7 +242,7 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
       }
       if (t === T.Position) {
         posMax = Math.max(posMax, basePos[id]);
-        if (cur === -3) posReq = posReq === 1 ? Math.min(1, basePos[id]) : basePos[id]; // 1: a TimeSig before
+        if (cur === -3) posReq = sigFirst ? Math.min(1, basePos[id]) : basePos[id];
         else if (cur >= 0 && basePos[id] <= cur) typeIn = -1;
         cur = basePos[id];
         posOut = cur;
@@ -250,7 +251,7 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
         posOut = -1;
       } else if (t === T.TimeSig) {
         // a meter starts a bar: only at its first step (after `Bar` or `Position_0`), as REMI writes it
-        if (cur === -3) posReq = 1;
+        if (cur === -3) sigFirst = true, posReq = 1;
         else if (cur > 0) typeIn = -1;
       }
       prev = t;
