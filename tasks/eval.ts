@@ -11,6 +11,7 @@
  */
 import { numberOpt, parseCli, runMain, UsageError } from "../lib/cli/args.ts";
 import { type KeyReference, referenceKeyAgreement } from "../lib/eval/key_reference.ts";
+import { DEFAULT_WINDOW_TRANSFORM } from "../lib/data/fim.ts";
 import { type EvalBackend, evaluate, formatEvalReport } from "../lib/eval/evaluate.ts";
 import { writeEvalReport } from "../lib/eval/report.ts";
 import { compareModels, formatComparison } from "../lib/eval/compare.ts";
@@ -176,12 +177,21 @@ if (import.meta.main) {
             const { openShards } = await import("../lib/data/shards.ts");
             const { loadTokenizer } = await import("../lib/tokenizers/mod.ts");
             const ds = await openShards(values.data as string);
-            keyReference = referenceKeyAgreement(ds.splits.test, loadTokenizer(ds.tokenizer), bars);
+            const labelBars = DEFAULT_WINDOW_TRANSFORM.keyBars;
+            keyReference = referenceKeyAgreement(
+              ds.splits.test,
+              loadTokenizer(ds.tokenizer),
+              bars,
+              labelBars,
+            );
             console.log(
               `reference: the first ${bars} bars of ${keyReference.pieces} real test pieces agree with their ` +
                 `piece's key label in ${
                   (100 * keyReference.agreement).toFixed(0)
-                }% (what imitating the data gives)`,
+                }%, with the key of their first ` +
+                `${labelBars} bars (the label of a model trained with window keys) in ${
+                  (100 * keyReference.windowAgreement!).toFixed(0)
+                }%: what imitating either kind of label gives`,
             );
           }
           return await writeJson(out, keyReference ? { ...r, keyReference } : r);

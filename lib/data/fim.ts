@@ -16,6 +16,7 @@ import { mixSeed, mulberry32 } from "../util/rng.ts";
 import { type ConditioningIds, conditioningIds, dropConditions } from "./conditioning.ts";
 import { BOS_ID, PAD_ID } from "../tokenizers/tokenizer.ts";
 import { withLead } from "./lead.ts";
+import { keyProfileTable, relabelKey } from "./local_key.ts";
 
 /**
  * By token id: 1 where the token starts a bar (`Bar_None`, or a BPE token whose first base token is `Bar_None`).
@@ -179,11 +180,18 @@ export interface WindowTransformOptions {
    * (default true; `lib/data/lead.ts`). Needs the batch's window positions (`windows`, `pieces`).
    */
   repeatLead: boolean;
+  /**
+   * Label each window's key with the key of its first `keyBars` bars instead of its piece's (default 8; 0: the
+   * piece's label as prepared; `lib/data/local_key.ts`): `--key` then asks for the key of the bars generated, not
+   * of a whole piece around them.
+   */
+  keyBars: number;
 }
 
 /**
  * The defaults: half the windows FIM (as code models train), each condition dropped with probability 0.3 and all of
- * them with 0.1 (so ≈ 11% of piece starts carry no condition at all: unconditional generation stays trained).
+ * them with 0.1 (so ≈ 11% of piece starts carry no condition at all: unconditional generation stays trained), the
+ * lead repeated per window and its key that of the window's first 8 bars.
  *
  * @example
  * ```ts
@@ -196,6 +204,7 @@ export const DEFAULT_WINDOW_TRANSFORM: Readonly<WindowTransformOptions> = Object
   conditionDropout: 0.3,
   conditionDropAll: 0.1,
   repeatLead: true,
+  keyBars: 8,
 });
 
 /**
@@ -252,6 +261,10 @@ export function windowTransform(
     if (!(o[k] >= 0 && o[k] <= 1)) throw new RangeError(`${k}: expected a number in [0, 1], got ${o[k]}`);
   }
   const isBar = barStartTable(vocab, j.merges ?? []);
+  if (!(Number.isInteger(o.keyBars) && o.keyBars >= 0)) {
+    throw new RangeError(`keyBars: expected a whole number ≥ 0, got ${o.keyBars}`);
+  }
+  const keys = o.keyBars > 0 ? keyProfileTable(vocab, j.merges ?? []) : undefined;
   return (tokens, rows, epoch, batchIndex, drawn) => {
     const w = tokens.length / rows;
     const rng = mulberry32(mixSeed(o.seed, "window-transform", epoch, batchIndex));
@@ -262,6 +275,7 @@ export function windowTransform(
       const led = at ? withLead(row, w, drawn!.pieces[at.piece], at.start, cond, isBar) : -1;
       if (led >= 0) len = led;
       else while (len > 0 && row[len - 1] === PAD_ID) len--;
+      if (keys) relabelKey(row, len, cond, keys, o.keyBars);
       dropConditions(row, len, cond, rng, o.conditionDropout, o.conditionDropAll);
       if (rng() < o.fimRate) fimWindow(row, len, w, cond.fim, isBar, cond, rng);
     }

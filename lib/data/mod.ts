@@ -109,6 +109,7 @@ export {
   type WindowTransformOptions,
 } from "./fim.ts";
 export { leadLength, withLead } from "./lead.ts";
+export { idsKey, idsPitchProfile, type KeyProfileTable, keyProfileTable, relabelKey } from "./local_key.ts";
 export { type DatasetListing, listDatasetSources, type StyledSource } from "./sources.ts";
 export {
   estimateKey,

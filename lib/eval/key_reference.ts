@@ -4,11 +4,17 @@
  * opening bars can sit in another key (an introduction on the dominant, a relative minor), so even a model that
  * imitated its data perfectly would agree this often, not always: the number to read the samples' agreement against.
  *
+ * A model trained with window key labels (`keyBars`, lib/data/local_key.ts: the default since models/default's
+ * fourth run) was told the key of each training window's first bars instead; given `labelBars`, the excerpt is also
+ * compared with the key of the piece's first `labelBars` bars, the label such a model learned from
+ * (`windowAgreement`: 1 by construction when `labelBars` equals `bars`, lower for a longer excerpt).
+ *
  * @module
  */
 import type { Tokenizer } from "../tokenizers/tokenizer.ts";
 import { CATEGORIES, conditioningIds, keyToken } from "../data/conditioning.ts";
 import { leadLength } from "../data/lead.ts";
+import { idsKey, keyProfileTable } from "../data/local_key.ts";
 import { barStarts } from "../infer/infill.ts";
 import { estimateKey, keyFromIndex } from "../score/key.ts";
 
@@ -18,7 +24,7 @@ import { estimateKey, keyFromIndex } from "../score/key.ts";
  * @example
  * ```ts
  * import type { KeyReference } from "./key_reference.ts";
- * const r: KeyReference = { pieces: 100, agree: 61, agreement: 0.61, skipped: 3, bars: 8 };
+ * const r: KeyReference = { pieces: 100, agree: 61, agreement: 0.61, skipped: 3, bars: 16, labelBars: 8, windowAgreement: 0.8 };
  * ```
  */
 export interface KeyReference {
@@ -32,11 +38,16 @@ export interface KeyReference {
   skipped: number;
   /** Bars of each excerpt. */
   bars: number;
+  /** Bars each window label was taken over (when asked). */
+  labelBars?: number;
+  /** Of the scored pieces, the share whose excerpt's estimate equals the key of their first `labelBars` bars. */
+  windowAgreement?: number;
 }
 
 /**
  * Scores `pieces` (token ids as prepared with `tokenize --conditioning`: `BOS Style Key TempoClass Density …`): the
- * first `bars` bars of each, decoded, estimated, compared with its `Key` token.
+ * first `bars` bars of each, decoded, estimated, compared with its `Key` token (and, given `labelBars`, with the key of
+ * its first `labelBars` bars).
  *
  * @example
  * ```ts ignore
@@ -52,7 +63,11 @@ export function referenceKeyAgreement(
   pieces: readonly ArrayLike<number>[],
   tok: Tokenizer,
   bars = 8,
+  labelBars?: number,
 ): KeyReference {
+  const json = tok.toJSON() as { vocab: string[]; merges?: [number, number][] };
+  const table = labelBars ? keyProfileTable(json.vocab, json.merges ?? []) : undefined;
+  let windowAgree = 0;
   const c = conditioningIds(tok.vocab);
   if (!c) throw new Error("referenceKeyAgreement: the tokenizer has no condition tokens");
   const keyCat = CATEGORIES.indexOf("Key");
@@ -75,7 +90,13 @@ export function referenceKeyAgreement(
       continue;
     }
     n++;
-    if (keyToken(estimateKey(score.notes, score.ticksPerBeat)) === label) agree++;
+    const est = keyToken(estimateKey(score.notes, score.ticksPerBeat));
+    if (est === label) agree++;
+    if (table) {
+      const w = idsKey(body, table, 0, body.length, labelBars);
+      if (w && keyToken(w) === est) windowAgree++;
+    }
   }
-  return { pieces: n, agree, agreement: n ? agree / n : NaN, skipped, bars };
+  const r: KeyReference = { pieces: n, agree, agreement: n ? agree / n : NaN, skipped, bars };
+  return table ? { ...r, labelBars, windowAgreement: n ? windowAgree / n : NaN } : r;
 }

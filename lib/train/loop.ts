@@ -17,7 +17,7 @@
 import { writeFileAtomic } from "../util/atomic.ts";
 import { exists } from "../util/fs.ts";
 import { batchesPerEpoch, windowBatches } from "../data/windows.ts";
-import { windowTransform } from "../data/fim.ts";
+import { DEFAULT_WINDOW_TRANSFORM, windowTransform } from "../data/fim.ts";
 import { formatDuration, JsonlLog, Progress } from "../util/progress.ts";
 import {
   readCheckpointInfo,
@@ -138,7 +138,13 @@ export interface TrainRunOptions {
    * (`tokenize --conditioning`); `false` turns it off. Seeded by (`train.seed`, epoch, batch): `--resume` exact.
    */
   windowTransform?:
-    | { fimRate?: number; conditionDropout?: number; conditionDropAll?: number; repeatLead?: boolean }
+    | {
+      fimRate?: number;
+      conditionDropout?: number;
+      conditionDropAll?: number;
+      repeatLead?: boolean;
+      keyBars?: number;
+    }
     | false;
 }
 
@@ -371,6 +377,10 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
   const transform = opts.windowTransform === false
     ? undefined
     : windowTransform(tokenizerJson, { ...opts.windowTransform, seed: tc.seed });
+  // what the log records of it (a run resumed with other code may change windows differently: the log says so)
+  const transformLog = transform
+    ? { window_transform: { ...DEFAULT_WINDOW_TRANSFORM, ...(opts.windowTransform || {}) } }
+    : {};
   const windows = batchesPerEpoch(opts.data.train, { ...winOpts, batchSize: 1 });
   if (windows === 0) throw new Error("training split: no windows (no pieces?)");
   if (tc.batch > windows) tc.batch = windows;
@@ -412,6 +422,7 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       backend: opts.backend,
       ...(opts.backendDetails ? { backend_details: opts.backendDetails } : {}),
       ...(opts.initFrom ? { init_from: opts.initFrom } : {}),
+      ...transformLog,
     });
   } else {
     log.write({
@@ -420,6 +431,7 @@ export async function trainModel(opts: TrainRunOptions): Promise<TrainRunResult>
       train: tc,
       backend: opts.backend,
       ...(opts.backendDetails ? { backend_details: opts.backendDetails } : {}),
+      ...transformLog,
     });
   }
   state.backend = opts.backend;

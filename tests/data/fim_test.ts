@@ -158,7 +158,13 @@ Deno.test("windowTransform: deterministic per (seed, epoch, batch), the FIM shar
   }
   const share = fim / rows;
   assert(rows > 1000 && Math.abs(share - 0.5) < 0.04, `FIM share ${share} of ${rows}`);
-  const none = windowTransform(json, { seed: 5, fimRate: 0, conditionDropout: 0, conditionDropAll: 0 })!;
+  const none = windowTransform(json, {
+    seed: 5,
+    fimRate: 0,
+    conditionDropout: 0,
+    conditionDropAll: 0,
+    keyBars: 0,
+  })!;
   assertEquals(run(none, 0), batches(0).map((b) => b.tokens));
   assertThrows(() => windowTransform(json, { seed: 1, fimRate: 2 }), RangeError, "fimRate");
 });

@@ -80,7 +80,7 @@ Deno.test("windowTransform repeats the lead when given the windows, not otherwis
   const { tok, ids } = piece();
   const json = tok.toJSON();
   const lead = leadLength(ids, c);
-  const noDrop = { seed: 3, fimRate: 0, conditionDropout: 0, conditionDropAll: 0 };
+  const noDrop = { seed: 3, fimRate: 0, conditionDropout: 0, conditionDropAll: 0, keyBars: 0 };
   const t = windowTransform(json, noDrop)!;
   let later = 0;
   for (const [i, b] of [...windowBatches([ids], { seqLen: 40, batchSize: 4, seed: 1 })].entries()) {

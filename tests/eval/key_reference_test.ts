@@ -50,6 +50,12 @@ Deno.test("referenceKeyAgreement: labelled pieces in their key agree; an opening
   assertEquals(referenceKeyAgreement([piece(late, "C major")], tok, 32).agree, 1);
   // no label: skipped
   assertEquals(referenceKeyAgreement([piece(inC, undefined)], tok, 8).skipped, 1);
+  // window labels: the key of `late`'s first 8 bars is its G-major opening (an 8-bar excerpt agrees; 12 bars, with
+  // 4 of C, are called C or G: not by construction), the key of its first 32 bars is C major
+  const short = referenceKeyAgreement([piece(late, "C major")], tok, 8, 8);
+  assertEquals([short.agree, short.windowAgreement, short.labelBars], [0, 1, 8]);
+  assertEquals(referenceKeyAgreement([piece(late, "C major")], tok, 8, 32).windowAgreement, 0);
+  assertEquals(r.windowAgreement, undefined);
 });
 
 Deno.test({
