@@ -394,9 +394,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
   }
 }
 
-// Grammar: the token's entry type may follow the state's type, its first Position lies after the current one and
-// its largest Position inside the bar, and none of its pitches already sounds at the current step (gtab: GTAB words
-// per token, see lib/infer/grammar.ts).
+// Grammar: the token's entry type may follow the state's type, a note in it has a Position in its bar, its first
+// Position lies after the current one and its largest Position inside the bar, and none of its pitches already
+// sounds at the current step (gtab: GTAB words per token, see lib/infer/grammar.ts).
 fn gtabAllowed(useGrammar: bool, v: u32, gType: u32, gPos: i32, gBar: u32, gPitch: vec4<u32>) -> bool {
   if (!useGrammar) {
     return true;
@@ -405,6 +405,9 @@ fn gtabAllowed(useGrammar: bool, v: u32, gType: u32, gPos: i32, gBar: u32, gPitc
   let ti = gtab[o];
   if (ti < 0 || allow[gType * p.nTypes + u32(ti)] == 0u) {
     return false;
+  }
+  if ((gtab[o + 6u] & 2) != 0 && gPos < 0) {
+    return false; // a note needs a Position in its bar
   }
   let pr = gtab[o + 2u];
   let pm = gtab[o + 4u];

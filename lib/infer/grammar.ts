@@ -67,7 +67,8 @@ export interface GrammarTables {
    * `GTAB_STRIDE` words per token: `[typeIn, typeOut, posReq, posOut, posMax, barOut, flags, 0, pre×4, post×4]`:
    * typeIn −1 = never sampled; posReq −1 = none (else the current position must be below it); posOut −2 = keep,
    * −1 = reset; posMax: the largest Position inside (−1 none; must be below the bar length); barOut: bar length in
-   * positions set by a TimeSig inside (−1 keep); flags bit 0: starts a new time step (Position/Bar/Rest inside);
+   * positions set by a TimeSig inside (−1 keep); flags bit 0: starts a new time step (Position/Bar/Rest inside),
+   * bit 1: a note (Pitch/Chord) before any Position/Bar inside (the bar needs a Position already);
    * pre: 128-bit mask of the pitches before that (must not be sounding at the current step already); post: the
    * pitches at the step the token ends on.
    */
@@ -224,6 +225,7 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
     const typeOut = baseType[seq[seq.length - 1]];
     let posReq = -1, posOut = -2, cur = -3; // -3: unknown (before any Bar/Position inside this token)
     let sigFirst = false; // a TimeSig before any Bar/Position inside: the current step must be the bar's first
+    let needsPos = false; // a note (Pitch/Chord) before any Bar/Position inside: the bar must have a Position already
     let prev = -1;
     for (const id of seq) {
       const t = baseType[id];
@@ -253,6 +255,10 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
         // a meter starts a bar: only at its first step (after `Bar` or `Position_0`), as REMI writes it
         if (cur === -3) sigFirst = true, posReq = 1;
         else if (cur > 0) typeIn = -1;
+      } else if (t === T.Pitch || t === T.Chord) {
+        // a note sits at a Position: never right after `Bar` (or `Bar TimeSig`, `Rest`)
+        if (cur === -3) needsPos = true;
+        else if (cur === -1) typeIn = -1;
       }
       prev = t;
     }
@@ -266,7 +272,7 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
         posOut,
         posMax,
         barOut,
-        reset ? 1 : 0,
+        (reset ? 1 : 0) | (needsPos ? 2 : 0),
         0,
         ...pre,
         ...post,
@@ -316,6 +322,7 @@ export function isAllowed(g: GrammarTables, s: GrammarState, v: number): boolean
   const ti = g.gtab[o];
   if (ti < 0 || !g.allow[s.type * N_TYPES + ti]) return false;
   const pr = g.gtab[o + 2], pm = g.gtab[o + 4];
+  if (g.gtab[o + 6] & 2 && s.pos < 0) return false;
   for (let w = 0; w < 4; w++) if (g.gtab[o + 8 + w] & s.pitches[w]) return false;
   return !(pr >= 0 && pr <= s.pos) && !(pm >= 0 && pm >= s.barLen);
 }
@@ -373,7 +380,8 @@ export function nextState(g: GrammarTables, s: GrammarState, v: number): Grammar
 export interface GrammarErrors {
   /** A token whose type cannot follow the previous one. */
   type: number;
-  /** A Position not after the current one within the bar, or past the bar's end. */
+  /** A Position not after the current one within the bar or past the bar's end, a meter inside a bar, or a note
+   * before any Position in its bar. */
   time: number;
   /** The same pitch twice at one time step. */
   dupn: number;
@@ -415,6 +423,7 @@ export function grammarErrors(ids: readonly number[], tok: TokenizerJson | Gramm
         pos = -1;
         pitches = new Set();
       } else if (t === T.Pitch) {
+        if (pos < 0) errors.time++; // a note with no Position in its bar
         if (pitches.has(b)) errors.dupn++;
         pitches.add(b);
       }

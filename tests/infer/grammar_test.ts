@@ -79,6 +79,14 @@ Deno.test("grammar: real REMI token streams have no errors; broken ones are coun
   assertEquals(allowedMask(g2, after([id("Bar_None")]))[sig], 1);
   assertEquals(allowedMask(g2, after([id("Bar_None"), id("Position_0")]))[sig], 1);
   assertEquals(allowedMask(g2, after([id("Bar_None"), id("Position_8")]))[sig], 0);
+  // A note sits at a Position: `Bar TimeSig Pitch` is an error and masked; `Bar Position_0 TimeSig Pitch` is not.
+  const c4 = id("Pitch_60");
+  const note = [c4, id("Velocity_95"), id("Duration_1.0.8")];
+  assertEquals(grammarErrors([id("Bar_None"), sig, ...note], base.toJSON()).time, 1);
+  assertEquals(grammarErrors([id("Bar_None"), id("Position_0"), sig, ...note], base.toJSON()).time, 0);
+  assertEquals(allowedMask(g2, after([id("Bar_None"), sig]))[c4], 0);
+  assertEquals(allowedMask(g2, after([id("Bar_None"), sig, id("Position_0")]))[c4], 1);
+  assertEquals(allowedMask(g2, after([id("Bar_None"), id("Position_0"), sig]))[c4], 1);
 });
 
 Deno.test("grammar: BPE tokens enter and leave with their first and last base types; broken merges are never allowed", async () => {
@@ -93,6 +101,9 @@ Deno.test("grammar: BPE tokens enter and leave with their first and last base ty
     [id("Position_8"), id("Position_2")], // n0+5: backwards inside
     [id("Position_8"), id("TimeSig_3/4")], // n0+6: a meter inside a bar
     [id("TimeSig_3/4"), id("Position_8")], // n0+7: a meter, then a step of the bar it opens
+    [id("TimeSig_3/4"), id("Pitch_60")], // n0+8: a meter, then a note: needs a Position before it
+    [id("Bar_None"), id("TimeSig_3/4")], // n0+9
+    [n0 + 9, id("Pitch_60")], // n0+10: a note after Bar inside: never
   ];
   const bpe = new BpeTokenizer(base, merges);
   const json = bpe.toJSON();
@@ -109,6 +120,11 @@ Deno.test("grammar: BPE tokens enter and leave with their first and last base ty
   assertEquals(allowedMask(g, nextState(g, s, id("Bar_None")))[n0 + 2], 1);
   assertEquals(allowedMask(g, s)[n0 + 7], 0, "no meter inside the bar");
   assertEquals(allowedMask(g, nextState(g, s, id("Bar_None")))[n0 + 7], 1);
+  assertEquals(g.gtab[(n0 + 8) * 16 + 6] & 2, 2, "TimeSig + Pitch needs a Position already");
+  assertEquals(g.gtab[(n0 + 10) * 16], -1);
+  const bar = nextState(g, initialState(g), id("Bar_None"));
+  assertEquals(allowedMask(g, bar)[n0 + 8], 0);
+  assertEquals(allowedMask(g, nextState(g, bar, id("Position_0")))[n0 + 8], 1);
   // Generation from a random model with this BPE vocabulary: no grammar errors in the expanded stream.
   const dir = await writeTinyCheckpoint(
     { vocab: json.vocab.length, d: 20, ffn: 36, layers: 1, heads: 2, maxPos: 64 },
