@@ -4,8 +4,8 @@
  * opening bars can sit in another key (an introduction on the dominant, a relative minor), so even a model that
  * imitated its data perfectly would agree this often, not always: the number to read the samples' agreement against.
  *
- * A model trained with window key labels (`keyBars`, lib/data/local_key.ts: the default since models/default's
- * fourth run) was told the key of each training window's first bars instead; given `labelBars`, the excerpt is also
+ * A model trained with window key labels (`keyBars`, lib/data/local_key.ts: the default since models/default's last
+ * run) was told the key of each training window's first bars instead; given `labelBars`, the excerpt is also
  * compared with the key of the piece's first `labelBars` bars, the label such a model learned from
  * (`windowAgreement`: 1 by construction when `labelBars` equals `bars`, lower for a longer excerpt).
  *
