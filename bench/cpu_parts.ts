@@ -86,9 +86,11 @@ export const readBandwidth: BenchPart = {
 
 const DECODE_PARTS = ["gemv", "attention", "norms", "elementwise", "sampling", "js"] as const;
 const WEIGHTS = ["bf16", "int8"] as const;
+const SMALL_BATCHES = [2, 4] as const;
 
 /**
- * `decode.cpu`: the CPU backend's KV-cache decode of the v8 checkpoint at batch 1 and 16 (sampling included), in f32
+ * `decode.cpu`: the CPU backend's KV-cache decode of the v8 checkpoint at batch 1, 2, 4 and 16 (sampling included; 2
+ * and 4 rows run as one GEMV per row, 16 as a GEMM: lib/cpu/decode.ts `GEMV_ROWS`), in f32
  * (BLAS) and with bf16 / int8 weights (WASM SIMD) with their logit error vs f32, and where a batch-1 step's
  * milliseconds go.
  *
@@ -105,6 +107,11 @@ export const decodeCpu: BenchPart = {
   rows: () => [
     { id: "decode.cpu.b1", label: "CPU backend (BLAS), KV cache, batch 1", unit: "tokens/s" },
     { id: "decode.cpu.b16", label: "CPU backend (BLAS), KV cache, batch 16", unit: "tokens/s" },
+    ...SMALL_BATCHES.map((b) => ({
+      id: `decode.cpu.b${b}`,
+      label: `CPU backend (BLAS), KV cache, batch ${b} (a GEMV per row)`,
+      unit: "tokens/s",
+    })),
     {
       id: "decode.cpu.b16.ceiling",
       label: "CPU backend b16 ÷ b1 ceiling: 16 b1 steps ÷ the b16 step's products + attention alone",
@@ -164,6 +171,9 @@ export const decodeCpu: BenchPart = {
           cpuDecodeThroughput(m, { batch: 16, steps: ctx.quick ? 8 : 32, reps: 1, weights: w }),
         );
       }
+      for (const b of SMALL_BATCHES) {
+        keep(`f32.b${b}`, cpuDecodeThroughput(m, { batch: b, steps: ctx.quick ? 16 : 64, reps: 1 }));
+      }
     }
     const b1 = best["f32.b1"], b16 = best["f32.b16"];
     const threads = `${blas.getThreads()} BLAS threads`;
@@ -175,6 +185,12 @@ export const decodeCpu: BenchPart = {
       note: `${f2(b16.msPerStep)} ms/step (${parts(b16)} ms), ${threads}`,
     }));
     const byId = (id: string) => specs.find((s) => s.id === id)!;
+    for (const b of SMALL_BATCHES) {
+      const r = best[`f32.b${b}`];
+      out.push(row("decode", byId(`decode.cpu.b${b}`), r.tokensPerSecond, {
+        note: `${f2(r.msPerStep)} ms/step (${f2(r.msPerStep / b1.msPerStep)}× the batch-1 step), ${threads}`,
+      }));
+    }
     // what batch 16 could reach over batch 1 if its norms, SwiGLU, sampling and JS cost nothing: the weight GEMMs
     // (each weight read from memory, then multiplied by 16 rows) and the attention (16 rows' own KV caches read)
     // bound it

@@ -79,6 +79,8 @@ export const HEADLINE_RATIOS: readonly RatioSpec[] = [
   },
   { label: "decode b1: CPU backend ÷ PyTorch 2 threads", num: "decode.cpu.b1", den: "decode.torch.t2.b1" },
   { label: "decode b16 ÷ b1: CPU backend", num: "decode.cpu.b16", den: "decode.cpu.b1", goal: "≥ 8" },
+  { label: "decode b2 ÷ b1: CPU backend (tokens/s)", num: "decode.cpu.b2", den: "decode.cpu.b1" },
+  { label: "decode b4 ÷ b1: CPU backend (tokens/s)", num: "decode.cpu.b4", den: "decode.cpu.b1" },
   { label: "decode b1: CPU backend ÷ WebGPU engine", num: "decode.cpu.b1", den: "decode.engine.b1" },
   {
     label: "train 8 × 256: CPU backend ÷ PyTorch CPU (each best of 1 and 2 threads)",
