@@ -19,6 +19,7 @@
  */
 import { estimateKey, type Key } from "../score/key.ts";
 import { BOS_ID } from "../tokenizers/tokenizer.ts";
+import { mergeExpansion } from "../tokenizers/bpe.ts";
 import { CATEGORIES, type ConditioningIds, keyToken } from "./conditioning.ts";
 
 /**
@@ -42,8 +43,8 @@ export interface KeyProfileTable {
   beats: Float64Array;
   /** 1 for the `Bar_None` base id. */
   bar: Uint8Array;
-  /** Base ids by id (a base id: itself). */
-  base: readonly Int32Array[];
+  /** Base ids by id (a base id: itself; `mergeExpansion`). */
+  base: readonly (readonly number[])[];
 }
 
 /**
@@ -71,16 +72,7 @@ export function keyProfileTable(
     const d = /^Duration_(\d+)\.(\d+)\.(\d+)$/.exec(vocab[i]);
     if (d) beats[i] = Number(d[1]) + Number(d[2]) / Number(d[3]);
   }
-  const base: Int32Array[] = [];
-  for (let i = 0; i < nBase; i++) base.push(Int32Array.of(i));
-  for (const [a, b] of merges) {
-    const x = base[a], y = base[b];
-    if (!x || !y) throw new RangeError(`keyProfileTable: a merge of ${a} and ${b} before both exist`);
-    const m = new Int32Array(x.length + y.length);
-    m.set(x), m.set(y, x.length);
-    base.push(m);
-  }
-  return { pitchClass, beats, bar, base };
+  return { pitchClass, beats, bar, base: mergeExpansion(nBase, merges, "keyProfileTable merges") };
 }
 
 /**

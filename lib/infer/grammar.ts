@@ -13,6 +13,7 @@
  * @module
  */
 import type { TokenizerJson } from "../tokenizers/tokenizer.ts";
+import { mergeExpansion } from "../tokenizers/bpe.ts";
 
 /** Token types of the grammar (indices into the transition table). */
 export const TokenType = {
@@ -187,14 +188,7 @@ export function grammarTables(tok: TokenizerJson): GrammarTables {
     baseType.push(remi || t.type < 0 ? t.type : (t.type === T.Start || t.type === T.End ? t.type : T.Other));
     basePos.push(t.pos);
   }
-  const base: number[][] = [];
-  for (let i = 0; i < nBase; i++) base.push([i]);
-  merges.forEach(([a, b], j) => {
-    if (!(a < nBase + j && b < nBase + j && a >= 0 && b >= 0)) {
-      throw new Error(`tokenizer.json merges[${j}]: ids [${a}, ${b}] must refer to earlier tokens`);
-    }
-    base.push([...base[a], ...base[b]]);
-  });
+  const base = mergeExpansion(nBase, merges, "tokenizer.json merges");
   // Transition table with absent types skipped.
   const present = new Set(baseType.filter((t) => t >= 0));
   present.add(T.Start);

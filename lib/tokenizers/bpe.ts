@@ -41,6 +41,33 @@ export interface BpeTrainOptions {
 }
 
 /**
+ * The base ids each id of a BPE vocabulary stands for: `nBase` base ids (each itself), then merge `r` (id
+ * `nBase + r`) as its two parts' expansions end to end. Throws unless each merge refers to earlier ids (`what` names
+ * the source in the message).
+ *
+ * @example
+ * ```ts
+ * import { mergeExpansion } from "./bpe.ts";
+ * mergeExpansion(3, [[0, 1], [3, 2]]); // [[0], [1], [2], [0, 1], [0, 1, 2]]
+ * ```
+ */
+export function mergeExpansion(
+  nBase: number,
+  merges: readonly (readonly [number, number])[],
+  what = "merges",
+): number[][] {
+  const base: number[][] = [];
+  for (let i = 0; i < nBase; i++) base.push([i]);
+  merges.forEach(([a, b], j) => {
+    if (!(a < nBase + j && b < nBase + j && a >= 0 && b >= 0)) {
+      throw new Error(`${what}[${j}]: ids [${a}, ${b}] must refer to earlier tokens`);
+    }
+    base.push([...base[a], ...base[b]]);
+  });
+  return base;
+}
+
+/**
  * Splits base ids into words: a new word starts at each `barId`.
  *
  * @example

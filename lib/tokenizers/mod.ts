@@ -38,5 +38,5 @@ export {
   PitchStringTokenizer,
   UNK_TOKEN,
 } from "./pitch_strings.ts";
-export { BpeTokenizer, type BpeTrainOptions, splitWords, trainBpe } from "./bpe.ts";
+export { BpeTokenizer, type BpeTrainOptions, mergeExpansion, splitWords, trainBpe } from "./bpe.ts";
 export { loadTokenizer, loadTokenizerFile, saveTokenizer, tokenizerJsonText } from "./load.ts";
