@@ -41,9 +41,17 @@ export interface BpeTrainOptions {
 }
 
 /**
+ * Base ids that all of a vocabulary's merges may expand to together: far above any learned vocabulary (65,536 ids
+ * of 32 base ids on average), far below what a hostile `tokenizer.json` whose every merge doubles the last would
+ * cost (2^40 ids after 40 merges).
+ */
+export const MAX_MERGE_EXPANSION = 2 ** 21;
+
+/**
  * The base ids each id of a BPE vocabulary stands for: `nBase` base ids (each itself), then merge `r` (id
- * `nBase + r`) as its two parts' expansions end to end. Throws unless each merge refers to earlier ids (`what` names
- * the source in the message).
+ * `nBase + r`) as its two parts' expansions end to end. Throws unless each merge refers to earlier ids, or when the
+ * expansions would hold more than {@linkcode MAX_MERGE_EXPANSION} base ids in all (`what` names the source in the
+ * message).
  *
  * @example
  * ```ts
@@ -58,9 +66,16 @@ export function mergeExpansion(
 ): number[][] {
   const base: number[][] = [];
   for (let i = 0; i < nBase; i++) base.push([i]);
+  let total = 0;
   merges.forEach(([a, b], j) => {
     if (!(a < nBase + j && b < nBase + j && a >= 0 && b >= 0)) {
       throw new Error(`${what}[${j}]: ids [${a}, ${b}] must refer to earlier tokens`);
+    }
+    total += base[a].length + base[b].length;
+    if (total > MAX_MERGE_EXPANSION) {
+      throw new Error(
+        `${what}[${j}]: the merges expand to more than ${MAX_MERGE_EXPANSION} base tokens in all`,
+      );
     }
     base.push([...base[a], ...base[b]]);
   });
@@ -178,26 +193,25 @@ export class BpeTokenizer implements Tokenizer {
   constructor(base: RemiTokenizer, merges: readonly (readonly [number, number])[]) {
     this.baseTokenizer = base;
     const n0 = base.vocab.length;
-    const expand: (readonly number[])[] = base.vocab.map((_, i) => [i]);
-    const vocab = [...base.vocab];
+    const first = base.vocab.map((_, i) => i); // each id's first base id
     this.#rank = new Map();
     merges.forEach(([a, b], r) => {
       const id = n0 + r;
       if (!(Number.isInteger(a) && Number.isInteger(b) && a >= 0 && b >= 0 && a < id && b < id)) {
         throw new Error(`BPE merges[${r}]: expected two ids below ${id}, got ${JSON.stringify([a, b])}`);
       }
-      if (expand[b][0] === base.tables.bar) {
+      if (first[b] === base.tables.bar) {
         throw new Error(`BPE merges[${r}]: its second part starts with Bar_None, which would cross a bar`);
       }
       const k = pairKey(a, b);
       if (this.#rank.has(k)) throw new Error(`BPE merges[${r}]: pair ${a},${b} is already merged`);
       this.#rank.set(k, r);
-      expand.push([...expand[a], ...expand[b]]);
-      vocab.push(`${vocab[a]}+${vocab[b]}`);
+      first.push(first[a]);
     });
+    const expand = mergeExpansion(n0, merges, "BPE merges");
     this.merges = merges.map(([a, b]) => [a, b] as const);
     this.#expand = expand;
-    this.vocab = Object.freeze(vocab);
+    this.vocab = Object.freeze(expand.map((ids) => ids.map((i) => base.vocab[i]).join("+")));
   }
 
   /**

@@ -1,9 +1,15 @@
-import { assert, assertEquals } from "../_assert.ts";
+import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { CORPUS, pianoCorpusFiles } from "../_corpus.ts";
 import { readMidiFile } from "../../lib/midi/mod.ts";
 import { emptyScore, type Score } from "../../lib/score.ts";
 import { RemiTokenizer } from "../../lib/tokenizers/remi.ts";
-import { BpeTokenizer, splitWords, trainBpe } from "../../lib/tokenizers/bpe.ts";
+import {
+  BpeTokenizer,
+  MAX_MERGE_EXPANSION,
+  mergeExpansion,
+  splitWords,
+  trainBpe,
+} from "../../lib/tokenizers/bpe.ts";
 
 function rng(seed: number) {
   return () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
@@ -187,4 +193,24 @@ Deno.test({
       } else assert(reduction >= 0.2, `expected ≥ 20% shorter, got ${(100 * reduction).toFixed(1)}%`);
     }
   },
+});
+
+Deno.test("merges that double their last token are refused at a bounded size, with one line naming the merge", () => {
+  const base = new RemiTokenizer();
+  const n0 = base.vocab.length;
+  // merge j joins merge j-1 with itself: 2^(j+1) base ids; 40 of them would be 2^41 ids (and a 2^41-part name)
+  const merges: [number, number][] = [[5, 5]];
+  for (let j = 1; j < 40; j++) merges.push([n0 + j - 1, n0 + j - 1]);
+  // the first merge past the bound: sum over k ≤ j of 2^(k+1) = 2^(j+2) − 2 > 2^21 from j = 20
+  assertThrows(() => new BpeTokenizer(base, merges), {
+    message: `BPE merges[20]: the merges expand to more than ${MAX_MERGE_EXPANSION} base tokens in all`,
+  });
+  assertThrows(
+    () => mergeExpansion(n0, merges, "tokenizer.json merges"),
+    /^Error: tokenizer\.json merges\[20\]: /,
+  );
+  // below the bound the same chain loads, and each name is its base names joined
+  const ok = new BpeTokenizer(base, merges.slice(0, 4));
+  assertEquals(ok.tokenBaseIds(n0 + 3).length, 16);
+  assertEquals(ok.vocab[n0 + 1], Array(4).fill(base.vocab[5]).join("+"));
 });
