@@ -41,6 +41,7 @@ const USAGE = `usage: deno task eval --model DIR [options]
   --seed N           sampling seed (default 1)   --temperature T --top-k K --top-p P (default: each model's
                      generation_config.json, else 0.8, 50, 0.95)   --guidance-scale G  classifier-free guidance
                      over the asked conditions (--style, --conditioning; default the model's, else 1 = off)
+                     --key-guidance-scale G  the key's (--conditioning; default the model's, else 1 = as G)
   --style S          the samples' learned style (classical | pop) on a model trained with conditions
   --max-tokens N     tokens scored per split, whole pieces (default 16384, 0 = all)
   --backend B        NLL forward: auto (WebGPU engine on a real GPU, else the CPU backend with a BLAS, else tfjs) |
@@ -48,7 +49,8 @@ const USAGE = `usage: deno task eval --model DIR [options]
   --conditioning     the conditioning check instead: --samples per style / key / density value and with none,
                      --bars per sample (default 8), --keys "C major,A minor,Eb major,F# minor";
                      --hard-controls: key and density samples also get the hard control (the out-of-key mask,
-                     the density bias), as generate --key/--density applies it: what a user gets
+                     the density bias), as generate --key/--density applies it: what a user gets; --style S:
+                     every key, density and baseline group also asks style S
   --infill FROM:TO   the infill check instead, on the --midi pieces: bars FROM..TO infilled vs written from the left
                      alone, each scored given both sides; --after N bars of right side (default 4)
   --out FILE         report (default eval.json; the SVG goes beside it as .svg)`;
@@ -84,6 +86,7 @@ if (import.meta.main) {
       style: { type: "string" },
       "top-p": { type: "string" },
       "guidance-scale": { type: "string" },
+      "key-guidance-scale": { type: "string" },
       "max-tokens": { type: "string" },
       "prompt-bars": { type: "string" },
       bars: { type: "string" },
@@ -136,6 +139,9 @@ if (import.meta.main) {
       guidanceScale: values["guidance-scale"] === undefined
         ? undefined
         : numberOpt(values, "guidance-scale", 1, 1, 10),
+      keyGuidanceScale: values["key-guidance-scale"] === undefined
+        ? undefined
+        : numberOpt(values, "key-guidance-scale", 1, 1, 10),
     };
     const log = (s: string) => console.error(s);
     if (values["hard-controls"] && !values.conditioning) {
@@ -166,6 +172,7 @@ if (import.meta.main) {
             samples: numberOpt(values, "samples", 20, 1, 256, true),
             bars,
             keys: typeof values.keys === "string" ? values.keys.split(",").map((k) => k.trim()) : undefined,
+            style: styleOpt(values.style),
             densityThresholds,
             hardControls: Boolean(values["hard-controls"]),
             log,

@@ -517,13 +517,14 @@ export async function generateCli(
         topK: "top-k",
         topP: "top-p",
         guidanceScale: "guidance-scale",
+        keyGuidanceScale: "key-guidance-scale",
       } as const;
       const defaulted = new Set(
         Object.keys(flags).filter((k) => values[flags[k as keyof typeof flags]] === undefined),
       );
       params = withModelSampling(params, model.sampling, defaulted);
     }
-    const { temperature, topK, topP, guidanceScale } = params;
+    const { temperature, topK, topP, guidanceScale, keyGuidanceScale } = params;
     try {
       const blank = model.tokenizer.decode([]); // the tokenizer's resolution and default tempo
       const tpb = blank.ticksPerBeat || 480;
@@ -546,9 +547,11 @@ export async function generateCli(
         `generating ${length}${
           batch > 1 ? ` × ${batch}` : ""
         } with ${modelLabel} (seed ${seed}, temperature ${temperature}, ` +
-          `top-k ${topK}, top-p ${topP}${guidanceScale !== 1 ? `, guidance ${guidanceScale}` : ""}${
-            params.grammar ? "" : ", no grammar"
-          })${prompt ? ` after ${prompt.notes.length} prompt notes` : ""}`,
+          `top-k ${topK}, top-p ${topP}${
+            guidanceText(guidanceScale, keyGuidanceScale, params.controls?.key)
+          }${params.grammar ? "" : ", no grammar"})${
+            prompt ? ` after ${prompt.notes.length} prompt notes` : ""
+          }`,
       );
       if (params.controls) {
         const list = Object.entries(params.controls).map(([k, v]) =>
@@ -734,4 +737,12 @@ function short(sha: string): string {
 /** `path` as one shell word (quoted when it holds anything but plain path characters), for the replay hint. */
 function shellWord(path: string): string {
   return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The banner's guidance part: the scale when it is not 1, the key's when a key is asked and guided harder. */
+function guidanceText(scale: number, keyScale: number, key: string | undefined): string {
+  const parts = [];
+  if (scale !== 1) parts.push(`guidance ${scale}`);
+  if (key !== undefined && keyScale > scale) parts.push(`key guidance ${keyScale}`);
+  return parts.map((p) => `, ${p}`).join("");
 }

@@ -253,6 +253,11 @@ export interface ConditioningCheckOptions {
   samples?: number;
   /** Styles asked (default both). */
   styles?: readonly ("classical" | "pop")[];
+  /**
+   * A style asked beside every group (the key, density and baseline groups; no style groups then, the baseline is
+   * the style alone): how the other conditions steer within a style.
+   */
+  style?: "classical" | "pop";
   /** Keys asked (default C major, A minor, E♭ major, F♯ minor). */
   keys?: readonly string[];
   /** Densities asked (default low, medium, high). */
@@ -271,6 +276,8 @@ export interface ConditioningCheckOptions {
   topP?: number;
   /** Classifier-free guidance scale (default the model's, else 1 = off; lib/infer/guidance.ts). */
   guidanceScale?: number;
+  /** The key's guidance scale (default the model's `key_guidance_scale`, else 1 = as `guidanceScale`). */
+  keyGuidanceScale?: number;
   /**
    * Also apply the hard control of each key and density value (the out-of-key Pitch mask, the density bias;
    * lib/infer/controls.ts), as `deno task generate --key/--density` does on top of the learned token: what a user
@@ -313,7 +320,7 @@ export async function conditioningCheck(
   }
   const n = o.samples ?? 20, bars = o.bars ?? 8, seed = o.seed ?? 1;
   // left out: the model's own sampling defaults (generation_config.json), then the table's
-  const { temperature, topK, topP, guidanceScale } = resolveSampling(o, model.sampling);
+  const { temperature, topK, topP, guidanceScale, keyGuidanceScale } = resolveSampling(o, model.sampling);
   const keys = o.keys ?? CHECK_KEYS;
   for (const k of keys) { // a bad key name fails before any sampling
     try {
@@ -322,15 +329,22 @@ export async function conditioningCheck(
       throw new Error(`--keys: ${(e as Error).message.replace(/^[^:]*: /, "")}`);
     }
   }
+  const style = o.style ? { style: o.style } : {};
   const requests: { condition: ConditionGroup["condition"]; value: string; request: ConditionAsk }[] = [
-    ...(o.styles ?? STYLES).map((s) => ({ condition: "style" as const, value: s, request: { style: s } })),
-    ...keys.map((k) => ({ condition: "key" as const, value: k, request: { key: k } })),
+    ...(o.style ? [] : o.styles ?? STYLES).map((s) => ({
+      condition: "style" as const,
+      value: s,
+      request: { style: s },
+    })),
+    ...keys.map((k) => ({ condition: "key" as const, value: k, request: { key: k, ...style } })),
     ...(o.densities ?? CLASSES).map((d) => ({
       condition: "density" as const,
       value: d,
-      request: { density: d },
+      request: { density: d, ...style },
     })),
-    ...(o.baseline ?? true ? [{ condition: "none" as const, value: "none", request: {} }] : []),
+    ...(o.baseline ?? true
+      ? [{ condition: "none" as const, value: o.style ? `${o.style} only` : "none", request: { ...style } }]
+      : []),
   ];
   const t0 = performance.now();
   const groups: ConditionGroup[] = [];
@@ -348,6 +362,7 @@ export async function conditioningCheck(
       topK,
       topP,
       guidanceScale,
+      keyGuidanceScale,
       seed,
     });
     groups.push({ condition: r.condition, value: r.value, scores, bars });
@@ -370,7 +385,9 @@ export async function conditioningCheck(
       topK,
       topP,
       guidanceScale,
+      keyGuidanceScale,
       hardControls: Boolean(o.hardControls),
+      ...(o.style ? { style: o.style } : {}),
       adapter: model.adapter,
     },
   };

@@ -66,6 +66,12 @@ export interface GenerateOptions {
    * decoding work. Without a condition asked it changes nothing.
    */
   guidanceScale?: number;
+  /**
+   * The key's own guidance scale (`GENERATE_PARAMS.keyGuidanceScale`; 1 = as `guidanceScale`): with a key asked,
+   * the key is guided at the larger of the two and the other conditions at `guidanceScale`, against a twin that
+   * drops only the key (lib/infer/guidance.ts): a key followed closely without exaggerating the style.
+   */
+  keyGuidanceScale?: number;
   /** Sampling seed, an integer (`GENERATE_PARAMS.seed`; the library's default is fixed, faces draw one). */
   seed?: number;
   /** Grammar mask (`GENERATE_PARAMS.grammar`). */
@@ -151,11 +157,12 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
     let steps: number;
     const guidance = plan.guidance;
     if (model.arch === "lstm" || model.cpuDecoder || guidance) {
-      // CPU sampling: the LSTM, the CPU decoder, and guided decoding on any device (two slots per sequence)
-      const L = model.seqLen ?? 100, slots = guidance ? 2 * batch : batch;
-      // a slid window starts with the sequence's lead: the conditions asked, its twin's `_none`s
+      // CPU sampling: the LSTM, the CPU decoder, and guided decoding on any device (a slot per sequence and twin)
+      const L = model.seqLen ?? 100, slots = batch * (1 + (guidance?.twins.length ?? 0));
+      // a slid window starts with the sequence's lead: the conditions asked, a twin's with its `_none`s
       const n = plan.windowLead.length;
-      const lead = (slot: number) => slot < batch ? plan.windowLead : guidance!.unconditional.slice(0, n);
+      const lead = (slot: number) =>
+        slot < batch ? plan.windowLead : guidance!.twins[Math.floor(slot / batch) - 1].prompt.slice(0, n);
       const rows = model.arch === "lstm"
         ? (hist: number[][]) => ({ rows: () => model.lstmLogits!(hist.map((h) => h.slice(-L))) })
         : model.cpuDecoder
@@ -171,7 +178,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
         plan.chunk,
         plan.sampling,
         plan.onTokens,
-        guidance ? guidedRows(rows, guidance.unconditional, guidance.scale) : rows,
+        guidance ? guidedRows(rows, guidance) : rows,
         opts.signal,
         bias,
         plan.constraint,

@@ -38,17 +38,36 @@ export interface SamplingDefaults {
   topP?: number;
   /** Classifier-free guidance over the learned conditions (1 = off; transformers' `guidance_scale`). */
   guidanceScale?: number;
+  /** The key's guidance scale (1 = as `guidanceScale`; `key_guidance_scale`, etude's own field). */
+  keyGuidanceScale?: number;
 }
+
+/**
+ * The sampling parameters a model's `generation_config.json` can default (their names in `GENERATE_PARAMS`): what
+ * each face fills from the model when the option is left out.
+ *
+ * @example
+ * ```ts
+ * import { SAMPLING_NAMES } from "./generation_config.ts";
+ * SAMPLING_NAMES.includes("keyGuidanceScale"); // true
+ * ```
+ */
+export const SAMPLING_NAMES = ["temperature", "topK", "topP", "guidanceScale", "keyGuidanceScale"] as const;
+
+/** One of {@linkcode SAMPLING_NAMES}. */
+export type SamplingName = typeof SAMPLING_NAMES[number];
 
 const FIELDS = [
   ["temperature", "temperature"],
   ["top_k", "topK"],
   ["top_p", "topP"],
   ["guidance_scale", "guidanceScale"],
+  ["key_guidance_scale", "keyGuidanceScale"],
 ] as const;
 
 /**
- * Parses a `generation_config.json` text: `temperature`, `top_k`, `top_p`, `guidance_scale` (transformers' names), each checked against
+ * Parses a `generation_config.json` text: `temperature`, `top_k`, `top_p`, `guidance_scale` (transformers' names) and
+ * `key_guidance_scale` (etude's), each checked against
  * the parameter table's range; other keys (`do_sample`, `bos_token_id`, …) are ignored. Throws one line naming the
  * file and the field.
  *
@@ -145,7 +164,8 @@ export function withModelSampling<T extends SamplingDefaults>(
  * @example
  * ```ts
  * import { resolveSampling } from "./generation_config.ts";
- * resolveSampling({ topK: 5 }, { temperature: 1 }); // { temperature: 1, topK: 5, topP: 0.95, guidanceScale: 1 }
+ * resolveSampling({ topK: 5 }, { temperature: 1 });
+ * // { temperature: 1, topK: 5, topP: 0.95, guidanceScale: 1, keyGuidanceScale: 1 }
  * ```
  */
 export function resolveSampling(
@@ -159,5 +179,7 @@ export function resolveSampling(
     topP: given.topP ?? own.topP ?? (GENERATE_PARAMS.topP.default as number),
     guidanceScale: given.guidanceScale ?? own.guidanceScale ??
       (GENERATE_PARAMS.guidanceScale.default as number),
+    keyGuidanceScale: given.keyGuidanceScale ?? own.keyGuidanceScale ??
+      (GENERATE_PARAMS.keyGuidanceScale.default as number),
   };
 }

@@ -13,7 +13,7 @@ export {
   useModel,
 } from "./load.ts";
 export { generate, type GenerateOptions, type GenerateResult } from "./generate.ts";
-export { guidanceMix, guidedRows } from "./guidance.ts";
+export { type Guidance, guidanceMix, guidancePlan, type GuidanceTwin, guidedRows } from "./guidance.ts";
 export { type RowSource, type RowStepper } from "./_cpu_loop.ts";
 export { type GenerationPlan, prepareGeneration } from "./plan.ts";
 export {
@@ -21,7 +21,9 @@ export {
   parseGenerationConfig,
   readGenerationConfig,
   resolveSampling,
+  SAMPLING_NAMES,
   type SamplingDefaults,
+  type SamplingName,
   withModelSampling,
 } from "./generation_config.ts";
 export { type BatcherOptions, type BatcherStats, GenerationBatcher } from "./batch.ts";

@@ -183,6 +183,11 @@ export interface ParamTable {
    * unconditional); 1 = off.
    */
   readonly guidanceScale: NumberParam;
+  /**
+   * The key's guidance scale: with a key asked it is guided at the larger of this and `guidanceScale`, the other
+   * conditions at `guidanceScale` (composable guidance, lib/infer/guidance.ts); 1 = as `guidanceScale`.
+   */
+  readonly keyGuidanceScale: NumberParam;
   /** Sampling seed: same seed, same piece. */
   readonly seed: NumberParam;
   /** Pieces generated at once. */

@@ -134,6 +134,16 @@ export const GENERATE_PARAMS: ParamTable = freezeTable({
     http: ["guidanceScale", "guidance_scale"],
     doc: "with learned conditions: above 1 follows them more closely (twice the compute), 1 = as trained",
   },
+  keyGuidanceScale: {
+    kind: "float",
+    min: 1,
+    max: 10,
+    default: 1,
+    step: 0.5,
+    cli: { flag: "key-guidance-scale", metavar: "G" },
+    http: ["keyGuidanceScale", "key_guidance_scale"],
+    doc: "with a learned key: guide the key at least this much, the other conditions stay at guidance-scale",
+  },
   seed: {
     kind: "int",
     min: 0,

@@ -18,7 +18,8 @@ import { GenerateParamError } from "./param_error.ts";
 import { barStarts, buildInfillPrompt, spliceInfill, spliceScore, splitAtBars } from "./infill.ts";
 import { conditionBias, conditioningOf, conditionLead, untrained } from "./conditions.ts";
 import type { GenerateOptions, GenerateResult } from "./generate.ts";
-import type { ConditioningIds } from "../data/conditioning.ts";
+import { CATEGORIES, type ConditioningIds } from "../data/conditioning.ts";
+import { type Guidance, guidancePlan } from "./guidance.ts";
 
 /**
  * The shortest bar length (grid positions) among the middle's bars, as the grammar reads the meters, with a Bar
@@ -76,10 +77,11 @@ export interface GenerationPlan {
   /** The checked sampling settings. */
   readonly sampling: { temperature: number; topK: number; topP: number; seed: number };
   /**
-   * Classifier-free guidance (`guidanceScale` above 1 and a condition asked), else undefined: the prompt with every
-   * condition token as its category's `_none` (same length, so both sequences share positions) and the scale.
+   * Classifier-free guidance (`guidanceScale` or, with a key asked, `keyGuidanceScale` above 1), else undefined: the
+   * asked sequence's row weight and its twins (the prompt with condition tokens as their `_none`: same length, so
+   * every sequence shares positions) with theirs.
    */
-  readonly guidance?: { readonly unconditional: number[]; readonly scale: number };
+  readonly guidance?: Guidance;
   /** Whether the grammar mask applies. */
   readonly grammar: boolean;
   /** Sequences. */
@@ -133,6 +135,7 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
     grammar: useGrammar,
     infill: range,
     guidanceScale,
+    keyGuidanceScale,
     ...p
   } = checkGenerateParams(withModelSampling(opts, model.sampling)); // left out: the model's own defaults first
   // With bars or seconds, the token range's top is the safety cap.
@@ -295,7 +298,7 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
   };
   return {
     prompt,
-    guidance: guidanceOf(cids, prompt, guidanceScale),
+    guidance: guidanceOf(cids, prompt, guidanceScale, Math.max(guidanceScale, keyGuidanceScale)),
     grammarState: gs,
     maxTokens,
     sampling: { temperature, topK, topP, seed },
@@ -312,16 +315,23 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
 }
 
 /**
- * The unconditional twin of a prompt for classifier-free guidance: every condition value token as its category's
- * `_none` (what training's condition dropout writes). Undefined when guidance is off (scale 1), the model has no
- * conditions, or the prompt asks none (the twin would be the prompt itself).
+ * The guidance of a prompt (lib/infer/guidance.ts): its twins with every condition value token as its category's
+ * `_none` (what training's condition dropout writes) and, with a key asked, with only the key as `Key_none`.
+ * Undefined when guidance is off (both scales 1), the model has no conditions, or the prompt asks none.
  */
 function guidanceOf(
   c: ConditioningIds | undefined,
   prompt: readonly number[],
   scale: number,
+  keyScale: number,
 ): GenerationPlan["guidance"] {
-  if (!c || scale === 1) return undefined;
-  const unconditional = prompt.map((id) => c.category[id] >= 0 ? c.none[c.category[id]] : id);
-  return unconditional.some((id, i) => id !== prompt[i]) ? { unconditional, scale } : undefined;
+  if (!c || (scale === 1 && keyScale === 1)) return undefined;
+  const key = CATEGORIES.indexOf("Key");
+  const drop = (only?: number) =>
+    prompt.map((id) =>
+      c.category[id] >= 0 && (only === undefined || c.category[id] === only) ? c.none[c.category[id]] : id
+    );
+  const dropKey = drop(key);
+  const keyAsked = dropKey.some((id, i) => id !== prompt[i]);
+  return guidancePlan(prompt, drop(), keyAsked ? dropKey : undefined, scale, keyScale);
 }

@@ -118,6 +118,8 @@ export interface ProvenanceParams {
   topP: number;
   /** Classifier-free guidance scale (set when it is not 1). */
   guidanceScale?: number;
+  /** The key's guidance scale (set when it guides a key harder than `guidanceScale`). */
+  keyGuidanceScale?: number;
   /** Length in tokens (set when it is the length unit). */
   maxTokens?: number;
   /** Length in bars (set when it is the length unit). */
@@ -205,6 +207,7 @@ const NUMERIC = [
   "topK",
   "topP",
   "guidanceScale",
+  "keyGuidanceScale",
   "maxTokens",
   "bars",
   "seconds",
@@ -220,6 +223,9 @@ function recordParams(v: GenerateParamValues): ProvenanceParams {
     topP: v.topP,
   };
   if (v.guidanceScale !== undefined && v.guidanceScale !== 1) out.guidanceScale = v.guidanceScale;
+  if (v.keyGuidanceScale > (v.guidanceScale ?? 1) && v.controls?.key !== undefined) {
+    out.keyGuidanceScale = v.keyGuidanceScale;
+  }
   for (const k of LENGTH_PARAMS) if (v[k] !== undefined) out[k] = v[k]!;
   out.batch = v.batch;
   out.grammar = v.grammar;

@@ -53,7 +53,7 @@ import {
 import { clipText, GenerateParamError, showValue } from "../infer/param_error.ts";
 import { controlError } from "../infer/param_check.ts";
 import { fileSha256, makeProvenance, provenanceText } from "../infer/provenance.ts";
-import { type SamplingDefaults, withModelSampling } from "../infer/generation_config.ts";
+import { SAMPLING_NAMES, type SamplingDefaults, withModelSampling } from "../infer/generation_config.ts";
 import { sha256Hex } from "../util/hash.ts";
 import type { Controls } from "../infer/controls.ts";
 import { listModels, type ModelInfo } from "./models.ts";
@@ -92,6 +92,8 @@ export interface AppGenerateOptions<M> {
   topP: number;
   /** Classifier-free guidance over the learned conditions (1 = off). */
   guidanceScale?: number;
+  /** The key's guidance scale (the larger of it and `guidanceScale` guides a key). */
+  keyGuidanceScale?: number;
   /** Sampling seed (same seed, same piece). */
   seed: number;
   /** Mask tokens that cannot follow the previous one. */
@@ -528,15 +530,8 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
         // sampling fields left out: the model's own defaults (generation_config.json) before the table's
         const sampling = (model as { sampling?: SamplingDefaults }).sampling;
         if (sampling && params.defaulted?.length) {
-          const { temperature, topK, topP, guidanceScale } = params;
-          Object.assign(
-            params,
-            withModelSampling(
-              { temperature, topK, topP, guidanceScale },
-              sampling,
-              new Set(params.defaulted),
-            ),
-          );
+          const given = Object.fromEntries(SAMPLING_NAMES.map((k) => [k, params[k]]));
+          Object.assign(params, withModelSampling(given, sampling, new Set(params.defaulted)));
         }
         return await opts.generate({
           model,
@@ -548,6 +543,7 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
           topK: params.topK,
           topP: params.topP,
           guidanceScale: params.guidanceScale,
+          keyGuidanceScale: params.keyGuidanceScale,
           seed: params.seed,
           grammar: params.grammar,
           ...(params.controls ? { controls: params.controls } : {}),

@@ -56,7 +56,7 @@ function setBusy(busy) {
 
 // ---- sliders: ranges, steps and defaults come from GET /api/params (the server's narrowed GENERATE_PARAMS) ----
 let limits = null;
-const SLIDERS = ["temperature", "topK", "topP", "guidanceScale"];
+const SLIDERS = ["temperature", "topK", "topP", "guidanceScale", "keyGuidanceScale"];
 for (const id of SLIDERS) {
   const input = $(id);
   input.addEventListener("input", () => ($(`${id}-out`).textContent = input.value));
@@ -171,6 +171,7 @@ async function formRequest() {
   params[$("unit").value] = Number($("length").value);
   if (conditioned() && $("style").value) params.style = $("style").value;
   if (conditioned()) params.guidanceScale = Number($("guidanceScale").value);
+  if (conditioned()) params.keyGuidanceScale = Number($("keyGuidanceScale").value);
   if ($("seed").value !== "") params.seed = Number($("seed").value);
   const file = $("prompt").files[0];
   if (file) params.prompt = await readFileBase64(file);

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { SAMPLING_NAMES } from "../infer/generation_config.ts";
 import { allowedText, isAbsent } from "../infer/param_parse.ts";
 import { checkGenerateParams } from "../infer/param_check.ts";
 import { clipText, GenerateParamError, showValue } from "../infer/param_error.ts";
@@ -69,6 +70,8 @@ export interface GenerateParams {
   topP: number;
   /** Classifier-free guidance over the learned conditions (1 = off). */
   guidanceScale: number;
+  /** The key's guidance scale (the larger of it and `guidanceScale` guides a key; 1 = as `guidanceScale`). */
+  keyGuidanceScale: number;
   /** Sampling seed (random when not given). */
   seed: number;
   /** Grammar-constrained decoding. */
@@ -91,7 +94,7 @@ export interface GenerateParams {
    * The sampling fields left out (filled from the table here): the app sets them from the model's own defaults
    * (`generation_config.json`) once it is loaded.
    */
-  defaulted?: ("temperature" | "topK" | "topP" | "guidanceScale")[];
+  defaulted?: ("temperature" | "topK" | "topP" | "guidanceScale" | "keyGuidanceScale")[];
 }
 
 /**
@@ -294,6 +297,7 @@ export function parseGenerateParams(
     topK: p.topK,
     topP: p.topP,
     guidanceScale: p.guidanceScale,
+    keyGuidanceScale: p.keyGuidanceScale,
     seed: p.seed,
     grammar: p.grammar,
   };
@@ -303,9 +307,7 @@ export function parseGenerateParams(
   if (p.controls) out.controls = p.controls;
   if (p.conditions) out.conditions = p.conditions;
   if (p.infill) out.infill = p.infill;
-  const defaulted = (["temperature", "topK", "topP", "guidanceScale"] as const).filter((k) =>
-    used[k] === undefined
-  );
+  const defaulted = SAMPLING_NAMES.filter((k) => used[k] === undefined);
   if (defaulted.length) out.defaulted = [...defaulted];
   const prompt = raw.prompt;
   if (prompt !== undefined) {

@@ -4,7 +4,7 @@
  * of known notes per bar, and end to end on a tiny random model: each group is what `generate({ conditions })` gives,
  * and the key agreement is the share of those samples the estimator puts in the asked key.
  */
-import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../_assert.ts";
+import { assert, assertAlmostEquals, assertEquals, assertNotEquals, assertRejects } from "../_assert.ts";
 import {
   conditioningCheck,
   conditionPrompt,
@@ -219,6 +219,51 @@ Deno.test("conditioningCheck hardControls: key and density groups are generate()
       1e-9,
     );
     assert(hard.groups[1].notesPerBar !== soft.groups[1].notesPerBar, "the density bias changed the samples");
+  } finally {
+    model.dispose();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("conditioningCheck style: every key, density and baseline group also asks that style", async () => {
+  const { tmp, dir } = await conditionedTinyModel(7);
+  const model = await loadExactCpuModel(dir);
+  try {
+    const sampling = { temperature: 1, topK: 0, topP: 1, seed: 5 };
+    const r = await conditioningCheck(model, {
+      samples: 2,
+      bars: 2,
+      keys: ["A minor"],
+      densities: ["low"],
+      style: "pop",
+      keyGuidanceScale: 3,
+      ...sampling,
+    });
+    assertEquals(r.groups.map((g) => `${g.condition} ${g.value}`), [
+      "key A minor",
+      "density low",
+      "none pop only",
+    ]);
+    assertEquals([r.settings.style, r.settings.keyGuidanceScale], ["pop", 3]);
+    // the reference: generate() asked the style and the key (guided as asked)
+    const key = await generate({
+      model,
+      conditions: { style: "pop", key: "A minor" },
+      bars: 2,
+      batch: 2,
+      keyGuidanceScale: 3,
+      ...sampling,
+    });
+    const mean = (scores: Score[]) => scores.reduce((a, s) => a + s.notes.length, 0) / scores.length;
+    assertEquals(r.groups[0].notes, mean(key.scores));
+    const alone = await generate({ model, conditions: { key: "A minor" }, bars: 2, batch: 2, ...sampling });
+    assertNotEquals(
+      key.ids,
+      alone.ids,
+      "the style beside the key (and the key's guidance) changed the samples",
+    );
+    const none = await generate({ model, conditions: { style: "pop" }, bars: 2, batch: 2, ...sampling });
+    assertEquals(r.groups[2].notes, mean(none.scores));
   } finally {
     model.dispose();
     await Deno.remove(tmp, { recursive: true });

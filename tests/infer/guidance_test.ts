@@ -10,15 +10,45 @@ import { join } from "node:path";
 import { writeCondModel } from "./_cond_model.ts";
 import { generate } from "../../lib/infer/generate.ts";
 import { loadModel } from "../../lib/infer/load.ts";
-import { prepareGeneration } from "../../lib/infer/plan.ts";
+import { type GenerationPlan, prepareGeneration } from "../../lib/infer/plan.ts";
+import type { LoadedModel } from "../../lib/infer/load.ts";
 import { cpuRows } from "../../lib/infer/_cpu_loop.ts";
-import { guidanceMix, guidedRows } from "../../lib/infer/guidance.ts";
+import { guidanceMix, guidancePlan, guidedRows } from "../../lib/infer/guidance.ts";
 import { readEngineModel } from "../../lib/infer/model_loader.ts";
 import { referenceForward } from "../../lib/infer/reference.ts";
 import { conditioningIds } from "../../lib/data/conditioning.ts";
 import { makeProvenance } from "../../lib/infer/provenance.ts";
 import { parseGenerationConfig } from "../../lib/infer/generation_config.ts";
 import { checkGenerateParams } from "../../lib/infer/param_check.ts";
+
+/**
+ * The largest gap between the guided rows the sampling loop draws from (over the tokens `ids` drawn after the plan's
+ * prompt, the CPU decoder running every sequence of the mix) and `want(p)`, the reference row at position `p`.
+ */
+async function worstGuidedError(
+  model: LoadedModel,
+  plan: GenerationPlan,
+  ids: readonly number[],
+  want: (p: number) => ArrayLike<number>,
+): Promise<number> {
+  const slots = 1 + plan.guidance!.twins.length;
+  const hist = [[...plan.prompt]];
+  const src = guidedRows(
+    cpuRows(model.cpuDecoder!(slots), slots, model.context, plan.windowStart),
+    plan.guidance!,
+  )(
+    hist,
+  );
+  let worst = 0;
+  for (let t = 0; t < ids.length; t++) {
+    await src.room?.();
+    const row = (await src.rows(t))[0];
+    const w = want(plan.prompt.length - 1 + t);
+    for (let j = 0; j < row.length; j++) worst = Math.max(worst, Math.abs(row[j] - w[j]));
+    hist[0].push(ids[t]);
+  }
+  return worst;
+}
 
 Deno.test("guidanceMix: u + s (c − u), s = 1 is the conditional row", () => {
   const c = new Float32Array([2, -1, 0.5]), u = new Float32Array([1, 1, 0.5]);
@@ -34,31 +64,23 @@ Deno.test("guided rows = the reference forward of both prompts, mixed, at every 
     const plan = prepareGeneration({ ...opts, guidanceScale: 2.5 });
     const g = plan.guidance!;
     const c = conditioningIds(model.tokenizer.vocab)!;
-    assertEquals(g.scale, 2.5);
-    assertEquals(g.unconditional.slice(0, 5), [1, ...c.none], "the twin: BOS and four _none");
-    assertEquals(g.unconditional.length, plan.prompt.length);
+    assertEquals([g.weight, g.twins.length, g.twins[0].weight], [2.5, 1, -1.5], "2.5 c − 1.5 u");
+    const unconditional = g.twins[0].prompt;
+    assertEquals(unconditional.slice(0, 5), [1, ...c.none], "the twin: BOS and four _none");
+    assertEquals(unconditional.length, plan.prompt.length);
     const { ids } = await generate({ ...opts, guidanceScale: 2.5 });
     const unguided = await generate(opts);
     assertNotEquals(ids[0], unguided.ids[0], "guidance changes the draws");
     // the rows the loop sampled from, over the drawn tokens, against the reference forward run per prompt
     const { config, weights } = await readEngineModel(dir);
     const condRef = referenceForward(config, weights, [...plan.prompt, ...ids[0]]);
-    const uncondRef = referenceForward(config, weights, [...g.unconditional, ...ids[0]]);
-    const hist = [[...plan.prompt]];
-    const src = guidedRows(
-      cpuRows(model.cpuDecoder!(2), 2, model.context, plan.windowStart),
-      g.unconditional,
-      2.5,
-    )(hist);
-    let worst = 0;
-    for (let t = 0; t < ids[0].length; t++) {
-      await src.room?.();
-      const row = (await src.rows(t))[0];
-      const p = plan.prompt.length - 1 + t;
-      const want = guidanceMix(condRef[p], uncondRef[p], 2.5);
-      for (let j = 0; j < row.length; j++) worst = Math.max(worst, Math.abs(row[j] - want[j]));
-      hist[0].push(ids[0][t]);
-    }
+    const uncondRef = referenceForward(config, weights, [...unconditional, ...ids[0]]);
+    const worst = await worstGuidedError(
+      model,
+      plan,
+      ids[0],
+      (p) => guidanceMix(condRef[p], uncondRef[p], 2.5),
+    );
     assertAlmostEquals(worst, 0, 2e-3, `largest |guided − reference| ${worst}`);
   } finally {
     model.dispose();
@@ -112,10 +134,105 @@ Deno.test("a model's generation_config.json guidance_scale is its default; a giv
   const model = await loadModel(dir, { device: "cpu" });
   try {
     assertEquals(model.sampling?.guidanceScale, 3);
-    assertEquals(prepareGeneration({ model, conditions: { style: "pop" }, maxTokens: 8 }).guidance?.scale, 3);
+    assertEquals(
+      prepareGeneration({ model, conditions: { style: "pop" }, maxTokens: 8 }).guidance?.weight,
+      3,
+    );
     assertEquals(
       prepareGeneration({ model, conditions: { style: "pop" }, maxTokens: 8, guidanceScale: 1 }).guidance,
       undefined,
+    );
+  } finally {
+    model.dispose();
+  }
+});
+
+Deno.test("guidancePlan: u + s (c¬k − u) + sₖ (c − c¬k) as row weights, equal prompts merged, zero weights dropped", () => {
+  const c = [1, 10, 20, 30, 40], noKey = [1, 10, 21, 30, 40], u = [1, 11, 21, 31, 41];
+  assertEquals(guidancePlan(c, u, noKey, 2, 4), {
+    weight: 4,
+    twins: [{ prompt: noKey, weight: -2 }, { prompt: u, weight: -1 }],
+  });
+  // the same scale for the key: the plain form, the key-only twin's weight 0
+  assertEquals(guidancePlan(c, u, noKey, 3, 3), { weight: 3, twins: [{ prompt: u, weight: -2 }] });
+  // only the key asked: c¬k is u
+  assertEquals(guidancePlan(c, noKey, noKey, 1, 5), { weight: 5, twins: [{ prompt: noKey, weight: -4 }] });
+  // the key alone guided, the style at 1: c against the twin without the key only
+  assertEquals(guidancePlan(c, u, noKey, 1, 5), { weight: 5, twins: [{ prompt: noKey, weight: -4 }] });
+  assertEquals(guidancePlan(c, u, undefined, 1, 5), undefined, "no key asked: nothing guided");
+  assertEquals(guidancePlan(c, c, undefined, 4, 1), undefined, "nothing asked: the twin is the prompt");
+});
+
+Deno.test("key guidance: three sequences mixed as the reference forward of each prompt; the record keeps the scale", async () => {
+  const dir = await writeCondModel(undefined, 5);
+  const model = await loadModel(dir, { device: "cpu" });
+  try {
+    const c = conditioningIds(model.tokenizer.vocab)!;
+    const opts = {
+      model,
+      conditions: { style: "pop" as const },
+      controls: { key: "E minor" },
+      maxTokens: 20,
+      seed: 3,
+      guidanceScale: 2,
+      keyGuidanceScale: 4,
+    };
+    const plan = prepareGeneration(opts);
+    const g = plan.guidance!;
+    const keyAt = plan.prompt.findIndex((id) => id === c.byName.get("Key_E:min"));
+    assert(keyAt > 0, "the key token leads the prompt");
+    const noKey = plan.prompt.map((id, i) => i === keyAt ? c.none[1] : id);
+    assertEquals(g.weight, 4);
+    assertEquals(g.twins.map((t) => t.weight), [-2, -1]);
+    assertEquals(g.twins[0].prompt, noKey, "twin 1 drops only the key");
+    assertEquals(g.twins[1].prompt.slice(0, 5), [1, ...c.none], "twin 2 drops every condition");
+    const { ids } = await generate(opts);
+    assertNotEquals(
+      ids[0],
+      (await generate({ ...opts, keyGuidanceScale: 1 })).ids[0],
+      "the key's scale matters",
+    );
+    const { config, weights } = await readEngineModel(dir);
+    const refs = [plan.prompt, noKey, g.twins[1].prompt].map((p) =>
+      referenceForward(config, weights, [...p, ...ids[0]])
+    );
+    // u + 2 (c¬k − u) + 4 (c − c¬k), written out
+    const worst = await worstGuidedError(model, plan, ids[0], (p) => {
+      const [c, k, u] = refs.map((r) => r[p]);
+      return c.map((cj, j) => u[j] + 2 * (k[j] - u[j]) + 4 * (cj - k[j]));
+    });
+    assertAlmostEquals(worst, 0, 2e-3, `largest |guided − reference| ${worst}`);
+    // a key guided harder than the rest is recorded; without a key, or at or below guidanceScale, it is not
+    const m = { path: "models/default", sha256: "ab".repeat(32) };
+    const rec = (p: Record<string, unknown>) =>
+      makeProvenance({ model: m, params: { seed: 1, bars: 4, ...p } }).params;
+    assertEquals(rec({ key: "E minor", keyGuidanceScale: 5 }).keyGuidanceScale, 5);
+    assert(!("keyGuidanceScale" in rec({ keyGuidanceScale: 5 })));
+    assert(!("keyGuidanceScale" in rec({ key: "E minor", guidanceScale: 5, keyGuidanceScale: 5 })));
+  } finally {
+    model.dispose();
+  }
+});
+
+Deno.test("a model's key_guidance_scale guides an asked key by default, and nothing else", async () => {
+  const dir = await writeCondModel(undefined, 9);
+  await Deno.writeTextFile(join(dir, "generation_config.json"), '{"key_guidance_scale": 5}');
+  const model = await loadModel(dir, { device: "cpu" });
+  try {
+    assertEquals(model.sampling?.keyGuidanceScale, 5);
+    const keyed = prepareGeneration({ model, controls: { key: "C major" }, maxTokens: 8 }).guidance;
+    assertEquals([keyed?.weight, keyed?.twins.map((t) => t.weight)], [5, [-4]]);
+    assertEquals(
+      prepareGeneration({ model, conditions: { style: "pop" }, maxTokens: 8 }).guidance,
+      undefined,
+    );
+    assertEquals(
+      prepareGeneration({ model, controls: { key: "C major" }, maxTokens: 8, keyGuidanceScale: 1 }).guidance,
+      undefined,
+    );
+    assertThrows(
+      () => parseGenerationConfig('{"key_guidance_scale": 20}', "m/generation_config.json"),
+      /m\/generation_config\.json: key_guidance_scale: .*\[1, 10\]/,
     );
   } finally {
     model.dispose();

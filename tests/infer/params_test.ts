@@ -75,6 +75,7 @@ Deno.test("GENERATE_PARAMS: every entry is complete and its default lies within 
     "topK",
     "topP",
     "guidanceScale",
+    "keyGuidanceScale",
     "seed",
     "batch",
     "grammar",

@@ -117,6 +117,7 @@ Deno.test({
       await waitDone();
       assertEquals(seen.at(-1)!.conditions, { style: "pop" });
       assertEquals(seen.at(-1)!.guidanceScale, 1, "guidance starts at the table's 1 (off)");
+      assertEquals(seen.at(-1)!.keyGuidanceScale, 1, "and the key's too");
       const before: Piece & { midiBase64: string } = await page.evaluate(() =>
         (globalThis as unknown as { etudeState: { result: Piece & { midiBase64: string } } }).etudeState
           .result
@@ -140,14 +141,16 @@ Deno.test({
       assertEquals(await page.textContent("#infill"), "Regenerate bars 3–4");
       assert(!(await page.isDisabled("#infill")));
       await page.fill("#guidanceScale", "3"); // the middle guided toward style pop
+      await page.fill("#keyGuidanceScale", "4.5");
       await page.click("#infill");
       await waitDone();
       const o = seen.at(-1)!;
-      assertEquals([o.infill, o.conditions, o.bars, o.guidanceScale], [
+      assertEquals([o.infill, o.conditions, o.bars, o.guidanceScale, o.keyGuidanceScale], [
         { from: 3, to: 4 },
         { style: "pop" },
         undefined,
         3,
+        4.5,
       ]);
       assert(o.prompt, "the piece on the roll is the prompt");
       const after: Piece = await page.evaluate(() =>

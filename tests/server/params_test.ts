@@ -33,15 +33,24 @@ Deno.test("parseGenerateParams: defaults are the documented ones", () => {
     topK: 50,
     topP: 0.95,
     guidanceScale: 1,
+    keyGuidanceScale: 1,
     seed: 1234,
     grammar: true,
     maxTokens: 512,
     // left out: the app sets them from the model's generation_config.json when it has one
-    defaulted: ["temperature", "topK", "topP", "guidanceScale"],
+    defaulted: ["temperature", "topK", "topP", "guidanceScale", "keyGuidanceScale"],
   });
-  assertEquals(parseGenerateParams({ top_k: 5 }, seed).defaulted, ["temperature", "topP", "guidanceScale"]);
+  assertEquals(parseGenerateParams({ top_k: 5 }, seed).defaulted, [
+    "temperature",
+    "topP",
+    "guidanceScale",
+    "keyGuidanceScale",
+  ]);
   assertEquals(
-    parseGenerateParams({ temperature: 1, topK: 5, top_p: 0.5, guidance_scale: "2.5" }, seed).defaulted,
+    parseGenerateParams(
+      { temperature: 1, topK: 5, top_p: 0.5, guidance_scale: "2.5", key_guidance_scale: 4 },
+      seed,
+    ).defaulted,
     undefined,
   );
 });
@@ -57,6 +66,7 @@ Deno.test("parseGenerateParams: accepts JSON numbers, query strings and snake_ca
       grammar: "false",
       bars: "16",
       guidance_scale: "3",
+      key_guidance_scale: "1",
     },
     seed,
   );
@@ -66,6 +76,7 @@ Deno.test("parseGenerateParams: accepts JSON numbers, query strings and snake_ca
     topK: 0,
     topP: 0.01,
     guidanceScale: 3,
+    keyGuidanceScale: 1,
     seed: 42,
     grammar: false,
     bars: 16,
