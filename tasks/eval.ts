@@ -41,7 +41,8 @@ const USAGE = `usage: deno task eval --model DIR [options]
   --seed N           sampling seed (default 1)   --temperature T --top-k K --top-p P (default: each model's
                      generation_config.json, else 0.8, 50, 0.95)   --guidance-scale G  classifier-free guidance
                      over the asked conditions (--style, --conditioning; default the model's, else 1 = off)
-                     --key-guidance-scale G  the key's (--conditioning; default the model's, else 1 = as G)
+                     --key-guidance-scale G, --density-guidance-scale G  the key's, the density's
+                     (--conditioning; default the model's, else 1 = as --guidance-scale)
   --style S          the samples' learned style (classical | pop) on a model trained with conditions
   --max-tokens N     tokens scored per split, whole pieces (default 16384, 0 = all)
   --backend B        NLL forward: auto (WebGPU engine on a real GPU, else the CPU backend with a BLAS, else tfjs) |
@@ -87,6 +88,7 @@ if (import.meta.main) {
       "top-p": { type: "string" },
       "guidance-scale": { type: "string" },
       "key-guidance-scale": { type: "string" },
+      "density-guidance-scale": { type: "string" },
       "max-tokens": { type: "string" },
       "prompt-bars": { type: "string" },
       bars: { type: "string" },
@@ -142,6 +144,9 @@ if (import.meta.main) {
       keyGuidanceScale: values["key-guidance-scale"] === undefined
         ? undefined
         : numberOpt(values, "key-guidance-scale", 1, 1, 10),
+      densityGuidanceScale: values["density-guidance-scale"] === undefined
+        ? undefined
+        : numberOpt(values, "density-guidance-scale", 1, 1, 10),
     };
     const log = (s: string) => console.error(s);
     if (values["hard-controls"] && !values.conditioning) {

@@ -518,13 +518,14 @@ export async function generateCli(
         topP: "top-p",
         guidanceScale: "guidance-scale",
         keyGuidanceScale: "key-guidance-scale",
+        densityGuidanceScale: "density-guidance-scale",
       } as const;
       const defaulted = new Set(
         Object.keys(flags).filter((k) => values[flags[k as keyof typeof flags]] === undefined),
       );
       params = withModelSampling(params, model.sampling, defaulted);
     }
-    const { temperature, topK, topP, guidanceScale, keyGuidanceScale } = params;
+    const { temperature, topK, topP, guidanceScale, keyGuidanceScale, densityGuidanceScale } = params;
     try {
       const blank = model.tokenizer.decode([]); // the tokenizer's resolution and default tempo
       const tpb = blank.ticksPerBeat || 480;
@@ -548,7 +549,7 @@ export async function generateCli(
           batch > 1 ? ` × ${batch}` : ""
         } with ${modelLabel} (seed ${seed}, temperature ${temperature}, ` +
           `top-k ${topK}, top-p ${topP}${
-            guidanceText(guidanceScale, keyGuidanceScale, params.controls?.key)
+            guidanceText(guidanceScale, keyGuidanceScale, densityGuidanceScale, params.controls)
           }${params.grammar ? "" : ", no grammar"})${
             prompt ? ` after ${prompt.notes.length} prompt notes` : ""
           }`,
@@ -739,10 +740,19 @@ function shellWord(path: string): string {
   return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The banner's guidance part: the scale when it is not 1, the key's when a key is asked and guided harder. */
-function guidanceText(scale: number, keyScale: number, key: string | undefined): string {
+/** The banner's guidance part: the scale when it is not 1, the key's and the density's when asked and guided harder. */
+function guidanceText(
+  scale: number,
+  keyScale: number,
+  densityScale: number,
+  controls: { key?: string; density?: string | number } | undefined,
+): string {
   const parts = [];
   if (scale !== 1) parts.push(`guidance ${scale}`);
-  if (key !== undefined && keyScale > scale) parts.push(`key guidance ${keyScale}`);
+  if (controls?.key !== undefined && keyScale > scale) parts.push(`key guidance ${keyScale}`);
+  // a density class sets the learned token (a number is the bias alone)
+  if (typeof controls?.density === "string" && densityScale > scale) {
+    parts.push(`density guidance ${densityScale}`);
+  }
   return parts.map((p) => `, ${p}`).join("");
 }

@@ -278,6 +278,8 @@ export interface ConditioningCheckOptions {
   guidanceScale?: number;
   /** The key's guidance scale (default the model's `key_guidance_scale`, else 1 = as `guidanceScale`). */
   keyGuidanceScale?: number;
+  /** The density's guidance scale (default the model's `density_guidance_scale`, else 1 = as `guidanceScale`). */
+  densityGuidanceScale?: number;
   /**
    * Also apply the hard control of each key and density value (the out-of-key Pitch mask, the density bias;
    * lib/infer/controls.ts), as `deno task generate --key/--density` does on top of the learned token: what a user
@@ -320,7 +322,10 @@ export async function conditioningCheck(
   }
   const n = o.samples ?? 20, bars = o.bars ?? 8, seed = o.seed ?? 1;
   // left out: the model's own sampling defaults (generation_config.json), then the table's
-  const { temperature, topK, topP, guidanceScale, keyGuidanceScale } = resolveSampling(o, model.sampling);
+  const { temperature, topK, topP, guidanceScale, keyGuidanceScale, densityGuidanceScale } = resolveSampling(
+    o,
+    model.sampling,
+  );
   const keys = o.keys ?? CHECK_KEYS;
   for (const k of keys) { // a bad key name fails before any sampling
     try {
@@ -363,6 +368,7 @@ export async function conditioningCheck(
       topP,
       guidanceScale,
       keyGuidanceScale,
+      densityGuidanceScale,
       seed,
     });
     groups.push({ condition: r.condition, value: r.value, scores, bars });
@@ -386,6 +392,7 @@ export async function conditioningCheck(
       topP,
       guidanceScale,
       keyGuidanceScale,
+      densityGuidanceScale,
       hardControls: Boolean(o.hardControls),
       ...(o.style ? { style: o.style } : {}),
       adapter: model.adapter,

@@ -72,6 +72,8 @@ export interface GenerateOptions {
    * drops only the key (lib/infer/guidance.ts): a key followed closely without exaggerating the style.
    */
   keyGuidanceScale?: number;
+  /** The density's own guidance scale (`GENERATE_PARAMS.densityGuidanceScale`), as `keyGuidanceScale` is the key's. */
+  densityGuidanceScale?: number;
   /** Sampling seed, an integer (`GENERATE_PARAMS.seed`; the library's default is fixed, faces draw one). */
   seed?: number;
   /** Grammar mask (`GENERATE_PARAMS.grammar`). */

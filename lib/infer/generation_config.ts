@@ -40,6 +40,8 @@ export interface SamplingDefaults {
   guidanceScale?: number;
   /** The key's guidance scale (1 = as `guidanceScale`; `key_guidance_scale`, etude's own field). */
   keyGuidanceScale?: number;
+  /** The density's guidance scale (1 = as `guidanceScale`; `density_guidance_scale`). */
+  densityGuidanceScale?: number;
 }
 
 /**
@@ -52,7 +54,14 @@ export interface SamplingDefaults {
  * SAMPLING_NAMES.includes("keyGuidanceScale"); // true
  * ```
  */
-export const SAMPLING_NAMES = ["temperature", "topK", "topP", "guidanceScale", "keyGuidanceScale"] as const;
+export const SAMPLING_NAMES = [
+  "temperature",
+  "topK",
+  "topP",
+  "guidanceScale",
+  "keyGuidanceScale",
+  "densityGuidanceScale",
+] as const;
 
 /** One of {@linkcode SAMPLING_NAMES}. */
 export type SamplingName = typeof SAMPLING_NAMES[number];
@@ -63,11 +72,12 @@ const FIELDS = [
   ["top_p", "topP"],
   ["guidance_scale", "guidanceScale"],
   ["key_guidance_scale", "keyGuidanceScale"],
+  ["density_guidance_scale", "densityGuidanceScale"],
 ] as const;
 
 /**
  * Parses a `generation_config.json` text: `temperature`, `top_k`, `top_p`, `guidance_scale` (transformers' names) and
- * `key_guidance_scale` (etude's), each checked against
+ * `key_guidance_scale`, `density_guidance_scale` (etude's), each checked against
  * the parameter table's range; other keys (`do_sample`, `bos_token_id`, …) are ignored. Throws one line naming the
  * file and the field.
  *
@@ -165,7 +175,7 @@ export function withModelSampling<T extends SamplingDefaults>(
  * ```ts
  * import { resolveSampling } from "./generation_config.ts";
  * resolveSampling({ topK: 5 }, { temperature: 1 });
- * // { temperature: 1, topK: 5, topP: 0.95, guidanceScale: 1, keyGuidanceScale: 1 }
+ * // { temperature: 1, topK: 5, topP: 0.95, guidanceScale: 1, keyGuidanceScale: 1, densityGuidanceScale: 1 }
  * ```
  */
 export function resolveSampling(
@@ -181,5 +191,7 @@ export function resolveSampling(
       (GENERATE_PARAMS.guidanceScale.default as number),
     keyGuidanceScale: given.keyGuidanceScale ?? own.keyGuidanceScale ??
       (GENERATE_PARAMS.keyGuidanceScale.default as number),
+    densityGuidanceScale: given.densityGuidanceScale ?? own.densityGuidanceScale ??
+      (GENERATE_PARAMS.densityGuidanceScale.default as number),
   };
 }

@@ -6,10 +6,12 @@
  * more closely than the model learned to (the key token alone moves a test piece's NLL by ~0.02 nats/token: the
  * model reads the key mostly from the notes), at twice the decoding work.
  *
- * The key can be guided harder than the rest (`keyGuidanceScale`, a model's `key_guidance_scale`): with `c¬k` the
- * twin that drops only the key, the logits are `u + s × (c¬k − u) + sₖ × (c − c¬k)` (composable guidance: each
- * difference is one condition's direction), a weighted sum of the rows of up to three sequences
- * ({@linkcode guidancePlan}); with only the key asked `c¬k` is `u`, and `sₖ = s` is the plain form above.
+ * The key and the density can be guided harder than the rest (`keyGuidanceScale`, `densityGuidanceScale`, a
+ * model's `key_guidance_scale` / `density_guidance_scale`): the prompt is built up one step at a time, `u`, then
+ * the other conditions (`p₁`), then the density (`p₂`), then the key (`c`), and the logits are
+ * `u + s × (p₁ − u) + s_d × (p₂ − p₁) + sₖ × (c − p₂)` (composable guidance: each difference is one condition's
+ * direction), a weighted sum of the rows of up to four sequences ({@linkcode guidancePlan}); a step that asks
+ * nothing new merges with the one before, and equal scales give the plain form above.
  *
  * @module
  */
@@ -49,34 +51,46 @@ export interface Guidance {
 }
 
 /**
- * The mix of a prompt's guidance (see the module doc): `dropAll` and `dropKey` map a prompt to its twin without any
- * condition and without the key (`dropKey` undefined: no key asked). Undefined when it is the plain conditional row
- * (both scales 1, or the twins equal the prompt). Twins with the same prompt are merged.
+ * One step of a guidance chain: a prompt (the previous step's with more condition tokens asked) and the scale of its
+ * difference from the previous step.
+ *
+ * @example
+ * ```ts
+ * import type { GuidanceStep } from "./guidance.ts";
+ * const s: GuidanceStep = { prompt: [1, 5, 40, 7, 8], scale: 5 }; // the key (id 40) added, guided at 5
+ * ```
+ */
+export interface GuidanceStep {
+  /** The prompt ids after this step. */
+  readonly prompt: readonly number[];
+  /** The scale of its difference from the previous step's rows. */
+  readonly scale: number;
+}
+
+/**
+ * The mix of a guidance chain (see the module doc): `u` (every condition `_none`), then `steps`, each adding
+ * conditions, the last one the asked prompt: `u + Σ sⱼ × (pⱼ − pⱼ₋₁)`, as row weights (`pⱼ` weighs `sⱼ − sⱼ₊₁`, `u`
+ * weighs `1 − s₁`, they sum to 1). Equal prompts are merged and zero weights dropped; undefined when what is left is
+ * the asked prompt alone (every scale 1, or nothing asked).
  *
  * @example
  * ```ts
  * import { guidancePlan } from "./guidance.ts";
- * const prompt = [1, 5, 40, 7, 8], u = [1, 5, 6, 7, 8]; // 40: a key; 6: Key_none; the rest _none already
- * guidancePlan(prompt, u, u, 1, 5); // { weight: 5, twins: [{ prompt: u, weight: -4 }] }: the key at 5
- * guidancePlan(prompt, u, undefined, 1, 5); // undefined: no key asked, nothing else guided
+ * const u = [1, 5, 6, 7, 8], c = [1, 5, 40, 7, 8]; // 40: a key, 6: Key_none; nothing else asked
+ * guidancePlan(u, [{ prompt: u, scale: 1 }, { prompt: c, scale: 5 }]); // { weight: 5, twins: [{ prompt: u, weight: -4 }] }
+ * guidancePlan(u, [{ prompt: u, scale: 5 }, { prompt: c, scale: 1 }]); // undefined: the key, the one asked, at 1
  * ```
  */
 export function guidancePlan(
-  prompt: readonly number[],
-  dropAll: readonly number[],
-  dropKey: readonly number[] | undefined,
-  scale: number,
-  keyScale: number,
+  unconditional: readonly number[],
+  steps: readonly GuidanceStep[],
 ): Guidance | undefined {
   const same = (a: readonly number[], b: readonly number[]) =>
     a.length === b.length && a.every((x, i) => x === b[i]);
-  // u + s (c¬k − u) + sₖ (c − c¬k): c weighs sₖ, c¬k weighs s − sₖ, u weighs 1 − s (without a key c¬k is c)
-  const k = dropKey ? keyScale : scale;
-  const parts: { prompt: readonly number[]; weight: number }[] = [{ prompt, weight: k }];
-  if (dropKey) parts.push({ prompt: dropKey, weight: scale - keyScale });
-  parts.push({ prompt: dropAll, weight: 1 - scale });
+  const parts = [{ prompt: unconditional, weight: 1 - steps[0].scale }];
+  steps.forEach((st, j) => parts.push({ prompt: st.prompt, weight: st.scale - (steps[j + 1]?.scale ?? 0) }));
   const merged: { prompt: readonly number[]; weight: number }[] = [];
-  for (const p of parts) {
+  for (const p of parts.reverse()) { // the asked prompt first
     const m = merged.find((q) => same(q.prompt, p.prompt));
     if (m) m.weight += p.weight;
     else merged.push({ ...p });

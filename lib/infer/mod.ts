@@ -13,7 +13,14 @@ export {
   useModel,
 } from "./load.ts";
 export { generate, type GenerateOptions, type GenerateResult } from "./generate.ts";
-export { type Guidance, guidanceMix, guidancePlan, type GuidanceTwin, guidedRows } from "./guidance.ts";
+export {
+  type Guidance,
+  guidanceMix,
+  guidancePlan,
+  type GuidanceStep,
+  type GuidanceTwin,
+  guidedRows,
+} from "./guidance.ts";
 export { type RowSource, type RowStepper } from "./_cpu_loop.ts";
 export { type GenerationPlan, prepareGeneration } from "./plan.ts";
 export {

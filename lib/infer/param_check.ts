@@ -45,6 +45,8 @@ export interface GenerateParamValues {
   guidanceScale: number;
   /** The key's guidance scale (the larger of it and `guidanceScale` applies), in [1, 10] (default 1). */
   keyGuidanceScale: number;
+  /** The density's guidance scale (the larger of it and `guidanceScale` applies), in [1, 10] (default 1). */
+  densityGuidanceScale: number;
   /** Sampling seed, a 32-bit unsigned integer (default 0). */
   seed: number;
   /** Pieces generated at once, in [1, 64] (default 1). */

@@ -188,6 +188,8 @@ export interface ParamTable {
    * conditions at `guidanceScale` (composable guidance, lib/infer/guidance.ts); 1 = as `guidanceScale`.
    */
   readonly keyGuidanceScale: NumberParam;
+  /** The density's guidance scale, as `keyGuidanceScale` is the key's. */
+  readonly densityGuidanceScale: NumberParam;
   /** Sampling seed: same seed, same piece. */
   readonly seed: NumberParam;
   /** Pieces generated at once. */

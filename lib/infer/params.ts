@@ -144,6 +144,16 @@ export const GENERATE_PARAMS: ParamTable = freezeTable({
     http: ["keyGuidanceScale", "key_guidance_scale"],
     doc: "with a learned key: guide the key at least this much, the other conditions stay at guidance-scale",
   },
+  densityGuidanceScale: {
+    kind: "float",
+    min: 1,
+    max: 10,
+    default: 1,
+    step: 0.5,
+    cli: { flag: "density-guidance-scale", metavar: "G" },
+    http: ["densityGuidanceScale", "density_guidance_scale"],
+    doc: "with a learned density: guide it at least this much, the other conditions stay at guidance-scale",
+  },
   seed: {
     kind: "int",
     min: 0,

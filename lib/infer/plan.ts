@@ -77,9 +77,9 @@ export interface GenerationPlan {
   /** The checked sampling settings. */
   readonly sampling: { temperature: number; topK: number; topP: number; seed: number };
   /**
-   * Classifier-free guidance (`guidanceScale` or, with a key asked, `keyGuidanceScale` above 1), else undefined: the
-   * asked sequence's row weight and its twins (the prompt with condition tokens as their `_none`: same length, so
-   * every sequence shares positions) with theirs.
+   * Classifier-free guidance (`guidanceScale`, or `keyGuidanceScale` / `densityGuidanceScale` with that condition
+   * asked, above 1), else undefined: the asked sequence's row weight and its twins (the prompt with condition
+   * tokens as their `_none`: same length, so every sequence shares positions) with theirs.
    */
   readonly guidance?: Guidance;
   /** Whether the grammar mask applies. */
@@ -136,6 +136,7 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
     infill: range,
     guidanceScale,
     keyGuidanceScale,
+    densityGuidanceScale,
     ...p
   } = checkGenerateParams(withModelSampling(opts, model.sampling)); // left out: the model's own defaults first
   // With bars or seconds, the token range's top is the safety cap.
@@ -298,7 +299,13 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
   };
   return {
     prompt,
-    guidance: guidanceOf(cids, prompt, guidanceScale, Math.max(guidanceScale, keyGuidanceScale)),
+    guidance: guidanceOf(
+      cids,
+      prompt,
+      guidanceScale,
+      Math.max(guidanceScale, densityGuidanceScale),
+      Math.max(guidanceScale, keyGuidanceScale),
+    ),
     grammarState: gs,
     maxTokens,
     sampling: { temperature, topK, topP, seed },
@@ -315,23 +322,26 @@ export function prepareGeneration(opts: GenerateOptions): GenerationPlan {
 }
 
 /**
- * The guidance of a prompt (lib/infer/guidance.ts): its twins with every condition value token as its category's
- * `_none` (what training's condition dropout writes) and, with a key asked, with only the key as `Key_none`.
- * Undefined when guidance is off (both scales 1), the model has no conditions, or the prompt asks none.
+ * The guidance of a prompt (lib/infer/guidance.ts): the chain from every condition value token as its category's
+ * `_none` (what training's condition dropout writes) through the style and tempo asked (at `scale`), the density
+ * (at `densityScale`) to the key (at `keyScale`). Undefined when it is the plain prompt (every scale 1, no
+ * conditions, or none asked).
  */
 function guidanceOf(
   c: ConditioningIds | undefined,
   prompt: readonly number[],
   scale: number,
+  densityScale: number,
   keyScale: number,
 ): GenerationPlan["guidance"] {
-  if (!c || (scale === 1 && keyScale === 1)) return undefined;
-  const key = CATEGORIES.indexOf("Key");
-  const drop = (only?: number) =>
-    prompt.map((id) =>
-      c.category[id] >= 0 && (only === undefined || c.category[id] === only) ? c.none[c.category[id]] : id
-    );
-  const dropKey = drop(key);
-  const keyAsked = dropKey.some((id, i) => id !== prompt[i]);
-  return guidancePlan(prompt, drop(), keyAsked ? dropKey : undefined, scale, keyScale);
+  if (!c || (scale === 1 && densityScale === 1 && keyScale === 1)) return undefined;
+  const key = CATEGORIES.indexOf("Key"), density = CATEGORIES.indexOf("Density");
+  const upTo = (asked: readonly number[]) =>
+    prompt.map((id) => c.category[id] >= 0 && !asked.includes(c.category[id]) ? c.none[c.category[id]] : id);
+  const others = CATEGORIES.map((_, i) => i).filter((i) => i !== key && i !== density);
+  return guidancePlan(upTo([]), [
+    { prompt: upTo(others), scale },
+    { prompt: upTo([...others, density]), scale: densityScale },
+    { prompt, scale: keyScale },
+  ]);
 }

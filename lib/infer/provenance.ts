@@ -120,6 +120,8 @@ export interface ProvenanceParams {
   guidanceScale?: number;
   /** The key's guidance scale (set when it guides a key harder than `guidanceScale`). */
   keyGuidanceScale?: number;
+  /** The density's guidance scale (set when it guides a density harder than `guidanceScale`). */
+  densityGuidanceScale?: number;
   /** Length in tokens (set when it is the length unit). */
   maxTokens?: number;
   /** Length in bars (set when it is the length unit). */
@@ -208,6 +210,7 @@ const NUMERIC = [
   "topP",
   "guidanceScale",
   "keyGuidanceScale",
+  "densityGuidanceScale",
   "maxTokens",
   "bars",
   "seconds",
@@ -225,6 +228,9 @@ function recordParams(v: GenerateParamValues): ProvenanceParams {
   if (v.guidanceScale !== undefined && v.guidanceScale !== 1) out.guidanceScale = v.guidanceScale;
   if (v.keyGuidanceScale > (v.guidanceScale ?? 1) && v.controls?.key !== undefined) {
     out.keyGuidanceScale = v.keyGuidanceScale;
+  }
+  if (v.densityGuidanceScale > (v.guidanceScale ?? 1) && typeof v.controls?.density === "string") {
+    out.densityGuidanceScale = v.densityGuidanceScale;
   }
   for (const k of LENGTH_PARAMS) if (v[k] !== undefined) out[k] = v[k]!;
   out.batch = v.batch;

@@ -94,6 +94,8 @@ export interface AppGenerateOptions<M> {
   guidanceScale?: number;
   /** The key's guidance scale (the larger of it and `guidanceScale` guides a key). */
   keyGuidanceScale?: number;
+  /** The density's guidance scale (the larger of it and `guidanceScale` guides a density). */
+  densityGuidanceScale?: number;
   /** Sampling seed (same seed, same piece). */
   seed: number;
   /** Mask tokens that cannot follow the previous one. */
@@ -544,6 +546,7 @@ export function createApp<M extends { dispose?: () => void }>(opts: AppOptions<M
           topP: params.topP,
           guidanceScale: params.guidanceScale,
           keyGuidanceScale: params.keyGuidanceScale,
+          densityGuidanceScale: params.densityGuidanceScale,
           seed: params.seed,
           grammar: params.grammar,
           ...(params.controls ? { controls: params.controls } : {}),

@@ -56,7 +56,7 @@ function setBusy(busy) {
 
 // ---- sliders: ranges, steps and defaults come from GET /api/params (the server's narrowed GENERATE_PARAMS) ----
 let limits = null;
-const SLIDERS = ["temperature", "topK", "topP", "guidanceScale", "keyGuidanceScale"];
+const SLIDERS = ["temperature", "topK", "topP", "guidanceScale", "keyGuidanceScale", "densityGuidanceScale"];
 for (const id of SLIDERS) {
   const input = $(id);
   input.addEventListener("input", () => ($(`${id}-out`).textContent = input.value));
@@ -172,6 +172,7 @@ async function formRequest() {
   if (conditioned() && $("style").value) params.style = $("style").value;
   if (conditioned()) params.guidanceScale = Number($("guidanceScale").value);
   if (conditioned()) params.keyGuidanceScale = Number($("keyGuidanceScale").value);
+  if (conditioned()) params.densityGuidanceScale = Number($("densityGuidanceScale").value);
   if ($("seed").value !== "") params.seed = Number($("seed").value);
   const file = $("prompt").files[0];
   if (file) params.prompt = await readFileBase64(file);

@@ -72,6 +72,8 @@ export interface GenerateParams {
   guidanceScale: number;
   /** The key's guidance scale (the larger of it and `guidanceScale` guides a key; 1 = as `guidanceScale`). */
   keyGuidanceScale: number;
+  /** The density's guidance scale (as `keyGuidanceScale` is the key's). */
+  densityGuidanceScale: number;
   /** Sampling seed (random when not given). */
   seed: number;
   /** Grammar-constrained decoding. */
@@ -94,7 +96,8 @@ export interface GenerateParams {
    * The sampling fields left out (filled from the table here): the app sets them from the model's own defaults
    * (`generation_config.json`) once it is loaded.
    */
-  defaulted?: ("temperature" | "topK" | "topP" | "guidanceScale" | "keyGuidanceScale")[];
+  defaulted?:
+    ("temperature" | "topK" | "topP" | "guidanceScale" | "keyGuidanceScale" | "densityGuidanceScale")[];
 }
 
 /**
@@ -298,6 +301,7 @@ export function parseGenerateParams(
     topP: p.topP,
     guidanceScale: p.guidanceScale,
     keyGuidanceScale: p.keyGuidanceScale,
+    densityGuidanceScale: p.densityGuidanceScale,
     seed: p.seed,
     grammar: p.grammar,
   };

@@ -147,23 +147,35 @@ Deno.test("a model's generation_config.json guidance_scale is its default; a giv
   }
 });
 
-Deno.test("guidancePlan: u + s (c¬k − u) + sₖ (c − c¬k) as row weights, equal prompts merged, zero weights dropped", () => {
-  const c = [1, 10, 20, 30, 40], noKey = [1, 10, 21, 30, 40], u = [1, 11, 21, 31, 41];
-  assertEquals(guidancePlan(c, u, noKey, 2, 4), {
+Deno.test("guidancePlan: u + Σ sⱼ (pⱼ − pⱼ₋₁) as row weights, equal prompts merged, zero weights dropped", () => {
+  const u = [1, 11, 21, 31, 41],
+    style = [1, 10, 21, 31, 41],
+    dens = [1, 10, 21, 31, 40],
+    c = [1, 10, 20, 31, 40];
+  const chain = (s: number, sd: number, sk: number, p = [style, dens, c]) =>
+    guidancePlan(u, [{ prompt: p[0], scale: s }, { prompt: p[1], scale: sd }, { prompt: p[2], scale: sk }]);
+  // u + 2 (style − u) + 3 (dens − style) + 4 (c − dens)
+  assertEquals(chain(2, 3, 4), {
     weight: 4,
-    twins: [{ prompt: noKey, weight: -2 }, { prompt: u, weight: -1 }],
+    twins: [{ prompt: dens, weight: -1 }, { prompt: style, weight: -1 }, { prompt: u, weight: -1 }],
   });
-  // the same scale for the key: the plain form, the key-only twin's weight 0
-  assertEquals(guidancePlan(c, u, noKey, 3, 3), { weight: 3, twins: [{ prompt: u, weight: -2 }] });
-  // only the key asked: c¬k is u
-  assertEquals(guidancePlan(c, noKey, noKey, 1, 5), { weight: 5, twins: [{ prompt: noKey, weight: -4 }] });
-  // the key alone guided, the style at 1: c against the twin without the key only
-  assertEquals(guidancePlan(c, u, noKey, 1, 5), { weight: 5, twins: [{ prompt: noKey, weight: -4 }] });
-  assertEquals(guidancePlan(c, u, undefined, 1, 5), undefined, "no key asked: nothing guided");
-  assertEquals(guidancePlan(c, c, undefined, 4, 1), undefined, "nothing asked: the twin is the prompt");
+  // one scale: the plain form, the inner twins' weights 0
+  assertEquals(chain(3, 3, 3), { weight: 3, twins: [{ prompt: u, weight: -2 }] });
+  // the key alone guided: c against the twin without the key only
+  assertEquals(chain(1, 1, 5), { weight: 5, twins: [{ prompt: dens, weight: -4 }] });
+  // no density asked (its step repeats the style's): merged, u + 2 (style − u) + 4 (c − style)
+  assertEquals(chain(2, 7, 4, [style, style, c]), {
+    weight: 4,
+    twins: [{ prompt: style, weight: -2 }, { prompt: u, weight: -1 }],
+  });
+  // only the key asked: every step before it is u
+  assertEquals(chain(1, 1, 5, [u, u, c]), { weight: 5, twins: [{ prompt: u, weight: -4 }] });
+  assertEquals(chain(5, 5, 1, [style, style, style]), { weight: 5, twins: [{ prompt: u, weight: -4 }] });
+  assertEquals(chain(1, 1, 1), undefined, "every scale 1: the plain prompt");
+  assertEquals(chain(4, 4, 4, [u, u, u]), undefined, "nothing asked: every twin is the prompt");
 });
 
-Deno.test("key guidance: three sequences mixed as the reference forward of each prompt; the record keeps the scale", async () => {
+Deno.test("key and density guidance: four sequences mixed as the reference forward of each prompt; the record keeps the scale", async () => {
   const dir = await writeCondModel(undefined, 5);
   const model = await loadModel(dir, { device: "cpu" });
   try {
@@ -171,21 +183,26 @@ Deno.test("key guidance: three sequences mixed as the reference forward of each 
     const opts = {
       model,
       conditions: { style: "pop" as const },
-      controls: { key: "E minor" },
+      controls: { key: "E minor", density: "low" as const },
       maxTokens: 20,
       seed: 3,
       guidanceScale: 2,
+      densityGuidanceScale: 3,
       keyGuidanceScale: 4,
     };
     const plan = prepareGeneration(opts);
     const g = plan.guidance!;
     const keyAt = plan.prompt.findIndex((id) => id === c.byName.get("Key_E:min"));
     assert(keyAt > 0, "the key token leads the prompt");
+    const densAt = plan.prompt.findIndex((id) => id === c.byName.get("Density_low"));
+    assert(densAt > keyAt, "the density token leads the prompt too");
     const noKey = plan.prompt.map((id, i) => i === keyAt ? c.none[1] : id);
+    const styleOnly = noKey.map((id, i) => i === densAt ? c.none[3] : id);
     assertEquals(g.weight, 4);
-    assertEquals(g.twins.map((t) => t.weight), [-2, -1]);
+    assertEquals(g.twins.map((t) => t.weight), [-1, -1, -1]);
     assertEquals(g.twins[0].prompt, noKey, "twin 1 drops only the key");
-    assertEquals(g.twins[1].prompt.slice(0, 5), [1, ...c.none], "twin 2 drops every condition");
+    assertEquals(g.twins[1].prompt, styleOnly, "twin 2 the key and the density");
+    assertEquals(g.twins[2].prompt.slice(0, 5), [1, ...c.none], "twin 3 every condition");
     const { ids } = await generate(opts);
     assertNotEquals(
       ids[0],
@@ -193,13 +210,13 @@ Deno.test("key guidance: three sequences mixed as the reference forward of each 
       "the key's scale matters",
     );
     const { config, weights } = await readEngineModel(dir);
-    const refs = [plan.prompt, noKey, g.twins[1].prompt].map((p) =>
+    const refs = [plan.prompt, noKey, styleOnly, g.twins[2].prompt].map((p) =>
       referenceForward(config, weights, [...p, ...ids[0]])
     );
-    // u + 2 (c¬k − u) + 4 (c − c¬k), written out
+    // u + 2 (style − u) + 3 (style, density − style) + 4 (c − style, density), written out
     const worst = await worstGuidedError(model, plan, ids[0], (p) => {
-      const [c, k, u] = refs.map((r) => r[p]);
-      return c.map((cj, j) => u[j] + 2 * (k[j] - u[j]) + 4 * (cj - k[j]));
+      const [c, k, st, u] = refs.map((r) => r[p]);
+      return c.map((cj, j) => u[j] + 2 * (st[j] - u[j]) + 3 * (k[j] - st[j]) + 4 * (cj - k[j]));
     });
     assertAlmostEquals(worst, 0, 2e-3, `largest |guided − reference| ${worst}`);
     // a key guided harder than the rest is recorded; without a key, or at or below guidanceScale, it is not
@@ -209,14 +226,19 @@ Deno.test("key guidance: three sequences mixed as the reference forward of each 
     assertEquals(rec({ key: "E minor", keyGuidanceScale: 5 }).keyGuidanceScale, 5);
     assert(!("keyGuidanceScale" in rec({ keyGuidanceScale: 5 })));
     assert(!("keyGuidanceScale" in rec({ key: "E minor", guidanceScale: 5, keyGuidanceScale: 5 })));
+    assertEquals(rec({ density: "low", densityGuidanceScale: 3 }).densityGuidanceScale, 3);
+    assert(!("densityGuidanceScale" in rec({ key: "E minor", densityGuidanceScale: 3 })), "no density asked");
   } finally {
     model.dispose();
   }
 });
 
-Deno.test("a model's key_guidance_scale guides an asked key by default, and nothing else", async () => {
+Deno.test("a model's key_guidance_scale and density_guidance_scale guide what is asked by default, and nothing else", async () => {
   const dir = await writeCondModel(undefined, 9);
-  await Deno.writeTextFile(join(dir, "generation_config.json"), '{"key_guidance_scale": 5}');
+  await Deno.writeTextFile(
+    join(dir, "generation_config.json"),
+    '{"key_guidance_scale": 5, "density_guidance_scale": 3}',
+  );
   const model = await loadModel(dir, { device: "cpu" });
   try {
     assertEquals(model.sampling?.keyGuidanceScale, 5);
@@ -226,6 +248,8 @@ Deno.test("a model's key_guidance_scale guides an asked key by default, and noth
       prepareGeneration({ model, conditions: { style: "pop" }, maxTokens: 8 }).guidance,
       undefined,
     );
+    const dense = prepareGeneration({ model, controls: { density: "high" }, maxTokens: 8 }).guidance;
+    assertEquals([dense?.weight, dense?.twins.map((t) => t.weight)], [3, [-2]]);
     assertEquals(
       prepareGeneration({ model, controls: { key: "C major" }, maxTokens: 8, keyGuidanceScale: 1 }).guidance,
       undefined,

@@ -76,6 +76,7 @@ Deno.test("GENERATE_PARAMS: every entry is complete and its default lies within 
     "topP",
     "guidanceScale",
     "keyGuidanceScale",
+    "densityGuidanceScale",
     "seed",
     "batch",
     "grammar",

@@ -117,7 +117,11 @@ Deno.test({
       await waitDone();
       assertEquals(seen.at(-1)!.conditions, { style: "pop" });
       assertEquals(seen.at(-1)!.guidanceScale, 1, "guidance starts at the table's 1 (off)");
-      assertEquals(seen.at(-1)!.keyGuidanceScale, 1, "and the key's too");
+      assertEquals(
+        [seen.at(-1)!.keyGuidanceScale, seen.at(-1)!.densityGuidanceScale],
+        [1, 1],
+        "the key's, density's too",
+      );
       const before: Piece & { midiBase64: string } = await page.evaluate(() =>
         (globalThis as unknown as { etudeState: { result: Piece & { midiBase64: string } } }).etudeState
           .result
@@ -142,15 +146,24 @@ Deno.test({
       assert(!(await page.isDisabled("#infill")));
       await page.fill("#guidanceScale", "3"); // the middle guided toward style pop
       await page.fill("#keyGuidanceScale", "4.5");
+      await page.fill("#densityGuidanceScale", "2");
       await page.click("#infill");
       await waitDone();
       const o = seen.at(-1)!;
-      assertEquals([o.infill, o.conditions, o.bars, o.guidanceScale, o.keyGuidanceScale], [
+      assertEquals([
+        o.infill,
+        o.conditions,
+        o.bars,
+        o.guidanceScale,
+        o.keyGuidanceScale,
+        o.densityGuidanceScale,
+      ], [
         { from: 3, to: 4 },
         { style: "pop" },
         undefined,
         3,
         4.5,
+        2,
       ]);
       assert(o.prompt, "the piece on the roll is the prompt");
       const after: Piece = await page.evaluate(() =>

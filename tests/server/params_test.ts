@@ -34,21 +34,30 @@ Deno.test("parseGenerateParams: defaults are the documented ones", () => {
     topP: 0.95,
     guidanceScale: 1,
     keyGuidanceScale: 1,
+    densityGuidanceScale: 1,
     seed: 1234,
     grammar: true,
     maxTokens: 512,
     // left out: the app sets them from the model's generation_config.json when it has one
-    defaulted: ["temperature", "topK", "topP", "guidanceScale", "keyGuidanceScale"],
+    defaulted: ["temperature", "topK", "topP", "guidanceScale", "keyGuidanceScale", "densityGuidanceScale"],
   });
   assertEquals(parseGenerateParams({ top_k: 5 }, seed).defaulted, [
     "temperature",
     "topP",
     "guidanceScale",
     "keyGuidanceScale",
+    "densityGuidanceScale",
   ]);
   assertEquals(
     parseGenerateParams(
-      { temperature: 1, topK: 5, top_p: 0.5, guidance_scale: "2.5", key_guidance_scale: 4 },
+      {
+        temperature: 1,
+        topK: 5,
+        top_p: 0.5,
+        guidance_scale: "2.5",
+        key_guidance_scale: 4,
+        density_guidance_scale: 2,
+      },
       seed,
     ).defaulted,
     undefined,
@@ -67,6 +76,7 @@ Deno.test("parseGenerateParams: accepts JSON numbers, query strings and snake_ca
       bars: "16",
       guidance_scale: "3",
       key_guidance_scale: "1",
+      densityGuidanceScale: 6,
     },
     seed,
   );
@@ -77,6 +87,7 @@ Deno.test("parseGenerateParams: accepts JSON numbers, query strings and snake_ca
     topP: 0.01,
     guidanceScale: 3,
     keyGuidanceScale: 1,
+    densityGuidanceScale: 6,
     seed: 42,
     grammar: false,
     bars: 16,
