@@ -219,6 +219,13 @@ const KNOWN = new Set([
   ...OTHER_FIELDS,
 ]);
 
+/** The fields an unknown one is answered with: each parameter's first name (its aliases are accepted too). */
+const KNOWN_TEXT = `${
+  [...(Object.values(SERVER_PARAMS) as ParamSpec[]).flatMap((s) => s.http.slice(0, 1)), ...OTHER_FIELDS].join(
+    ", ",
+  )
+} (or their aliases: snake_case, maxTokens)`;
+
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
@@ -266,7 +273,7 @@ export function parseGenerateParams(
   for (const k of Object.keys(raw)) {
     if (!KNOWN.has(k)) {
       const key = clipText(k);
-      throw new ParamError(key, [...KNOWN].join(", "), `${key}: unknown parameter`);
+      throw new ParamError(key, KNOWN_TEXT, `${key}: unknown parameter`);
     }
   }
   const model = raw.model === undefined ? "default" : raw.model;

@@ -400,6 +400,7 @@ Deno.test("errors echo at most 64 characters of a key or value (a 1 MB key is a 
       const j = JSON.parse(text);
       assertEquals(j.field, `${"k".repeat(63)}…`);
       assertEquals(j.error, `${"k".repeat(63)}…: unknown parameter`);
+      assert(j.allowed.includes("temperature, topK, topP"), "it names the parameters, one name each");
     }
   }
   const nf = await app.request(`/${"p".repeat(100_000)}`);
