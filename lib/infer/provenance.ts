@@ -37,6 +37,7 @@ import { allowedText } from "./param_parse.ts";
 import { checkGenerateParams, type GenerateParamInput, type GenerateParamValues } from "./param_check.ts";
 import { CONTROL_PARAMS, LENGTH_PARAMS } from "./param_spec.ts";
 import { GENERATE_PARAMS } from "./params.ts";
+import { SAMPLING_NAMES } from "./generation_config.ts";
 import { GenerateParamError, showValue } from "./param_error.ts";
 
 /**
@@ -205,12 +206,7 @@ const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !
 const SHA256_RE = /^[0-9a-f]{64}$/;
 const NUMERIC = [
   "seed",
-  "temperature",
-  "topK",
-  "topP",
-  "guidanceScale",
-  "keyGuidanceScale",
-  "densityGuidanceScale",
+  ...SAMPLING_NAMES,
   "maxTokens",
   "bars",
   "seconds",
