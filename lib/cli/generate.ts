@@ -27,7 +27,9 @@
  */
 import { dirname, join } from "node:path";
 import { REPO_ROOT } from "../util/paths.ts";
-import { withModelSampling } from "../infer/generation_config.ts";
+import { SAMPLING_NAMES, withModelSampling } from "../infer/generation_config.ts";
+import { conditionGuidance } from "../infer/guidance.ts";
+import { GENERATE_PARAMS } from "../infer/params.ts";
 import { cliParamMessage, paramOptions, paramsFromCli, paramUsage, parseCli, UsageError } from "./args.ts";
 import { Progress } from "../util/progress.ts";
 import { MAX_MIDI_BYTES, readMidiDetailed, writeMidi } from "../midi/mod.ts";
@@ -512,20 +514,12 @@ export async function generateCli(
     // Sampling flags left out take the model's own defaults (generation_config.json) before the table's; a replay
     // takes its record's.
     if (!replay) {
-      const flags = {
-        temperature: "temperature",
-        topK: "top-k",
-        topP: "top-p",
-        guidanceScale: "guidance-scale",
-        keyGuidanceScale: "key-guidance-scale",
-        densityGuidanceScale: "density-guidance-scale",
-      } as const;
       const defaulted = new Set(
-        Object.keys(flags).filter((k) => values[flags[k as keyof typeof flags]] === undefined),
+        SAMPLING_NAMES.filter((k) => values[GENERATE_PARAMS[k].cli!.flag] === undefined),
       );
       params = withModelSampling(params, model.sampling, defaulted);
     }
-    const { temperature, topK, topP, guidanceScale, keyGuidanceScale, densityGuidanceScale } = params;
+    const { temperature, topK, topP } = params;
     try {
       const blank = model.tokenizer.decode([]); // the tokenizer's resolution and default tempo
       const tpb = blank.ticksPerBeat || 480;
@@ -548,9 +542,7 @@ export async function generateCli(
         `generating ${length}${
           batch > 1 ? ` × ${batch}` : ""
         } with ${modelLabel} (seed ${seed}, temperature ${temperature}, ` +
-          `top-k ${topK}, top-p ${topP}${
-            guidanceText(guidanceScale, keyGuidanceScale, densityGuidanceScale, params.controls)
-          }${params.grammar ? "" : ", no grammar"})${
+          `top-k ${topK}, top-p ${topP}${guidanceText(params)}${params.grammar ? "" : ", no grammar"})${
             prompt ? ` after ${prompt.notes.length} prompt notes` : ""
           }`,
       );
@@ -740,19 +732,12 @@ function shellWord(path: string): string {
   return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The banner's guidance part: the scale when it is not 1, the key's and the density's when asked and guided harder. */
-function guidanceText(
-  scale: number,
-  keyScale: number,
-  densityScale: number,
-  controls: { key?: string; density?: string | number } | undefined,
-): string {
-  const parts = [];
-  if (scale !== 1) parts.push(`guidance ${scale}`);
-  if (controls?.key !== undefined && keyScale > scale) parts.push(`key guidance ${keyScale}`);
-  // a density class sets the learned token (a number is the bias alone)
-  if (typeof controls?.density === "string" && densityScale > scale) {
-    parts.push(`density guidance ${densityScale}`);
-  }
-  return parts.map((p) => `, ${p}`).join("");
+/** The banner's guidance part: the scale when it is not 1, the key's and the density's when they guide harder. */
+function guidanceText(params: GenerateParamValues): string {
+  const { keyGuidanceScale: k, densityGuidanceScale: d } = conditionGuidance(params);
+  return [
+    params.guidanceScale !== 1 ? `guidance ${params.guidanceScale}` : "",
+    k !== undefined ? `key guidance ${k}` : "",
+    d !== undefined ? `density guidance ${d}` : "",
+  ].filter(Boolean).map((p) => `, ${p}`).join("");
 }

@@ -101,6 +101,34 @@ export function guidancePlan(
 }
 
 /**
+ * The per-condition scales that guide beyond `guidanceScale` (what a take records and the CLI prints): the key's and
+ * the density's, each only when that condition is asked (a key; a density class, whose learned token it sets: a
+ * numeric density is its bias alone) and its scale is above `guidanceScale`.
+ *
+ * @example
+ * ```ts
+ * import { conditionGuidance } from "./guidance.ts";
+ * conditionGuidance({ keyGuidanceScale: 5, densityGuidanceScale: 5, controls: { key: "A minor" } });
+ * // { keyGuidanceScale: 5 }: no density asked
+ * ```
+ */
+export function conditionGuidance(v: {
+  guidanceScale?: number;
+  keyGuidanceScale?: number;
+  densityGuidanceScale?: number;
+  controls?: { key?: string; density?: string | number };
+}): { keyGuidanceScale?: number; densityGuidanceScale?: number } {
+  const base = v.guidanceScale ?? 1, out: { keyGuidanceScale?: number; densityGuidanceScale?: number } = {};
+  if (v.controls?.key !== undefined && (v.keyGuidanceScale ?? 1) > base) {
+    out.keyGuidanceScale = v.keyGuidanceScale;
+  }
+  if (typeof v.controls?.density === "string" && (v.densityGuidanceScale ?? 1) > base) {
+    out.densityGuidanceScale = v.densityGuidanceScale;
+  }
+  return out;
+}
+
+/**
  * Mixes one conditional and one unconditional logits row into `out`: `u + scale × (c − u)`.
  *
  * @example

@@ -14,6 +14,7 @@ export {
 } from "./load.ts";
 export { generate, type GenerateOptions, type GenerateResult } from "./generate.ts";
 export {
+  conditionGuidance,
   type Guidance,
   guidanceMix,
   guidancePlan,

@@ -38,6 +38,7 @@ import { checkGenerateParams, type GenerateParamInput, type GenerateParamValues 
 import { CONTROL_PARAMS, LENGTH_PARAMS } from "./param_spec.ts";
 import { GENERATE_PARAMS } from "./params.ts";
 import { SAMPLING_NAMES } from "./generation_config.ts";
+import { conditionGuidance } from "./guidance.ts";
 import { GenerateParamError, showValue } from "./param_error.ts";
 
 /**
@@ -222,12 +223,7 @@ function recordParams(v: GenerateParamValues): ProvenanceParams {
     topP: v.topP,
   };
   if (v.guidanceScale !== undefined && v.guidanceScale !== 1) out.guidanceScale = v.guidanceScale;
-  if (v.keyGuidanceScale > (v.guidanceScale ?? 1) && v.controls?.key !== undefined) {
-    out.keyGuidanceScale = v.keyGuidanceScale;
-  }
-  if (v.densityGuidanceScale > (v.guidanceScale ?? 1) && typeof v.controls?.density === "string") {
-    out.densityGuidanceScale = v.densityGuidanceScale;
-  }
+  Object.assign(out, conditionGuidance(v));
   for (const k of LENGTH_PARAMS) if (v[k] !== undefined) out[k] = v[k]!;
   out.batch = v.batch;
   out.grammar = v.grammar;
