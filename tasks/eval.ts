@@ -21,6 +21,9 @@ import { cropFolder, readMidiSplit } from "../lib/eval/split.ts";
 import { readMidiFolder } from "../lib/eval/midi_folder.ts";
 import { makeLogits } from "../lib/eval/logits.ts";
 import { parseInfillRange } from "../lib/infer/infill.ts";
+import { SAMPLING_NAMES, type SamplingName } from "../lib/infer/generation_config.ts";
+import { GENERATE_PARAMS } from "../lib/infer/params.ts";
+import type { NumberParam } from "../lib/infer/param_spec.ts";
 import { writeFileAtomic } from "../lib/util/atomic.ts";
 
 const USAGE = `usage: deno task eval --model DIR [options]
@@ -82,13 +85,10 @@ if (import.meta.main) {
       tokens: { type: "string" },
       "sample-seconds": { type: "string" },
       seed: { type: "string" },
-      temperature: { type: "string" },
-      "top-k": { type: "string" },
+      ...Object.fromEntries(
+        SAMPLING_NAMES.map((k) => [GENERATE_PARAMS[k].cli!.flag, { type: "string" as const }]),
+      ),
       style: { type: "string" },
-      "top-p": { type: "string" },
-      "guidance-scale": { type: "string" },
-      "key-guidance-scale": { type: "string" },
-      "density-guidance-scale": { type: "string" },
       "max-tokens": { type: "string" },
       "prompt-bars": { type: "string" },
       bars: { type: "string" },
@@ -132,21 +132,14 @@ if (import.meta.main) {
     const out = typeof values.out === "string" ? values.out : "eval.json";
     const sampling = {
       seed: numberOpt(values, "seed", 1, 0, Number.MAX_SAFE_INTEGER, true),
-      // left out: each model's own sampling defaults (generation_config.json), else the table's
-      temperature: values.temperature === undefined
-        ? undefined
-        : numberOpt(values, "temperature", 0.8, 0.1, 2),
-      topK: values["top-k"] === undefined ? undefined : numberOpt(values, "top-k", 50, 0, 500, true),
-      topP: values["top-p"] === undefined ? undefined : numberOpt(values, "top-p", 0.95, 0.01, 1),
-      guidanceScale: values["guidance-scale"] === undefined
-        ? undefined
-        : numberOpt(values, "guidance-scale", 1, 1, 10),
-      keyGuidanceScale: values["key-guidance-scale"] === undefined
-        ? undefined
-        : numberOpt(values, "key-guidance-scale", 1, 1, 10),
-      densityGuidanceScale: values["density-guidance-scale"] === undefined
-        ? undefined
-        : numberOpt(values, "density-guidance-scale", 1, 1, 10),
+      // left out: each model's own sampling defaults (generation_config.json), else the table's; given: its range
+      ...Object.fromEntries(SAMPLING_NAMES.map((k) => {
+        const s = GENERATE_PARAMS[k] as NumberParam, flag = s.cli!.flag;
+        const v = values[flag] === undefined
+          ? undefined
+          : numberOpt(values, flag, s.default as number, s.min, s.max, s.kind === "int");
+        return [k, v];
+      })) as Partial<Record<SamplingName, number>>,
     };
     const log = (s: string) => console.error(s);
     if (values["hard-controls"] && !values.conditioning) {
