@@ -4,6 +4,11 @@
  * the same run and in turns (best of each), at batch 1 and 4 on the CPU device. Guidance runs each sequence beside its
  * `_none` twin (twice the decoding work), so the ratio is the number a user weighs against what guidance buys.
  *
+ * Then what `--key "A minor" --density low` costs with the model's own per-condition guidance (its
+ * `generation_config.json`: key and density at 5, two sequences) and with three distinct scales (`--guidance-scale 2
+ * --density-guidance-scale 3 --key-guidance-scale 5` beside `--style classical`: four sequences), against the same
+ * request with every scale 1.
+ *
  * @module
  */
 import type { BenchResult } from "../lib/util/table.ts";
@@ -51,6 +56,21 @@ export const decodeGuidance: BenchPart = {
         label: `guided ÷ unguided tokens/s, batch ${b} (guidance decodes a _none twin beside each sequence)`,
         unit: "×",
       },
+      {
+        id: `decode.guidance.b${b}.keyed.off`,
+        label: `generate(), --key "A minor" --density low, batch ${b}, every guidance scale 1`,
+        unit: "tokens/s",
+      },
+      {
+        id: `decode.guidance.b${b}.keyed.ratio`,
+        label: `the model's key and density guidance (2 sequences) ÷ every scale 1, batch ${b}`,
+        unit: "×",
+      },
+      {
+        id: `decode.guidance.b${b}.chain.ratio`,
+        label: `+ --style classical at scales 2 / 3 / 5 (4 sequences) ÷ every scale 1, batch ${b}`,
+        unit: "×",
+      },
     ]),
   timeoutS: (ctx) => (ctx.quick ? 120 : 420),
   async run(ctx) {
@@ -64,6 +84,7 @@ export const decodeGuidance: BenchPart = {
     if (!blas) return specs.map((s) => row(s, null, { skipped: reason }));
     const { loadModel } = await import("../lib/infer/load.ts");
     const { generate } = await import("../lib/infer/generate.ts");
+    const { prepareGeneration } = await import("../lib/infer/plan.ts");
     const { conditioningIds } = await import("../lib/data/conditioning.ts");
     const model = await loadModel(dir, { device: "cpu" });
     try {
@@ -87,10 +108,46 @@ export const decodeGuidance: BenchPart = {
           on = Math.max(on, (await generate({ ...opts, guidanceScale: SCALE })).tokensPerSecond);
         }
         const note = `${maxTokens} tokens × ${batch}, best of ${reps}, ${blas.getThreads()} BLAS threads`;
-        out.push(row(specs[3 * i], off, { note }));
-        out.push(row(specs[3 * i + 1], on, { note }));
+        const k = 6 * i;
+        out.push(row(specs[k], off, { note }));
+        out.push(row(specs[k + 1], on, { note }));
         out.push(
-          row(specs[3 * i + 2], on / off, { note: `the cost of ${SCALE}× steering toward the asked style` }),
+          row(specs[k + 2], on / off, { note: `the cost of ${SCALE}× steering toward the asked style` }),
+        );
+        // per-condition guidance: the same controls, every scale 1 against the model's defaults and a chain
+        const keyed = {
+          model,
+          batch,
+          maxTokens,
+          seed: 5,
+          controls: { key: "A minor", density: "low" as const },
+        };
+        const plain = { ...keyed, guidanceScale: 1, keyGuidanceScale: 1, densityGuidanceScale: 1 };
+        const chain = {
+          ...keyed,
+          conditions: { style: "classical" as const },
+          guidanceScale: 2,
+          densityGuidanceScale: 3,
+          keyGuidanceScale: 5,
+        };
+        let base = 0, dflt = 0, four = 0;
+        for (let r = 0; r < reps; r++) {
+          base = Math.max(base, (await generate(plain)).tokensPerSecond);
+          dflt = Math.max(dflt, (await generate(keyed)).tokensPerSecond);
+          four = Math.max(four, (await generate(chain)).tokensPerSecond);
+        }
+        const twins = (o: Parameters<typeof prepareGeneration>[0]) =>
+          prepareGeneration(o).guidance?.twins.length ?? 0;
+        out.push(row(specs[k + 3], base, { note }));
+        out.push(
+          row(specs[k + 4], dflt / base, {
+            note: `${1 + twins(keyed)} sequences, ${dflt.toFixed(0)} tokens/s`,
+          }),
+        );
+        out.push(
+          row(specs[k + 5], four / base, {
+            note: `${1 + twins(chain)} sequences, ${four.toFixed(0)} tokens/s`,
+          }),
         );
       }
       return out;
