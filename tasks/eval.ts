@@ -23,6 +23,7 @@ import { makeLogits } from "../lib/eval/logits.ts";
 import { parseInfillRange } from "../lib/infer/infill.ts";
 import { SAMPLING_NAMES, type SamplingName } from "../lib/infer/generation_config.ts";
 import { GENERATE_PARAMS } from "../lib/infer/params.ts";
+import { CONTROL_RANGES } from "../lib/infer/controls.ts";
 import type { NumberParam } from "../lib/infer/param_spec.ts";
 import { writeFileAtomic } from "../lib/util/atomic.ts";
 
@@ -54,7 +55,8 @@ const USAGE = `usage: deno task eval --model DIR [options]
                      --bars per sample (default 8), --keys "C major,A minor,Eb major,F# minor";
                      --hard-controls: key and density samples also get the hard control (the out-of-key mask,
                      the density bias), as generate --key/--density applies it: what a user gets; --style S:
-                     every key, density and baseline group also asks style S
+                     every key, density and baseline group also asks style S; --key-tonic W: the key samples'
+                     tonic weight (generate --key-tonic; default 0.25, 0 = the scale mask alone)
   --infill FROM:TO   the infill check instead, on the --midi pieces: bars FROM..TO infilled vs written from the left
                      alone, each scored given both sides; --after N bars of right side (default 4)
   --out FILE         report (default eval.json; the SVG goes beside it as .svg)`;
@@ -96,6 +98,7 @@ if (import.meta.main) {
       backend: { type: "string" },
       conditioning: { type: "boolean" },
       "hard-controls": { type: "boolean" },
+      "key-tonic": { type: "string" },
       keys: { type: "string" },
       infill: { type: "string" },
       after: { type: "string" },
@@ -147,6 +150,11 @@ if (import.meta.main) {
         "--hard-controls: only with --conditioning (the key and density samples' controls)",
       );
     }
+    if (values["key-tonic"] !== undefined && !values["hard-controls"]) {
+      throw new UsageError(
+        "--key-tonic: only with --conditioning --hard-controls (the key samples' control)",
+      );
+    }
     if (values.conditioning || values.infill !== undefined) {
       if (models.length > 1) throw new UsageError("--conditioning / --infill: one --model at a time");
       if (values.conditioning && values.infill !== undefined) {
@@ -173,6 +181,13 @@ if (import.meta.main) {
             style: styleOpt(values.style),
             densityThresholds,
             hardControls: Boolean(values["hard-controls"]),
+            keyTonic: values["key-tonic"] === undefined ? undefined : numberOpt(
+              values,
+              "key-tonic",
+              GENERATE_PARAMS.keyTonic.default as number,
+              CONTROL_RANGES.keyTonic.min,
+              CONTROL_RANGES.keyTonic.max,
+            ),
             log,
           });
           console.log(formatConditioningReport(r));

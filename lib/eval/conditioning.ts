@@ -9,7 +9,8 @@
  * - density: mean notes per bar (notes ÷ the bars asked; `pieceFeatures`' measure, the one the density classes were
  *   cut on, for pieces without a bar count) of the low, medium and high samples; the ordering low < medium < high must hold; with the data's thresholds, the share of samples that
  *   land in the asked class too;
- * - per value: notes, notes per bar, mean tempo, pitch range and polyphony, to read a style's effect.
+ * - per value: notes, notes per bar, mean tempo, pitch range, polyphony and pitch-class entropy, to read a style's
+ *   effect; for a key, the share of notes on its tonic (what the `keyTonic` hard control raises).
  *
  * Scoring ({@link scoreConditioning}) is separate from generation ({@link conditioningCheck}), so it can be checked on
  * pieces of known key.
@@ -31,7 +32,7 @@ import { BOS_ID, type Tokenizer } from "../tokenizers/tokenizer.ts";
 import { computeMetrics, meanMetrics } from "./metrics.ts";
 import type { LoadedModel } from "../infer/load.ts";
 import { resolveSampling } from "../infer/generation_config.ts";
-import type { Controls } from "../infer/controls.ts";
+import { type Controls, KEY_TONIC_DEFAULT } from "../infer/controls.ts";
 
 /**
  * One group of samples: what was asked, and the pieces.
@@ -82,6 +83,10 @@ export interface ConditionGroupReport {
   pitchRange: number;
   /** Mean polyphony. */
   polyphony: number;
+  /** Mean pitch-class entropy, bits (lib/eval/metrics.ts). */
+  pitchClassEntropy: number;
+  /** Key groups: the share of all the group's notes whose pitch class is the asked key's tonic. */
+  tonicShare?: number;
   /** Key groups: samples whose estimated key is the asked one. */
   keyAgreement?: number;
   /** Key groups: the estimated keys, most frequent first (`"E minor": 12`). */
@@ -160,9 +165,14 @@ export function scoreConditioning(
       bpm: mean(feats.map((x) => x.bpm ?? NaN)),
       pitchRange: metrics.pitchRange,
       polyphony: metrics.polyphony,
+      pitchClassEntropy: metrics.pitchClassEntropy,
     };
     if (g.condition === "key") {
       const asked = parseKey(g.value);
+      const notes = g.scores.flatMap((s) => s.notes);
+      r.tonicShare = notes.length
+        ? notes.filter((x) => x.pitch % 12 === asked.tonic).length / notes.length
+        : NaN;
       const est: Record<string, number> = {};
       let n = 0;
       for (const s of g.scores) {
@@ -286,6 +296,8 @@ export interface ConditioningCheckOptions {
    * gets, not what the model learned (default false: the condition token alone).
    */
   hardControls?: boolean;
+  /** With `hardControls`: the key samples' tonic weight (`keyTonic`, lib/infer/controls.ts; default its default). */
+  keyTonic?: number;
   /** Density class thresholds in notes per bar (the data's `meta.json` `conditioning.notesPerBar`), for `inClass`. */
   densityThresholds?: readonly [number, number];
   /** Progress lines. */
@@ -360,7 +372,7 @@ export async function conditioningCheck(
     const { ids, scores } = await generate({
       model,
       conditions: r.request,
-      controls: o.hardControls ? hardControlsOf(r.request) : undefined,
+      controls: o.hardControls ? hardControlsOf(r.request, o.keyTonic) : undefined,
       bars,
       batch: n,
       temperature,
@@ -394,6 +406,7 @@ export async function conditioningCheck(
       keyGuidanceScale,
       densityGuidanceScale,
       hardControls: Boolean(o.hardControls),
+      ...(o.hardControls ? { keyTonic: o.keyTonic ?? KEY_TONIC_DEFAULT } : {}),
       ...(o.style ? { style: o.style } : {}),
       adapter: model.adapter,
     },
@@ -401,8 +414,8 @@ export async function conditioningCheck(
 }
 
 /** The hard controls `deno task generate` applies for a key or density condition (style has none). */
-function hardControlsOf(r: ConditionAsk): Controls | undefined {
-  if (r.key) return { key: r.key };
+function hardControlsOf(r: ConditionAsk, keyTonic?: number): Controls | undefined {
+  if (r.key) return { key: r.key, ...(keyTonic === undefined ? {} : { keyTonic }) };
   if (r.density) return { density: r.density };
   return undefined;
 }
@@ -434,6 +447,8 @@ export function formatConditioningReport(r: ConditioningReport): string {
     "bpm",
     "pitch range",
     "polyphony",
+    "pc entropy",
+    "on tonic",
     "key agrees",
     "in class",
   ]];
@@ -447,6 +462,8 @@ export function formatConditioningReport(r: ConditioningReport): string {
       f(g.bpm, 0),
       f(g.pitchRange, 1),
       f(g.polyphony),
+      f(g.pitchClassEntropy),
+      g.tonicShare === undefined ? "" : pct(g.tonicShare),
       g.keyAgreement === undefined ? "" : pct(g.keyAgreement),
       g.inClass === undefined ? "" : pct(g.inClass),
     ]);

@@ -121,7 +121,14 @@ export {
   sidecarPath,
   sidecarText,
 } from "./provenance.ts";
-export { checkControls, CONTROL_RANGES, controlBias, type Controls, hasControls } from "./controls.ts";
+export {
+  checkControls,
+  CONTROL_RANGES,
+  controlBias,
+  type Controls,
+  hasControls,
+  KEY_TONIC_DEFAULT,
+} from "./controls.ts";
 export {
   type ConstraintSetup,
   DecodeConstraint,

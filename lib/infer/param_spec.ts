@@ -200,6 +200,8 @@ export interface ParamTable {
   readonly key: TextParam;
   /** Control: how hard out-of-key pitches are pushed away (with `key`). */
   readonly keyStrength: NumberParam;
+  /** Control: how much the key's tonic is favoured (with `key`). */
+  readonly keyTonic: NumberParam;
   /** Control: lowest and highest MIDI pitch. */
   readonly pitchRange: RangeParam;
   /** Control: the longest note, in beats (stuck-note guard). */
@@ -253,6 +255,7 @@ export const CONTROL_PARAMS: readonly ParamName[] = Object.freeze(
   [
     "key",
     "keyStrength",
+    "keyTonic",
     "pitchRange",
     "maxNoteBeats",
     "tempo",

@@ -9,10 +9,10 @@
  * Ranges are the library's (what `generate()` accepts). A face may only narrow them, and says so explicitly:
  * the server narrows `maxTokens` to 4,096, `bars` to 128, `seconds` to 600 and `batch` to 1.
  *
- * The hard controls (lib/infer/controls.ts: `key`, `keyStrength`, `pitchRange`, `maxNoteBeats`, `tempo`,
- * `timeSignature`, `density`, `maxPolyphony`, `noRepeatNgram`) are rows of the same table, marked `control`: each
- * is off unless given (its `default` is what a face suggests when it is turned on; `keyStrength` applies only with
- * a `key` and then defaults to 1), and `checkGenerateParams` returns the ones given, checked and normalised, as
+ * The hard controls (lib/infer/controls.ts: `key`, `keyStrength`, `keyTonic`, `pitchRange`, `maxNoteBeats`,
+ * `tempo`, `timeSignature`, `density`, `maxPolyphony`, `noRepeatNgram`) are rows of the same table, marked
+ * `control`: each is off unless given (its `default` is what a face suggests when it is turned on; `keyStrength` and
+ * `keyTonic` apply only with a `key` and then default to 1 and 0.25), and `checkGenerateParams` returns the ones given, checked and normalised, as
  * `controls` (the `generate()` option). Besides numbers they have two kinds: `text` (a key, a time
  * signature, a density word) and `range` (`pitchRange`, `48-84` as text or `[48, 84]`). Their numeric ranges are the
  * library's (`CONTROL_RANGES` in lib/infer/controls.ts; a test keeps them equal); `density` takes its three words only
@@ -40,6 +40,7 @@ import {
   normalizeKey,
   normalizeTimeSignature,
 } from "./_param_text.ts";
+import { CONTROL_RANGES, KEY_TONIC_DEFAULT } from "./controls.ts";
 
 function freezeTable(t: ParamTable): ParamTable {
   for (const s of Object.values(t) as ParamSpec[]) {
@@ -204,6 +205,18 @@ export const GENERATE_PARAMS: ParamTable = freezeTable({
     cli: { flag: "key-strength", metavar: "S" },
     http: ["keyStrength", "key_strength"],
     doc: "with a key: 1 masks out-of-key pitches, less down-weights them",
+    control: true,
+    requires: "key",
+  },
+  keyTonic: {
+    kind: "float",
+    min: CONTROL_RANGES.keyTonic.min,
+    max: CONTROL_RANGES.keyTonic.max,
+    default: KEY_TONIC_DEFAULT,
+    step: 0.05,
+    cli: { flag: "key-tonic", metavar: "W" },
+    http: ["keyTonic", "key_tonic"],
+    doc: "with a key: how much its tonic is favoured (a log-weight on the tonic's pitches; 0 = off)",
     control: true,
     requires: "key",
   },

@@ -12,7 +12,7 @@
  * ```json
  * {"v":1,"version":"0.1.0","model":{"path":"models/default","sha256":"…"},"prompt":{"path":"a.mid","sha256":"…"},
  *  "params":{"seed":7,"temperature":0.8,"topK":50,"topP":0.95,"bars":8,"batch":1,"grammar":true,
- *  "key":"E minor","keyStrength":1,"pitchRange":[48,84]},"index":0}
+ *  "key":"E minor","keyStrength":1,"keyTonic":0.25,"pitchRange":[48,84]},"index":0}
  * ```
  *
  * - `v`: the record format (1). A reader refuses a newer one.
@@ -21,9 +21,11 @@
  *   `weights` (`bf16` | `int8`) when the CPU decoder ran on reduced-precision copies (absent: f32).
  * - `prompt` (only with a prompt): its path (as given) and the sha256 of its bytes.
  * - `params`: seed, temperature, topK, topP, exactly one length unit (`maxTokens`, `bars` or `seconds`), batch and
- *   grammar, then the controls given (`key`, `keyStrength`, `pitchRange` as `[lo, hi]`, `maxNoteBeats`, `tempo`,
- *   `timeSignature`, `density`, `maxPolyphony`, `noRepeatNgram`; normalised, in `GENERATE_PARAMS` order; none: no
- *   field, so a take without controls has the record it had before controls existed), then `style` (the learned
+ *   grammar, then the controls given (`key`, `keyStrength`, `keyTonic`, `pitchRange` as `[lo, hi]`,
+ *   `maxNoteBeats`, `tempo`, `timeSignature`, `density`, `maxPolyphony`, `noRepeatNgram`; normalised, in
+ *   `GENERATE_PARAMS` order; none: no field, so a take without controls has the record it had before controls
+ *   existed; a record with a `key` but no `keyTonic` was written before the tonic weight existed and replays with
+ *   0, as it was made), then `style` (the learned
  *   condition) and `infill` (`"5:8"`: bars 5–8 of the prompt regenerated; then the length unit is `maxTokens` only
  *   when it was given), each only when given. `chunk` is not recorded: it changes speed only, never the result.
  * - `index`: which piece of the batch (0-based); a replay generates the whole batch and keeps this one.
@@ -138,6 +140,8 @@ export interface ProvenanceParams {
   key?: string;
   /** Control: the key's strength. */
   keyStrength?: number;
+  /** Control: the key's tonic weight (a record with a key but without it predates it: 0). */
+  keyTonic?: number;
   /** Control: lowest and highest pitch. */
   pitchRange?: [number, number];
   /** Control: the longest note, in beats. */
@@ -471,11 +475,13 @@ export function parseProvenance(value: unknown, name: string): Provenance {
   }
   const index = value.index;
   if (typeof index !== "number") fail("index", "expected the take's index in its batch", index);
+  // written before the tonic weight existed: the key was asked without one (a replay must not add today's default)
+  const params = "key" in po && !("keyTonic" in po) ? { ...po, keyTonic: 0 } : po;
   try {
     return makeProvenance({
       model,
       prompt,
-      params: po,
+      params,
       index: index as number,
       version: value.version as string,
     });

@@ -399,7 +399,7 @@ Deno.test({
     assertEquals(r.provenance[0].params.key, "E minor");
     assert(
       lines.includes(
-        "controls: key E minor, keyStrength 1, pitchRange 48-84, maxNoteBeats 2, timeSignature 3/4",
+        "controls: key E minor, keyStrength 1, keyTonic 0.25, pitchRange 48-84, maxNoteBeats 2, timeSignature 3/4",
       ),
     );
     const tone = new Midi(await Deno.readFile(out));

@@ -19,6 +19,7 @@ import { ETUDE_VERSION } from "../../lib/util/version.ts";
 import { loadBlas } from "../../lib/cpu/blas.ts";
 import { tinyModelsDir } from "../server/_tiny_model.ts";
 import { stripLeadingText } from "../midi/_strip.ts";
+import { KEY_TONIC_DEFAULT } from "../../lib/infer/controls.ts";
 
 const { Midi } = midiPkg;
 const models = await tinyModelsDir();
@@ -141,6 +142,10 @@ function randomControls(rng: Rng): { args: string[]; params: Record<string, unkn
       const s = Math.round(rng.next() * 100) / 100;
       add("--key-strength", "keyStrength", String(s), s);
     } else params.keyStrength = 1;
+    if (rng.next() < 0.5) {
+      const w = Math.round(rng.next() * 300) / 100;
+      add("--key-tonic", "keyTonic", String(w), w);
+    } else params.keyTonic = KEY_TONIC_DEFAULT;
   }
   if (rng.next() < 0.5) {
     const lo = 36 + Math.floor(rng.next() * 25), hi = lo + 12 + Math.floor(rng.next() * 30);

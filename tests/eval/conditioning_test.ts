@@ -73,6 +73,11 @@ Deno.test("scoreConditioning: key agreement against pieces of known key; density
   const [e, bb, low, medium, high] = r.groups;
   assertEquals(e.keyAgreement, 0.75);
   assertEquals(e.estimatedKeys, { "E minor": 3, "G major": 1 });
+  // the E minor piece: E three times up, twice down, in the i and iv chords and the last i: 8 of its 41 notes;
+  // the G major one: 5 of 41
+  assertAlmostEquals(e.tonicShare!, (3 * 8 + 5) / (4 * 41), 1e-12);
+  assertEquals([low.tonicShare, r.groups[1].tonicShare! > 0], [undefined, true]);
+  assert(e.pitchClassEntropy > 2.5 && e.pitchClassEntropy < Math.log2(12), String(e.pitchClassEntropy));
   assertEquals(bb.keyAgreement, 1);
   assertEquals(r.keySamples, 6);
   assertAlmostEquals(r.keyAgreement, 5 / 6, 1e-12);
@@ -219,6 +224,24 @@ Deno.test("conditioningCheck hardControls: key and density groups are generate()
       1e-9,
     );
     assert(hard.groups[1].notesPerBar !== soft.groups[1].notesPerBar, "the density bias changed the samples");
+    // the tonic weight reaches the key samples: as generate gives it, and more of their notes on E♭
+    const heavy = await conditioningCheck(model, { ...ask, ...sampling, hardControls: true, keyTonic: 3 });
+    assertEquals([hard.settings.keyTonic, heavy.settings.keyTonic], [0.25, 3]);
+    const { scores: tonic3 } = await generate({
+      model,
+      conditions: { key: "Eb major" },
+      controls: { key: "Eb major", keyTonic: 3 },
+      bars: 2,
+      batch: 3,
+      ...sampling,
+    });
+    const on = tonic3.flatMap((s) => s.notes);
+    assertAlmostEquals(
+      heavy.groups[0].tonicShare!,
+      on.filter((n) => n.pitch % 12 === 3).length / on.length,
+      1e-12,
+    );
+    assert(heavy.groups[0].tonicShare! > hard.groups[0].tonicShare!, "weight 3 puts more notes on the tonic");
   } finally {
     model.dispose();
     await Deno.remove(tmp, { recursive: true });

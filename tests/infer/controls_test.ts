@@ -5,7 +5,13 @@ import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import midiPkg from "@tonejs/midi";
 import { generate } from "../../lib/infer/generate.ts";
 import { loadModel } from "../../lib/infer/load.ts";
-import { checkControls, controlBias, hasControls, keyPitchClasses } from "../../lib/infer/controls.ts";
+import {
+  checkControls,
+  controlBias,
+  hasControls,
+  KEY_TONIC_DEFAULT,
+  keyPitchClasses,
+} from "../../lib/infer/controls.ts";
 import { writeMidi } from "../../lib/midi/mod.ts";
 import { BOS_ID } from "../../lib/tokenizers/tokenizer.ts";
 import { initialState, nextState } from "../../lib/infer/grammar.ts";
@@ -28,6 +34,7 @@ Deno.test("checkControls: one-line RangeErrors naming the field", () => {
     [{ maxPolyphony: 2.5 }, "maxPolyphony: expected an integer in 1–16, got 2.5"],
     [{ noRepeatNgram: 1 }, "noRepeatNgram: expected an integer in 2–256, got 1"],
     [{ keyStrength: 2 }, "keyStrength: expected a number in 0–1, got 2"],
+    [{ key: "C major", keyTonic: -0.5 }, "keyTonic: expected a number in 0–5, got -0.5"],
     [{ pitchRange: [70, 60] }, "pitchRange: expected lo <= hi, got 70-60"],
     [{ pitchRange: [-1, 60] }, "pitchRange: expected an integer in 0–127, got -1"],
     [{ tempo: 0 }, "tempo: expected a number in 1–1000, got 0"],
@@ -50,6 +57,60 @@ Deno.test("a control leaving no Pitch throws naming it", () => {
     RangeError,
     "pitchRange",
   );
+});
+
+Deno.test("keyTonic: the key's tonic gets the weight in every octave and inside BPE tokens; 0 leaves the scale mask alone", () => {
+  const vocab = [
+    "Pitch_57",
+    "Pitch_69",
+    "Pitch_60",
+    "Pitch_58",
+    "Pitch_69+Velocity_80",
+    "Duration_1.0.8",
+    "Velocity_80",
+  ];
+  const row = (c: Parameters<typeof controlBias>[1]) => Array.from(controlBias(vocab, c)!);
+  assertEquals(row({ key: "A minor" }), [
+    KEY_TONIC_DEFAULT,
+    KEY_TONIC_DEFAULT,
+    0,
+    -Infinity,
+    KEY_TONIC_DEFAULT,
+    0,
+    0,
+  ]);
+  assertEquals(row({ key: "A minor", keyTonic: 0 }), [0, 0, 0, -Infinity, 0, 0, 0]);
+  // Not masking, tonic 2, and a density bias on every Pitch on top: the weights add.
+  assertEquals(row({ key: "A minor", keyStrength: 0, keyTonic: 2, density: "high" }), [
+    3.5,
+    3.5,
+    1.5,
+    1.5,
+    3.5,
+    0,
+    0,
+  ]);
+  // C major's relative (A minor) has the same scale: only the tonic tells them apart.
+  assertEquals(row({ key: "C major", keyTonic: 1 }), [0, 0, 1, -Infinity, 0, 0, 0]);
+});
+
+Deno.test("keyTonic: samples asked for F# minor put more of their notes on F# with a heavier tonic weight, every note in the scale", async () => {
+  const fsMinor = new Set(keyPitchClasses("F# minor"));
+  const share = async (keyTonic: number) => {
+    const r = await generate({
+      model,
+      controls: { key: "F# minor", keyTonic },
+      seed: 5,
+      batch: 4,
+      maxTokens: 256,
+    });
+    const notes = r.scores.flatMap((s) => s.notes);
+    assert(notes.length > 40, `${notes.length} notes`);
+    for (const n of notes) assert(fsMinor.has(n.pitch % 12), `pitch ${n.pitch} is in F# minor`);
+    return notes.filter((n) => n.pitch % 12 === 6).length / notes.length;
+  };
+  const [off, on] = [await share(0), await share(2)];
+  assert(on > off + 0.1, `F# share ${off.toFixed(3)} at keyTonic 0, ${on.toFixed(3)} at 2`);
 });
 
 Deno.test("tempo and time signature: the written file's tempo is the one asked", async () => {

@@ -18,7 +18,7 @@ import { GENERATE_PARAMS, narrowParams, randomSeed } from "../../lib/infer/param
 import { GenerateParamError as FromGenerate } from "../../lib/infer/generate.ts";
 import { GenerateParamError as FromInferMod } from "../../lib/infer/mod.ts";
 import { cliParamMessage, paramOptions, paramsFromCli, paramUsage, UsageError } from "../../lib/cli/args.ts";
-import { CONTROL_RANGES, controlBias, keyPitchClasses } from "../../lib/infer/controls.ts";
+import { CONTROL_RANGES, controlBias, KEY_TONIC_DEFAULT, keyPitchClasses } from "../../lib/infer/controls.ts";
 import { RemiTokenizer } from "../../lib/tokenizers/remi.ts";
 import { GENERATE_USAGE } from "../../lib/cli/generate.ts";
 import { PARAM_LIMITS, ParamError, parseGenerateParams, SERVER_PARAMS } from "../../lib/server/params.ts";
@@ -555,12 +555,13 @@ Deno.test("controls: each is off unless given; given ones are checked, normalise
     maxNoteBeats: "2.5",
     maxPolyphony: 4,
   });
-  // In table order; a key brings its strength's default.
+  // In table order; a key brings its strength's and its tonic weight's defaults.
   assertEquals(
     JSON.stringify(p.controls),
     JSON.stringify({
       key: "E minor",
       keyStrength: 1,
+      keyTonic: KEY_TONIC_DEFAULT,
       pitchRange: [48, 84],
       maxNoteBeats: 2.5,
       tempo: 96,
@@ -570,9 +571,10 @@ Deno.test("controls: each is off unless given; given ones are checked, normalise
       noRepeatNgram: 8,
     }),
   );
-  assertEquals(checkGenerateParams({ key: "Bb major", keyStrength: "0.5" }).controls, {
+  assertEquals(checkGenerateParams({ key: "Bb major", keyStrength: "0.5", keyTonic: 0 }).controls, {
     key: "Bb major",
     keyStrength: 0.5,
+    keyTonic: 0,
   });
   assertEquals(checkGenerateParams({ pitchRange: [60, 60] }).controls, { pitchRange: [60, 60] });
   const bad: [string, unknown][] = [
@@ -604,19 +606,25 @@ Deno.test("controls: each is off unless given; given ones are checked, normalise
     assertEquals([e.field, e.allowed], [name, allowedText(GENERATE_PARAMS[name as ParamName])]);
     assert(e.message.startsWith(`${name}: expected ${e.allowed}, got `), e.message);
   }
-  // A strength alone is an error, named on every face.
+  // A strength or a tonic weight alone is an error, named on every face; so is a weight out of range.
   const lone = errorOf({ keyStrength: 0.5 });
   assertEquals([lone?.field, lone?.requires, lone?.message], [
     "keyStrength",
     "key",
     "keyStrength: applies only with key, got 0.5 without it",
   ]);
+  assertEquals(errorOf({ keyTonic: 1 })?.message, "keyTonic: applies only with key, got 1 without it");
+  assertEquals(
+    errorOf({ key: "C major", keyTonic: 6 })?.message,
+    "keyTonic: expected a number in [0, 5], got 6",
+  );
 });
 
 Deno.test("controls: the CLI's flags and the server's fields give the same controls", () => {
   const cli = paramsFromCli({
     key: "E minor",
     "key-strength": "0.8",
+    "key-tonic": "1.25",
     "pitch-range": "48-84",
     "max-note-beats": "4",
     tempo: "96",
@@ -628,6 +636,7 @@ Deno.test("controls: the CLI's flags and the server's fields give the same contr
   const http = parseGenerateParams({
     key: "E minor",
     key_strength: 0.8,
+    key_tonic: 1.25,
     pitch_range: [48, 84],
     max_note_beats: 4,
     tempo: 96,
@@ -640,6 +649,7 @@ Deno.test("controls: the CLI's flags and the server's fields give the same contr
   assertEquals(cli.controls, {
     key: "E minor",
     keyStrength: 0.8,
+    keyTonic: 1.25,
     pitchRange: [48, 84],
     maxNoteBeats: 4,
     tempo: 96,

@@ -18,6 +18,7 @@ import {
   sidecarText,
 } from "../../lib/infer/provenance.ts";
 import { checkGenerateParams } from "../../lib/infer/param_check.ts";
+import { KEY_TONIC_DEFAULT } from "../../lib/infer/controls.ts";
 import { writeMidi } from "../../lib/midi/mod.ts";
 import { emptyScore } from "../../lib/score.ts";
 import { ETUDE_VERSION } from "../../lib/util/version.ts";
@@ -108,6 +109,7 @@ Deno.test("provenance: the controls are recorded after the settings, normalised,
     "grammar",
     "key",
     "keyStrength",
+    "keyTonic",
     "pitchRange",
     "maxNoteBeats",
     "tempo",
@@ -128,8 +130,17 @@ Deno.test("provenance: the controls are recorded after the settings, normalised,
   assertEquals(replayParams(back).controls, v.controls);
   // Made from the flat record (a replay) or from checkGenerateParams' nested output (the CLI): one record.
   assertEquals(makeProvenance({ model, params: { ...p.params } }), p);
-  // A key alone records its strength's default.
-  assertEquals(makeProvenance({ model, params: { key: "C major" } }).params.keyStrength, 1);
+  // A key alone records its strength's and its tonic weight's defaults.
+  const keyed = makeProvenance({ model, params: { key: "C major" } }).params;
+  assertEquals([keyed.keyStrength, keyed.keyTonic], [1, KEY_TONIC_DEFAULT]);
+  // A record written before the tonic weight existed (a key, no keyTonic) replays as it was made: weight 0, not
+  // today's default; one that has it keeps it.
+  const { keyTonic: _, ...old } = keyed;
+  const oldRecord = { ...makeProvenance({ model, params: { key: "C major" } }), params: old };
+  assertEquals(replayParams(parseProvenance(oldRecord, "old.json")).controls?.keyTonic, 0);
+  assertEquals(parseProvenance(oldRecord, "old.json").params.keyTonic, 0);
+  const newRecord = makeProvenance({ model, params: { key: "C major", keyTonic: 1.5 } });
+  assertEquals(replayParams(parseProvenance(newRecord, "new.json")).controls?.keyTonic, 1.5);
   assert(!("key" in makeProvenance({ model, params: {} }).params));
 });
 

@@ -504,6 +504,7 @@ Deno.test("app: the steering controls arrive as JSON fields or a query, checked,
   const body = {
     key: "e MIN",
     key_strength: 0.8,
+    key_tonic: 1.5,
     pitchRange: [48, 84],
     maxNoteBeats: 4,
     tempo: "96",
@@ -517,6 +518,7 @@ Deno.test("app: the steering controls arrive as JSON fields or a query, checked,
   assertEquals(calls.at(-1)!.opts.controls, {
     key: "E minor",
     keyStrength: 0.8,
+    keyTonic: 1.5,
     pitchRange: [48, 84],
     maxNoteBeats: 4,
     tempo: 96,
@@ -528,7 +530,12 @@ Deno.test("app: the steering controls arrive as JSON fields or a query, checked,
   // The stream endpoint, from a query string: the same fields as text.
   const res = await app.request("/api/generate/stream?key=C%20major&pitch_range=60-72&seed=1");
   await res.text();
-  assertEquals(calls.at(-1)!.opts.controls, { key: "C major", keyStrength: 1, pitchRange: [60, 72] });
+  assertEquals(calls.at(-1)!.opts.controls, {
+    key: "C major",
+    keyStrength: 1,
+    keyTonic: 0.25,
+    pitchRange: [60, 72],
+  });
   // None given: no controls at all (the entry sees what it saw before controls existed).
   await (await app.request("/api/generate", post({ seed: 1 }))).arrayBuffer();
   assert(!("controls" in calls.at(-1)!.opts));
@@ -545,6 +552,8 @@ Deno.test("app: a bad control is a 400 naming the field as sent; one the model c
     [{ key: "" }, "key", 'key: expected a key like "C major" or "F# minor" (natural minor), got ""'],
     [{ key_strength: 0.5 }, "key_strength", "key_strength: applies only with key, got 0.5 without it"],
     [{ key: "C major", keyStrength: 2 }, "keyStrength", "keyStrength: expected a number in [0, 1], got 2"],
+    [{ key_tonic: 1 }, "key_tonic", "key_tonic: applies only with key, got 1 without it"],
+    [{ key: "C major", keyTonic: "x" }, "keyTonic", 'keyTonic: expected a number in [0, 5], got "x"'],
     [
       { pitch_range: "84-48" },
       "pitch_range",

@@ -255,7 +255,7 @@ Deno.test({
       // Every control of /api/params has its row, built from the answer.
       const limits = await (await fetch(`${fx.url}api/params`)).json() as Record<string, { control?: true }>;
       const controls = Object.keys(limits).filter((k) => limits[k].control);
-      assertEquals(controls.length, 9);
+      assertEquals(controls.length, 10);
       assertEquals(
         await page.evaluate(() =>
           [...document.querySelectorAll("#steer [data-control]")].map((e) =>
@@ -315,6 +315,7 @@ Deno.test({
       assertEquals(fx.lastOptions()?.controls, {
         key: "E minor",
         keyStrength: 1,
+        keyTonic: 0.25,
         pitchRange: [48, 84],
         tempo: 96,
         density: "high",
