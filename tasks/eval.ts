@@ -211,7 +211,9 @@ if (import.meta.main) {
                 }%, with the key of their first ` +
                 `${labelBars} bars (the label of a model trained with window keys) in ${
                   (100 * keyReference.windowAgreement!).toFixed(0)
-                }%: what imitating either kind of label gives`,
+                }%: what imitating either kind of label gives; ${
+                  (100 * keyReference.tonicShare).toFixed(0)
+                }% of their notes are on their key's tonic (the key samples' "on tonic")`,
             );
           }
           return await writeJson(out, keyReference ? { ...r, keyReference } : r);

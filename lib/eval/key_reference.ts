@@ -9,6 +9,10 @@
  * compared with the key of the piece's first `labelBars` bars, the label such a model learned from
  * (`windowAgreement`: 1 by construction when `labelBars` equals `bars`, lower for a longer excerpt).
  *
+ * It also says how tonic-centred real openings are (`tonicShare`: the share of the excerpts' notes on the tonic of
+ * their own estimated key), to read a key sample's share of notes on its asked tonic against (the `keyTonic` hard
+ * control raises it).
+ *
  * @module
  */
 import type { Tokenizer } from "../tokenizers/tokenizer.ts";
@@ -24,7 +28,9 @@ import { estimateKey, keyFromIndex } from "../score/key.ts";
  * @example
  * ```ts
  * import type { KeyReference } from "./key_reference.ts";
- * const r: KeyReference = { pieces: 100, agree: 61, agreement: 0.61, skipped: 3, bars: 16, labelBars: 8, windowAgreement: 0.8 };
+ * const r: KeyReference = {
+ *   pieces: 100, agree: 61, agreement: 0.61, skipped: 3, bars: 16, tonicShare: 0.21, labelBars: 8, windowAgreement: 0.8,
+ * };
  * ```
  */
 export interface KeyReference {
@@ -38,6 +44,8 @@ export interface KeyReference {
   skipped: number;
   /** Bars of each excerpt. */
   bars: number;
+  /** Of all the scored excerpts' notes, the share whose pitch class is the tonic of their excerpt's estimated key. */
+  tonicShare: number;
   /** Bars each window label was taken over (when asked). */
   labelBars?: number;
   /** Of the scored pieces, the share whose excerpt's estimate equals the key of their first `labelBars` bars. */
@@ -76,7 +84,7 @@ export function referenceKeyAgreement(
     const name = keyToken(keyFromIndex(i));
     byId.set(c.byName.get(name)!, name);
   }
-  let n = 0, agree = 0, skipped = 0;
+  let n = 0, agree = 0, skipped = 0, notes = 0, onTonic = 0;
   for (const p of pieces) {
     const lead = leadLength(p, c);
     let label: string | undefined;
@@ -90,13 +98,22 @@ export function referenceKeyAgreement(
       continue;
     }
     n++;
-    const est = keyToken(estimateKey(score.notes, score.ticksPerBeat));
+    const key = estimateKey(score.notes, score.ticksPerBeat), est = keyToken(key);
     if (est === label) agree++;
+    notes += score.notes.length;
+    onTonic += score.notes.filter((x) => x.pitch % 12 === key.tonic).length;
     if (table) {
       const w = idsKey(body, table, 0, body.length, labelBars);
       if (w && keyToken(w) === est) windowAgree++;
     }
   }
-  const r: KeyReference = { pieces: n, agree, agreement: n ? agree / n : NaN, skipped, bars };
+  const r: KeyReference = {
+    pieces: n,
+    agree,
+    agreement: n ? agree / n : NaN,
+    skipped,
+    bars,
+    tonicShare: notes ? onTonic / notes : NaN,
+  };
   return table ? { ...r, labelBars, windowAgreement: n ? windowAgree / n : NaN } : r;
 }

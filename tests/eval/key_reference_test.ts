@@ -46,6 +46,8 @@ Deno.test("referenceKeyAgreement: labelled pieces in their key agree; an opening
     8,
   );
   assertEquals([r.pieces, r.agree, r.skipped], [3, 2, 0]);
+  // 8 bars of I IV V I in C: 5 notes a bar, on C the I bars' root, octave and bass (3) and IV's top note (1): 14 of 40
+  assertEquals(referenceKeyAgreement([piece(inC, "C major")], tok, 8).tonicShare, 14 / 40);
   // a longer excerpt reaches the piece's key
   assertEquals(referenceKeyAgreement([piece(late, "C major")], tok, 32).agree, 1);
   // no label: skipped
