@@ -23,7 +23,6 @@ import { makeLogits } from "../lib/eval/logits.ts";
 import { parseInfillRange } from "../lib/infer/infill.ts";
 import { SAMPLING_NAMES, type SamplingName } from "../lib/infer/generation_config.ts";
 import { GENERATE_PARAMS } from "../lib/infer/params.ts";
-import { CONTROL_RANGES } from "../lib/infer/controls.ts";
 import type { NumberParam } from "../lib/infer/param_spec.ts";
 import { writeFileAtomic } from "../lib/util/atomic.ts";
 
@@ -133,16 +132,19 @@ if (import.meta.main) {
       }
     }
     const out = typeof values.out === "string" ? values.out : "eval.json";
+    // a numeric option of the parameter table, by its flag and range; undefined when not given
+    const tableOpt = (k: SamplingName | "keyTonic") => {
+      const s = GENERATE_PARAMS[k] as NumberParam, flag = s.cli!.flag;
+      return values[flag] === undefined
+        ? undefined
+        : numberOpt(values, flag, s.default as number, s.min, s.max, s.kind === "int");
+    };
     const sampling = {
       seed: numberOpt(values, "seed", 1, 0, Number.MAX_SAFE_INTEGER, true),
       // left out: each model's own sampling defaults (generation_config.json), else the table's; given: its range
-      ...Object.fromEntries(SAMPLING_NAMES.map((k) => {
-        const s = GENERATE_PARAMS[k] as NumberParam, flag = s.cli!.flag;
-        const v = values[flag] === undefined
-          ? undefined
-          : numberOpt(values, flag, s.default as number, s.min, s.max, s.kind === "int");
-        return [k, v];
-      })) as Partial<Record<SamplingName, number>>,
+      ...Object.fromEntries(SAMPLING_NAMES.map((k) => [k, tableOpt(k)])) as Partial<
+        Record<SamplingName, number>
+      >,
     };
     const log = (s: string) => console.error(s);
     if (values["hard-controls"] && !values.conditioning) {
@@ -181,13 +183,7 @@ if (import.meta.main) {
             style: styleOpt(values.style),
             densityThresholds,
             hardControls: Boolean(values["hard-controls"]),
-            keyTonic: values["key-tonic"] === undefined ? undefined : numberOpt(
-              values,
-              "key-tonic",
-              GENERATE_PARAMS.keyTonic.default as number,
-              CONTROL_RANGES.keyTonic.min,
-              CONTROL_RANGES.keyTonic.max,
-            ),
+            keyTonic: tableOpt("keyTonic"),
             log,
           });
           console.log(formatConditioningReport(r));

@@ -258,10 +258,10 @@ export function controlBias(
   if (c.key !== undefined) {
     const s = c.keyStrength ?? 1;
     if (!(s >= 0 && s <= 1)) throw new RangeError(`keyStrength: must lie in [0, 1], got ${s}`);
-    const pcs = new Set(keyPitchClasses(c.key));
+    const scale = keyPitchClasses(c.key), pcs = new Set(scale);
     const out = s >= 1 ? -Infinity : Math.log(1 - s);
     apply("key", "Pitch", (v) => pcs.has(Number(v) % 12) ? 0 : out);
-    const tonic = keyPitchClasses(c.key)[0], w = c.keyTonic ?? KEY_TONIC_DEFAULT;
+    const tonic = scale[0], w = c.keyTonic ?? KEY_TONIC_DEFAULT;
     if (w !== 0) apply("keyTonic", "Pitch", (v) => Number(v) % 12 === tonic ? w : 0);
   }
   if (c.pitchRange) {

@@ -66,14 +66,8 @@ export const SAMPLING_NAMES = [
 /** One of {@linkcode SAMPLING_NAMES}. */
 export type SamplingName = typeof SAMPLING_NAMES[number];
 
-const FIELDS = [
-  ["temperature", "temperature"],
-  ["top_k", "topK"],
-  ["top_p", "topP"],
-  ["guidance_scale", "guidanceScale"],
-  ["key_guidance_scale", "keyGuidanceScale"],
-  ["density_guidance_scale", "densityGuidanceScale"],
-] as const;
+/** The file's key of each: the table's snake_case HTTP name (transformers' spelling), e.g. `top_k` for `topK`. */
+const FIELDS = SAMPLING_NAMES.map((name) => [GENERATE_PARAMS[name].http.at(-1)!, name] as const);
 
 /**
  * Parses a `generation_config.json` text: `temperature`, `top_k`, `top_p`, `guidance_scale` (transformers' names) and
@@ -183,15 +177,7 @@ export function resolveSampling(
   model: SamplingDefaults | undefined,
 ): Required<SamplingDefaults> {
   const own = model ?? {};
-  return {
-    temperature: given.temperature ?? own.temperature ?? (GENERATE_PARAMS.temperature.default as number),
-    topK: given.topK ?? own.topK ?? (GENERATE_PARAMS.topK.default as number),
-    topP: given.topP ?? own.topP ?? (GENERATE_PARAMS.topP.default as number),
-    guidanceScale: given.guidanceScale ?? own.guidanceScale ??
-      (GENERATE_PARAMS.guidanceScale.default as number),
-    keyGuidanceScale: given.keyGuidanceScale ?? own.keyGuidanceScale ??
-      (GENERATE_PARAMS.keyGuidanceScale.default as number),
-    densityGuidanceScale: given.densityGuidanceScale ?? own.densityGuidanceScale ??
-      (GENERATE_PARAMS.densityGuidanceScale.default as number),
-  };
+  const out = {} as Record<SamplingName, number>;
+  for (const k of SAMPLING_NAMES) out[k] = given[k] ?? own[k] ?? (GENERATE_PARAMS[k].default as number);
+  return out;
 }
