@@ -292,3 +292,22 @@ Deno.test("conditioningCheck style: every key, density and baseline group also a
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("deno task eval --key-tonic: only with --conditioning --hard-controls, and within the table's range", async () => {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../../tasks/eval.ts", import.meta.url).pathname, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code: out.code, err: new TextDecoder().decode(out.stderr).trim().split("\n").at(-1) };
+  };
+  assertEquals(await run("--conditioning", "--key-tonic", "1"), {
+    code: 2,
+    err: "error: --key-tonic: only with --conditioning --hard-controls (the key samples' control)",
+  });
+  assertEquals(await run("--conditioning", "--hard-controls", "--key-tonic", "9"), {
+    code: 2,
+    err: 'error: --key-tonic: expected a number in [0, 5], got "9"',
+  });
+});
